@@ -1,0 +1,128 @@
+"""Our MultiHeadAttention against Keras's, and the properties of its weights and cache."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import max_abs_diff
+from tf_transformer.layers import MultiHeadAttention
+
+D_MODEL, HEADS = 16, 4
+
+
+def _pair(seed=0):
+    """Our layer and keras.layers.MultiHeadAttention holding the same weights."""
+    keras.utils.set_random_seed(seed)
+    ours = MultiHeadAttention(D_MODEL, HEADS)
+    ref = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=D_MODEL // HEADS)
+    x = tf.random.normal((2, 5, D_MODEL))
+    ctx = tf.random.normal((2, 7, D_MODEL))
+    ours(x, ctx)
+    ref(x, ctx)
+    dk = D_MODEL // HEADS
+    # Keras keeps (d, heads, dk) kernels and a (heads, dk, d) output kernel; ours are the flat (d, d).
+    for name, proj in [("query", ref._query_dense), ("key", ref._key_dense), ("value", ref._value_dense)]:
+        kernel = getattr(ours, f"{name}_kernel").numpy()
+        bias = getattr(ours, f"{name}_bias").numpy() + np.random.default_rng(seed).normal(size=D_MODEL)
+        getattr(ours, f"{name}_bias").assign(bias)  # nonzero biases, so their layout is checked too
+        proj.kernel.assign(kernel.reshape(D_MODEL, HEADS, dk))
+        proj.bias.assign(bias.reshape(HEADS, dk))
+    ref._output_dense.kernel.assign(ours.output_kernel.numpy().reshape(HEADS, dk, D_MODEL))
+    ours.output_bias.assign(np.linspace(-1, 1, D_MODEL))
+    ref._output_dense.bias.assign(ours.output_bias.numpy())
+    return ours, ref, x, ctx
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_matches_keras_cross_attention(masked):
+    ours, ref, x, ctx = _pair()
+    pad = tf.constant([[True] * 7, [True] * 4 + [False] * 3])
+    out, w = ours(x, ctx, padding_mask=pad if masked else None, return_attention_weights=True)
+    ref_out, ref_w = ref(x, ctx, attention_mask=pad[:, None, :] if masked else None,
+                         return_attention_scores=True)
+    assert max_abs_diff(out, ref_out) < 1e-5
+    assert max_abs_diff(w, ref_w) < 1e-5
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_matches_keras_causal_self_attention(masked):
+    ours, ref, x, _ = _pair(seed=1)
+    pad = tf.constant([[True] * 5, [True] * 3 + [False] * 2])
+    out, w = ours(x, padding_mask=pad if masked else None, use_causal_mask=True,
+                  return_attention_weights=True)
+    ref_out, ref_w = ref(x, x, attention_mask=pad[:, None, :] if masked else None,
+                         use_causal_mask=True, return_attention_scores=True)
+    assert max_abs_diff(out, ref_out) < 1e-5
+    assert max_abs_diff(w, ref_w) < 1e-5
+
+
+def test_weights_rows_sum_to_one_and_respect_masks():
+    keras.utils.set_random_seed(3)
+    mha = MultiHeadAttention(D_MODEL, HEADS)
+    x = tf.random.normal((2, 6, D_MODEL))
+    pad = tf.constant([[True] * 6, [True] * 4 + [False] * 2])
+    _, w = mha(x, padding_mask=pad, use_causal_mask=True, return_attention_weights=True)
+    w = w.numpy()  # (B, h, T, T)
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-6)
+    assert np.all(w[1, :, :, 4:] == 0.0), "padded keys must get exactly zero weight"
+    future = np.triu(np.ones((6, 6), bool), k=1)
+    assert np.all(w[:, :, future] == 0.0), "no weight on future positions"
+    assert np.all(w[0, :, ~future] > 0.0)
+
+
+def test_attention_dropout_only_in_training():
+    keras.utils.set_random_seed(4)
+    mha = MultiHeadAttention(D_MODEL, HEADS, dropout_rate=0.5)
+    x = tf.random.normal((2, 6, D_MODEL))
+    a, b = mha(x, training=False), mha(x, training=False)
+    assert max_abs_diff(a, b) == 0.0
+    assert max_abs_diff(mha(x, training=True), a) > 1e-3
+
+
+def test_incremental_cache_equals_full_causal_pass():
+    keras.utils.set_random_seed(5)
+    mha = MultiHeadAttention(D_MODEL, HEADS)
+    x = tf.random.normal((3, 7, D_MODEL))
+    full = mha(x, use_causal_mask=True)
+    cache = mha.init_cache(batch_size=3, length=10)
+    steps = []
+    for t in range(7):
+        out, cache = mha(x[:, t:t + 1], use_causal_mask=True, cache=cache, cache_index=t)
+        steps.append(out)
+    assert max_abs_diff(tf.concat(steps, axis=1), full) < 1e-5
+    # Unused cache slots stay empty: the future is never written early.
+    assert float(tf.reduce_max(tf.abs(cache[0][:, :, 7:]))) == 0.0
+
+
+def test_cache_works_inside_tf_function_with_tensor_index():
+    keras.utils.set_random_seed(6)
+    mha = MultiHeadAttention(D_MODEL, HEADS)
+    x = tf.random.normal((2, 5, D_MODEL))
+    full = mha(x, use_causal_mask=True)
+
+    @tf.function
+    def decode(x):
+        cache = mha.init_cache(2, 5)
+        outs = tf.TensorArray(tf.float32, size=5)
+        for t in tf.range(5):
+            out, cache = mha(x[:, t:t + 1], use_causal_mask=True, cache=cache, cache_index=t)
+            outs = outs.write(t, out[:, 0])
+        return tf.transpose(outs.stack(), (1, 0, 2))
+
+    assert max_abs_diff(decode(x), full) < 1e-5
+
+
+def test_static_cross_cache_equals_context():
+    keras.utils.set_random_seed(7)
+    mha = MultiHeadAttention(D_MODEL, HEADS)
+    x, ctx = tf.random.normal((2, 3, D_MODEL)), tf.random.normal((2, 6, D_MODEL))
+    pad = tf.constant([[True] * 6, [True] * 2 + [False] * 4])
+    direct = mha(x, ctx, padding_mask=pad)
+    cached = mha(x, padding_mask=pad, cache=mha.project_key_value(ctx))
+    assert max_abs_diff(direct, cached) < 1e-6
+
+
+def test_heads_must_divide_width():
+    with pytest.raises(ValueError, match="divisible"):
+        MultiHeadAttention(d_model=10, num_heads=3)

@@ -1,0 +1,42 @@
+"""Command line: ``python -m tf_transformer COMMAND`` (installed as ``tf-transformer``).
+
+Each feature module registers its own sub-commands through ``add_commands``;
+this file only assembles them, so a command lives beside the code it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tf_transformer import _quiet  # noqa: F401
+
+# Modules that contribute sub-commands, in the order ``--help`` lists them.
+COMMAND_MODULES = [
+    "tf_transformer.demo",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tf-transformer",
+        description="Train, evaluate, run and export a Portuguese->English Transformer.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (ValueError, FileNotFoundError) as err:
+        # Our errors are written for people: print them plainly, without a traceback.
+        print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""The Transformer's building blocks, one idea a file, named as the course teaches them.
+
+>>> from tf_transformer.layers import Encoder, MultiHeadAttention, positional_encoding
+"""
+
+from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
+from tf_transformer.layers.attention import MultiHeadAttention, causal_mask
+from tf_transformer.layers.decoder import Decoder, DecoderLayer
+from tf_transformer.layers.encoder import Encoder, EncoderLayer
+from tf_transformer.layers.feedforward import FeedForward
+from tf_transformer.layers.positional import PositionalEmbedding, positional_encoding
+from tf_transformer.layers.residual import ResidualLayer
+
+__all__ = ["positional_encoding", "PositionalEmbedding", "MultiHeadAttention", "causal_mask",
+           "FeedForward", "ResidualLayer", "EncoderLayer", "Encoder", "DecoderLayer", "Decoder"]

@@ -1,0 +1,101 @@
+"""The encoder: a stack of self-attention + feed-forward layers (paper section 3.1)."""
+
+import keras
+import tensorflow as tf
+
+from tf_transformer.layers.attention import MultiHeadAttention
+from tf_transformer.layers.feedforward import FeedForward
+from tf_transformer.layers.positional import PositionalEmbedding
+from tf_transformer.layers.residual import ResidualLayer
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class EncoderLayer(ResidualLayer):
+    """Self-attention, then a feed-forward network, each in a residual block.
+
+    Args:
+        d_model, num_heads, dff: sizes (see ``TransformerConfig``).
+        dropout_rate: residual and attention dropout.
+        norm_first: pre-norm instead of the paper's post-norm.
+
+    Call args:
+        x: ``[batch, S, d_model]``.
+        padding_mask: bool ``[batch, S]``, True at real tokens.
+
+    Example:
+        >>> layer = EncoderLayer(d_model=8, num_heads=2, dff=16)
+        >>> layer(tf.zeros((1, 4, 8)), padding_mask=tf.constant([[1, 1, 1, 0]]) > 0).shape
+        TensorShape([1, 4, 8])
+    """
+
+    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, **kwargs):
+        super().__init__(dropout_rate=dropout_rate, norm_first=norm_first, **kwargs)
+        self.d_model, self.num_heads, self.dff = d_model, num_heads, dff
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout_rate, name="self_attention")
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.ffn = FeedForward(d_model, dff, name="ffn")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+
+    def call(self, x, padding_mask=None, training=None):
+        h = self.sublayer_input(x, self.attention_norm)
+        y = self.self_attention(h, padding_mask=padding_mask, training=training)
+        x = self.sublayer_output(x, y, self.attention_norm, training)
+        h = self.sublayer_input(x, self.ffn_norm)
+        return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
+
+    def get_config(self):
+        return {**super().get_config(), "d_model": self.d_model,
+                "num_heads": self.num_heads, "dff": self.dff}
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class Encoder(keras.layers.Layer):
+    """Token ids -> contextual vectors: embedding, dropout, ``num_layers`` EncoderLayers.
+
+    Args:
+        num_layers, d_model, num_heads, dff, vocab_size, max_length,
+        dropout_rate, norm_first: see ``TransformerConfig``.
+        embedding: an existing ``PositionalEmbedding`` to use instead of a new
+            one (weight tying). Not part of ``get_config``: the model that owns
+            the shared embedding passes it again when it is rebuilt.
+
+    Call args:
+        token_ids: int ``[batch, S]``, 0 = padding.
+        padding_mask: bool ``[batch, S]``; derived from ``token_ids != 0`` if None.
+
+    Returns ``[batch, S, d_model]``.
+
+    Example:
+        >>> enc = Encoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=50)
+        >>> enc(tf.constant([[5, 7, 9, 0]])).shape
+        TensorShape([1, 4, 8])
+    """
+
+    def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
+                 dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
+        self.vocab_size, self.max_length = vocab_size, max_length
+        self.dropout_rate, self.norm_first = dropout_rate, norm_first
+        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
+                                                          name="embedding")
+        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.enc_layers = [EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
+                                    name=f"layer_{i}") for i in range(num_layers)]
+        # Pre-norm leaves the last residual sum unnormalised; normalise it once here.
+        self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+                           if norm_first else None)
+
+    def call(self, token_ids, padding_mask=None, training=None):
+        if padding_mask is None:
+            padding_mask = tf.not_equal(token_ids, 0)                 # (B, S)
+        x = self.dropout(self.embedding(token_ids), training=training)  # (B, S, d)
+        for layer in self.enc_layers:
+            x = layer(x, padding_mask=padding_mask, training=training)
+        return self.final_norm(x) if self.final_norm is not None else x
+
+    def get_config(self):
+        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
+                "num_heads": self.num_heads, "dff": self.dff, "vocab_size": self.vocab_size,
+                "max_length": self.max_length, "dropout_rate": self.dropout_rate,
+                "norm_first": self.norm_first}
