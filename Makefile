@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test lab clean
+.PHONY: demo test lab notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
@@ -24,6 +24,9 @@ test: $(STAMP)  ## the full test suite
 
 lab: $(STAMP)  ## JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: $(STAMP)  ## re-execute every notebook (full mode) and save its outputs
+	$(PY) notebooks/build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

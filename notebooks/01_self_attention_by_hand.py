@@ -1,0 +1,293 @@
+# %% [markdown]
+# # 1. From RNNs to self-attention, by hand
+#
+# **What you will learn:**
+# - why encoder-decoder RNNs struggle with long sentences, measured rather than asserted;
+# - self-attention for two tokens computed with pencil-and-paper steps:
+#   queries, keys, values, scores, scaling, softmax, weighted sums;
+# - the position-wise feed-forward network applied to each result;
+# - the same computation as three matrix products, then with several heads;
+# - that the library's `MultiHeadAttention` returns exactly these numbers.
+#
+# Equation numbers refer to Vaswani et al. (2017), *Attention Is All You Need*.
+
+# %%
+import tf_transformer
+
+import inspect
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## Why recurrent networks struggle
+#
+# An RNN reads a sentence one token at a time and squeezes everything it has
+# read into one state vector, `h_t = f(h_{t-1}, x_t)`. Two problems follow.
+#
+# 1. **Long paths.** For the output at step `t` to depend on the input at
+#    step `t - k`, the signal (and, in training, the gradient) must pass
+#    through `k` applications of `f`. Each multiplies the gradient by a
+#    Jacobian; when those are smaller than one, the product shrinks
+#    geometrically and early words stop influencing learning.
+# 2. **No parallelism over time.** `h_t` cannot be computed before
+#    `h_{t-1}`, so a 50-token sentence needs 50 sequential steps, however
+#    many cores the machine has.
+#
+# We can *measure* the first problem. Here is a plain RNN written as the loop
+# it is, with random weights, fed a random 60-step sequence. We ask how large
+# the gradient of the final state is with respect to each input position.
+
+# %%
+rng = np.random.default_rng(0)
+steps, width = 60, 32
+W_x = tf.constant(rng.normal(size=(width, width)) / np.sqrt(width), tf.float32)
+W_h = tf.constant(rng.normal(size=(width, width)) / np.sqrt(width), tf.float32)
+inputs = tf.constant(rng.normal(size=(steps, 1, width)), tf.float32)
+
+with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    h = tf.zeros((1, width))
+    for t in range(steps):                       # strictly one step after another
+        h = tf.tanh(inputs[t] @ W_x + h @ W_h)   # h_t = f(h_{t-1}, x_t)
+    final = tf.reduce_sum(h)
+grads = tape.gradient(final, inputs)             # (steps, 1, width)
+grad_norm = tf.norm(grads[:, 0], axis=-1).numpy()
+distance = steps - 1 - np.arange(steps)          # how far back each input is
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.semilogy(distance, grad_norm, marker=".")
+ax.set_xlabel("distance from the last step (tokens)")
+ax.set_ylabel("|d h_last / d x|")
+ax.set_title("A plain RNN forgets: gradient size by distance")
+plt.show()
+print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {grad_norm[0]:.3g}")
+
+# %% [markdown]
+# The gradient falls by orders of magnitude over a few dozen steps. LSTMs and
+# GRUs slow this decay with gates, and attention over the encoder states
+# (Bahdanau et al., 2015) gives the decoder a shortcut, but the sequential
+# recurrence remains. The Transformer removes it: in self-attention every
+# position looks at every other position directly, in one step, so the path
+# between any two words has length one and all positions are computed at once.
+#
+# ## Self-attention for two tokens
+#
+# Take a two-token sentence whose tokens are already vectors,
+# $x_1, x_2 \in \mathbb{R}^{1\times 4}$, and three learned matrices
+# $W^Q, W^K, W^V \in \mathbb{R}^{4\times 3}$. Small integers keep the
+# arithmetic readable.
+
+# %%
+x1 = np.array([[1.0, 0.0, 1.0, 0.0]])
+x2 = np.array([[0.0, 2.0, 0.0, 2.0]])
+W_Q = np.array([[1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 1]], dtype=float)
+W_K = np.array([[0, 0, 1], [1, 1, 0], [0, 1, 0], [1, 1, 0]], dtype=float)
+W_V = np.array([[0, 2, 0], [0, 3, 0], [1, 0, 3], [1, 1, 0]], dtype=float)
+
+# %% [markdown]
+# **Step 1: queries, keys, values.** Each token is projected three ways. The
+# *query* says what this token is looking for, the *key* what it offers to
+# others, the *value* what it hands over when attended to.
+
+# %%
+q1, k1, v1 = x1 @ W_Q, x1 @ W_K, x1 @ W_V      # each (1, 3)
+q2, k2, v2 = x2 @ W_Q, x2 @ W_K, x2 @ W_V
+print("q1", q1, " k1", k1, " v1", v1)
+print("q2", q2, " k2", k2, " v2", v2)
+
+# %% [markdown]
+# **Step 2: scores.** How well does token 1's query match each key? A dot
+# product: large when the two vectors point the same way.
+
+# %%
+s11, s12 = (q1 @ k1.T).item(), (q1 @ k2.T).item()
+s21, s22 = (q2 @ k1.T).item(), (q2 @ k2.T).item()
+print(f"token 1 scores: {s11}, {s12}")
+print(f"token 2 scores: {s21}, {s22}")
+
+# %% [markdown]
+# **Step 3: scale by $\sqrt{d_k}$.** With $d_k$ components, a dot product of
+# random unit-variance vectors has variance $d_k$; large scores push softmax
+# into a corner where its gradient vanishes (section 3.2.1). Dividing by
+# $\sqrt{d_k}$ (here $\sqrt 3$) keeps the variance near one.
+
+# %%
+d_k = 3
+scaled1 = np.array([s11, s12]) / np.sqrt(d_k)
+scaled2 = np.array([s21, s22]) / np.sqrt(d_k)
+print("scaled scores, token 1:", scaled1)
+print("scaled scores, token 2:", scaled2)
+
+# %% [markdown]
+# **Step 4: softmax.** Turn each token's scores into weights that are
+# positive and sum to one.
+
+# %%
+def softmax(v):
+    e = np.exp(v - v.max())  # subtracting the max changes nothing but avoids overflow
+    return e / e.sum()
+
+a1, a2 = softmax(scaled1), softmax(scaled2)
+print("weights of token 1 over (x1, x2):", a1, "sum", a1.sum())
+print("weights of token 2 over (x1, x2):", a2, "sum", a2.sum())
+
+# %% [markdown]
+# **Step 5: weighted sum of values.** Each token's new representation is the
+# average of all values, weighted by its attention.
+
+# %%
+z1 = a1[0] * v1 + a1[1] * v2       # (1, 3)
+z2 = a2[0] * v1 + a2[1] * v2
+print("z1", z1)
+print("z2", z2)
+
+# %%
+weights = np.stack([a1, a2])       # row i: where token i looks
+fig, ax = plt.subplots(figsize=(3.2, 3))
+im = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+for i in range(2):
+    for j in range(2):
+        ax.text(j, i, f"{weights[i, j]:.3f}", ha="center", va="center",
+                color="white" if weights[i, j] < 0.6 else "black")
+ax.set_xticks([0, 1], ["x1 (key)", "x2 (key)"])
+ax.set_yticks([0, 1], ["x1 (query)", "x2 (query)"])
+ax.set_title("attention weights")
+fig.colorbar(im, ax=ax, fraction=0.046)
+plt.show()
+
+# %% [markdown]
+# ## The position-wise feed-forward network
+#
+# After attention, every position goes through the *same* two-layer network
+# on its own (equation 2): $\mathrm{FFN}(z) = \max(0, zW_1 + b_1)W_2 + b_2$.
+# Attention mixes information *between* positions; the feed-forward network
+# transforms each position's vector *within* itself. Here it maps the
+# 3-dimensional $z$ through 6 hidden units back to 3 dimensions.
+
+# %%
+W1, b1 = rng.normal(size=(3, 6)).round(1), np.zeros(6)
+W2, b2 = rng.normal(size=(6, 3)).round(1), np.zeros(3)
+
+def ffn(z):
+    return np.maximum(0, z @ W1 + b1) @ W2 + b2
+
+r1, r2 = ffn(z1), ffn(z2)
+print("r1", r1)
+print("r2", r2)
+
+# %% [markdown]
+# ## The matrix form
+#
+# Stack the tokens as rows of $X \in \mathbb{R}^{2\times 4}$ and every step
+# above becomes one matrix product (equation 1):
+#
+# $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V,
+# \qquad Q = XW^Q,\ K = XW^K,\ V = XW^V.$$
+#
+# This is why the Transformer is fast on parallel hardware: no loop over
+# positions, just a few large matrix multiplications.
+
+# %%
+X = np.concatenate([x1, x2])                   # (2, 4)
+Q, K, V = X @ W_Q, X @ W_K, X @ W_V            # each (2, 3)
+scores = Q @ K.T / np.sqrt(d_k)                # (2, 2)
+A = np.apply_along_axis(softmax, 1, scores)    # (2, 2), rows sum to 1
+Z = A @ V                                      # (2, 3)
+R = ffn(Z)                                     # the FFN works row by row, so it takes the matrix too
+
+np.testing.assert_allclose(A, weights)
+np.testing.assert_allclose(Z, np.concatenate([z1, z2]))
+np.testing.assert_allclose(R, np.concatenate([r1, r2]))
+print("matrix form == step-by-step form")
+
+# %% [markdown]
+# ## Several heads
+#
+# One set of weights gives one notion of "relevant". Multi-head attention
+# (section 3.2.2) runs $h$ attentions side by side, each with its own
+# smaller projections ($d_k = d_{model}/h$), concatenates their outputs and
+# mixes them with one more matrix $W^O$:
+#
+# $$\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h)\,W^O.$$
+#
+# With $d_{model}=4$ and $h=2$ heads of width 2 (biases set to zero for now):
+
+# %%
+d_model, h = 4, 2
+head_dim = d_model // h
+W_Qh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
+W_Kh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
+W_Vh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
+W_O = rng.normal(size=(d_model, d_model))
+
+heads, head_weights = [], []
+for i in range(h):
+    Qi, Ki, Vi = X @ W_Qh[i], X @ W_Kh[i], X @ W_Vh[i]              # each (2, head_dim)
+    Ai = np.apply_along_axis(softmax, 1, Qi @ Ki.T / np.sqrt(head_dim))  # (2, 2)
+    heads.append(Ai @ Vi)
+    head_weights.append(Ai)
+by_hand = np.concatenate(heads, axis=1) @ W_O                          # (2, 4)
+print(by_hand)
+
+# %% [markdown]
+# ## The same numbers from the library
+#
+# `tf_transformer.layers.MultiHeadAttention` stores the $h$ per-head
+# projections side by side: its `query_kernel` is
+# $[W^Q_1 \mid W^Q_2] \in \mathbb{R}^{4\times 4}$, and the same for keys and
+# values. Load our hand-made matrices into it and compare.
+
+# %%
+from tf_transformer.layers import MultiHeadAttention
+
+mha = MultiHeadAttention(d_model=d_model, num_heads=h)
+x = tf.constant(X[None], tf.float32)                                  # (batch=1, 2, 4)
+mha(x)                                                                # creates the weights
+mha.query_kernel.assign(np.concatenate(W_Qh, axis=1))
+mha.key_kernel.assign(np.concatenate(W_Kh, axis=1))
+mha.value_kernel.assign(np.concatenate(W_Vh, axis=1))
+mha.output_kernel.assign(W_O)
+# the biases start at zero, as in our hand computation
+
+out, attn = mha(x, return_attention_weights=True)
+print("library output:\n", out.numpy()[0])
+np.testing.assert_allclose(out.numpy()[0], by_hand, atol=1e-5)
+np.testing.assert_allclose(attn.numpy()[0], np.stack(head_weights), atol=1e-6)
+print("library == hand computation, for the output and every head's weights")
+
+# %% [markdown]
+# The core of the layer's `call` is the matrix form above, with the heads
+# split off a fourth axis. Notebook 3 goes through it line by line; here is
+# the part that does the arithmetic we just did by hand:
+
+# %%
+source = inspect.getsource(MultiHeadAttention.call)
+start = source.index("        scores = tf.matmul")
+print(source[start:source.index("        results = (output,)")])
+
+# %%
+fig, axes = plt.subplots(1, h, figsize=(6, 2.8))
+for i, ax in enumerate(axes):
+    ax.imshow(attn.numpy()[0, i], cmap="viridis", vmin=0, vmax=1)
+    ax.set_title(f"head {i + 1}")
+    ax.set_xticks([0, 1], ["x1", "x2"])
+    ax.set_yticks([0, 1], ["x1", "x2"])
+fig.suptitle("two heads, two different ways of looking")
+plt.show()
+
+# %% [markdown]
+# ## What we built
+#
+# - A measurement of why RNNs forget: the gradient from the last step shrinks
+#   by orders of magnitude across a few dozen steps.
+# - Self-attention for two tokens, by hand: $q, k, v$, scores, scaling by
+#   $\sqrt{d_k}$, softmax, weighted sums $z_1, z_2$, and the position-wise
+#   feed-forward outputs $r_1, r_2$.
+# - The matrix form, checked equal to the step-by-step form.
+# - Two heads by hand, and proof that the library's `MultiHeadAttention`
+#   produces the same output and the same weights per head.
