@@ -4,8 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-export TF_CPP_MIN_LOG_LEVEL ?= 2
-
 .PHONY: demo test lab notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml

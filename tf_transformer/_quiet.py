@@ -8,12 +8,14 @@ Python exceptions are unaffected (they are raised, and printed after the
 descriptor is restored). Device enumeration does not initialise the runtime,
 so logical devices can still be configured afterwards.
 
-Set ``TF_CPP_MIN_LOG_LEVEL=0`` yourself to see everything again.
+The default level, 3, also hides spurious C++ "errors" such as oneDNN's
+note that it falls back to Eigen for int64 ops; Python exceptions still
+surface. Set ``TF_CPP_MIN_LOG_LEVEL=0`` yourself to see everything again.
 """
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _import_tensorflow_quietly():

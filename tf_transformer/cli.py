@@ -15,6 +15,7 @@ from tf_transformer import _quiet  # noqa: F401
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "tf_transformer.demo",
+    "tf_transformer.data.prepare",
 ]
 
 
@@ -29,10 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tf_transformer.data import DatasetUnavailableError
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, DatasetUnavailableError) as err:
         # Our errors are written for people: print them plainly, without a traceback.
         print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
         return 2
