@@ -1,0 +1,146 @@
+"""WarmupSchedule, masked_loss and masked_accuracy against values computed by hand."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import make_model
+from tf_transformer.training import (MaskedAccuracy, WarmupSchedule, make_optimizer,
+                                     masked_accuracy, masked_loss)
+
+
+# --- schedule -------------------------------------------------------------------------
+
+def test_schedule_follows_the_paper_formula():
+    lr = WarmupSchedule(d_model=512, warmup_steps=4000)
+    for step in [0, 1, 99, 3998, 3999, 4000, 20000]:
+        n = step + 1  # the paper counts steps from 1
+        expected = 512 ** -0.5 * min(n ** -0.5, n * 4000 ** -1.5)
+        assert float(lr(step)) == pytest.approx(expected, rel=1e-6)
+    # Linear warm-up, a peak of d_model^-0.5 * warmup^-0.5 at step_num == warmup, then decay.
+    assert float(lr(0)) > 0
+    assert float(lr(3999)) == pytest.approx(512 ** -0.5 * 4000 ** -0.5, rel=1e-6)
+    assert float(lr(1999)) == pytest.approx(float(lr(3999)) / 2, rel=1e-6)
+    assert float(lr(15999)) == pytest.approx(float(lr(3999)) / 2, rel=1e-6)
+
+
+def test_schedule_scale_and_serialization():
+    lr = WarmupSchedule(d_model=128, warmup_steps=100, scale=2.0)
+    assert float(lr(50)) == pytest.approx(2 * float(WarmupSchedule(128, 100)(50)))
+    config = keras.saving.serialize_keras_object(lr)
+    json.dumps(config)
+    again = keras.saving.deserialize_keras_object(config)
+    assert isinstance(again, WarmupSchedule)
+    assert (again.d_model, again.warmup_steps, again.scale) == (128, 100, 2.0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        WarmupSchedule(128, 0)
+
+
+def test_optimizer_is_the_papers_adam():
+    opt = make_optimizer(128, warmup_steps=10)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.9, 0.98, 1e-9)
+    assert isinstance(opt._learning_rate, WarmupSchedule)
+    # Survives the optimizer's own serialization (part of model.keras).
+    again = keras.optimizers.Adam.from_config(opt.get_config())
+    assert float(again.learning_rate) == pytest.approx(float(opt.learning_rate))
+
+
+# --- loss -----------------------------------------------------------------------------
+
+def reference_loss(labels, logits, eps):
+    """Written out the long way: the smoothed target distribution q, then -sum q log p."""
+    labels, logits = np.asarray(labels), np.asarray(logits, np.float64)
+    vocab = logits.shape[-1]
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    total, count = 0.0, 0
+    for b in range(labels.shape[0]):
+        for t in range(labels.shape[1]):
+            if labels[b, t] == 0:
+                continue
+            q = np.full(vocab, eps / vocab)
+            q[labels[b, t]] += 1 - eps
+            total += -(q * log_p[b, t]).sum()
+            count += 1
+    return total / count
+
+
+def test_loss_by_hand_on_a_tiny_example():
+    # One real token, 2 classes, logits (0, ln 3): p = (1/4, 3/4); label 1.
+    logits = tf.constant([[[0.0, math.log(3.0)], [5.0, -5.0]]])
+    labels = tf.constant([[1, 0]])
+    assert float(masked_loss(labels, logits, label_smoothing=0.0)) == pytest.approx(-math.log(0.75), rel=1e-6)
+    # eps = 0.1: q = (0.05, 0.95) -> -(0.05 log 1/4 + 0.95 log 3/4)
+    expected = -(0.05 * math.log(0.25) + 0.95 * math.log(0.75))
+    assert float(masked_loss(labels, logits)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_loss_counts_real_tokens_only_including_an_almost_all_padding_row(rng):
+    vocab = 7
+    labels = np.array([[3, 5, 2, 6, 1, 4],
+                       [2, 0, 0, 0, 0, 0],     # one real token, five pads
+                       [1, 6, 3, 0, 0, 0]], np.int32)
+    logits = rng.normal(size=(3, 6, vocab)).astype("float32") * 3
+    for eps in (0.0, 0.1):
+        got = float(masked_loss(tf.constant(labels), tf.constant(logits), label_smoothing=eps))
+        assert got == pytest.approx(reference_loss(labels, logits, eps), rel=1e-5)
+    # Each real token weighs the same: a per-sentence average would give the lone token of
+    # row 1 the weight of a whole sentence.
+    per_row = np.mean([reference_loss(labels[i:i + 1], logits[i:i + 1], 0.1) for i in range(3)])
+    assert float(masked_loss(labels, logits)) != pytest.approx(per_row, rel=1e-3)
+    # Whatever the logits at padding positions, the loss does not move.
+    noisy = logits.copy()
+    noisy[labels == 0] = rng.normal(size=noisy[labels == 0].shape) * 100
+    assert float(masked_loss(labels, noisy)) == pytest.approx(float(masked_loss(labels, logits)), rel=1e-6)
+
+
+def test_loss_of_an_all_padding_batch_is_zero_not_nan():
+    assert float(masked_loss(tf.zeros((2, 3), tf.int32), tf.random.normal((2, 3, 5)))) == 0.0
+
+
+def test_loss_gradient_ignores_padding(rng):
+    labels = tf.constant([[3, 1, 0, 0]])
+    logits = tf.Variable(rng.normal(size=(1, 4, 5)).astype("float32"))
+    with tf.GradientTape() as tape:
+        loss = masked_loss(labels, logits)
+    grad = tape.gradient(loss, logits).numpy()
+    assert np.all(grad[0, 2:] == 0) and np.all(np.abs(grad[0, :2]).sum(-1) > 0)
+
+
+def test_accuracy_by_hand():
+    # argmax per position: 2, 1, 0, 3 | 1, 1, 1, 1
+    logits = tf.one_hot([[2, 1, 0, 3], [1, 1, 1, 1]], depth=4)
+    labels = tf.constant([[2, 2, 3, 0],      # 1 of 3 real tokens right
+                          [1, 0, 0, 0]])     # 1 of 1 (almost all padding)
+    assert float(masked_accuracy(labels, logits)) == pytest.approx(2 / 4)
+    # The metric accumulates tokens over batches (not the mean of batch accuracies).
+    metric = MaskedAccuracy()
+    metric.update_state(labels, logits)                                           # 2 of 4
+    metric.update_state(tf.constant([[1, 1, 1, 1]]), tf.one_hot([[0, 0, 0, 2]], 4))  # 0 of 4
+    assert float(metric.result()) == pytest.approx(2 / 8)
+    assert float(masked_accuracy(tf.zeros((1, 3), tf.int32), logits[:1, :3])) == 0.0
+
+
+def test_keras_counts_the_loss_once_without_an_extra_mask(rng):
+    """compile + evaluate gives exactly masked_loss of the model's logits: Keras applies no
+    implicit mask of its own (the logits carry none) and no second averaging."""
+    model = make_model()
+    logits_probe = model((tf.constant([[5, 0]]), tf.constant([[2, 0]])))
+    assert getattr(logits_probe, "_keras_mask", None) is None
+
+    def loss(y, p):
+        return masked_loss(y, p)
+
+    model.compile(optimizer="adam", loss=loss, metrics=[MaskedAccuracy()])
+    ctx = tf.constant(np.pad(rng.integers(1, 37, (4, 6)), ((0, 0), (0, 3))).astype("int32"))
+    tgt = rng.integers(1, 41, (4, 7)).astype("int32")
+    tgt[1, 2:] = 0
+    tgt[3, 1:] = 0
+    tgt_in, tgt_out = tf.constant(tgt[:, :-1]), tf.constant(tgt[:, 1:])
+    result = model.evaluate((ctx, tgt_in), tgt_out, batch_size=4, verbose=0, return_dict=True)
+    logits = model((ctx, tgt_in))
+    assert result["loss"] == pytest.approx(float(masked_loss(tgt_out, logits)), rel=1e-5)
+    assert result["masked_accuracy"] == pytest.approx(float(masked_accuracy(tgt_out, logits)), rel=1e-5)

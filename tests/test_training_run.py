@@ -1,0 +1,165 @@
+"""train() end to end on a few steps of the tiny preset: the run directory, determinism,
+resuming after an interruption, load_run, and clear errors for bad input."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_transformer import cli
+from tf_transformer.training import load_run, read_run_info, train
+from tf_transformer.training import run_dir as rd
+from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
+
+# A few steps on a slice of the embedded corpus: enough to exercise everything, fast on 2 cores.
+QUICK = dict(train_examples=256, validation_examples=64, batch_tokens=512, max_length=32,
+             steps_per_epoch=3, max_steps=7, backup_every=2, seed=7, verbose=0)
+
+
+class StepLosses(keras.callbacks.Callback):
+    """Records every batch's (running) loss, keyed by optimizer step."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses[int(self.model.optimizer.iterations.numpy())] = float(logs["loss"])
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates a crash (or Ctrl-C) after ``step`` optimizer steps."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise KeyboardInterrupt(f"simulated interruption at step {self.step}")
+
+
+@pytest.fixture(scope="module")
+def seeded_run(tmp_path_factory):
+    """One uninterrupted seeded run, shared by the tests below."""
+    path = tmp_path_factory.mktemp("runs") / "a"
+    losses = StepLosses()
+    result = train("tiny", path, callbacks=[losses], **QUICK)
+    weights = [w.numpy() for w in result.model.weights]
+    keras.backend.clear_session()
+    return path, result, losses.losses, weights
+
+
+def test_run_directory_holds_what_later_commands_need(seeded_run):
+    path, result, _, _ = seeded_run
+    assert result.steps == 7 and result.stopped == "done"
+    for name in (rd.RUN_FILE, rd.MODEL_FILE, rd.WEIGHTS_FILE, rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS,
+                 rd.HISTORY_FILE, "vocab/pt.txt", "vocab/en.txt", "backup/state.weights.h5"):
+        assert (path / name).is_file(), name
+    assert any((path / rd.LOG_DIR).rglob("events.out.tfevents*"))
+    info = read_run_info(path)
+    assert info["vocab"] == {"pt": "vocab/pt.txt", "en": "vocab/en.txt"}
+    assert info["dataset"] == "embedded" and info["max_length"] == 32
+    assert info["train"]["preset"] == "tiny" and info["train"]["seed"] == 7
+    assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
+    # History: 7 steps of 3 per epoch = epochs ending at steps 3, 6 and 7 (a short last one).
+    history = json.loads((path / rd.HISTORY_FILE).read_text())
+    assert [e["step"] for e in history] == [3, 6, 7]
+    for key in ("loss", "masked_accuracy", "val_loss", "val_masked_accuracy", "tokens_per_sec"):
+        assert all(np.isfinite(e[key]) for e in history), key
+    assert all(e["tokens_per_sec"] > 0 for e in history)
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+def test_load_run_rebuilds_model_and_tokenizers(seeded_run):
+    path, result, _, _ = seeded_run
+    run = load_run(path)
+    assert run.config.to_dict() == read_run_info(path)["model"]
+    assert int(run.en_tokenizer.get_vocab_size()) == run.config.target_vocab_size
+    pt = run.pt_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
+    en = run.en_tokenizer.tokenize(tf.constant(["The cat sleeps."])).to_tensor()[:, :-1]
+    np.testing.assert_allclose(run.model((pt, en)), result.model((pt, en)), atol=1e-6)
+    # The whole-model file loads too.
+    whole = keras.saving.load_model(path / rd.MODEL_FILE, compile=False)
+    np.testing.assert_allclose(whole((pt, en)), result.model((pt, en)), atol=1e-6)
+    latest = load_run(path, weights="latest")
+    assert latest.model.count_params() == run.model.count_params()
+
+
+def test_interrupted_run_is_deterministic_and_resumes_mid_epoch(seeded_run, tmp_path):
+    _, uninterrupted, losses, weights = seeded_run
+    path = tmp_path / "c"
+    before = StepLosses()
+    with pytest.raises(KeyboardInterrupt):
+        train("tiny", path, callbacks=[before, Interrupt(5)], **QUICK)  # dies in epoch 2, batch 2
+    # --seed with op determinism: the same losses as the first run, step for step.
+    assert [before.losses[s] for s in range(1, 6)] == [losses[s] for s in range(1, 6)]
+
+    # backup_every=2: the last saved state is step 4, mid-epoch (epochs are 3 steps).
+    keras.backend.clear_session()
+    after = StepLosses()
+    result = train("tiny", path, callbacks=[after], **QUICK)    # the same command again
+    assert min(after.losses) == 5                  # continued after step 4, not from 0 or 3
+    assert result.steps == uninterrupted.steps == 7
+    # Not one batch repeated or skipped: the end state is the uninterrupted run's.
+    for got, want in zip(result.model.weights, weights):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert [e["step"] for e in json.loads((path / rd.HISTORY_FILE).read_text())] == [3, 6, 7]
+    # Once more: nothing left to do.
+    keras.backend.clear_session()
+    assert train("tiny", path, **QUICK).stopped == "already done"
+
+
+def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):
+    guard = TerminateOnNaN()
+    backup = StepBackup(tmp_path / "backup", every=1, guard=guard)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss=lambda y, p: tf.reduce_mean(p) * float("nan"))
+    x = np.ones((8, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=2, epochs=3, callbacks=[guard, backup], verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 1          # stopped after the first bad step
+    assert guard.diverged and "diverged" in guard.message and "--lr-scale" in guard.message
+    assert "diverged" in capsys.readouterr().out
+    assert not (tmp_path / "backup" / StepBackup.FILE).exists()   # no NaN state saved
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(preset="huge"), ValueError, "Unknown preset 'huge'.*tiny"),
+    (dict(batch_tokens=16, max_length=32), ValueError, "cannot hold one sentence.*--batch-tokens 32"),
+    (dict(strategy="tpu"), ValueError, "Unknown strategy"),
+    (dict(mixed_precision="fp8"), ValueError, "Unknown mixed precision"),
+])
+def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
+    args = {**QUICK, **kwargs}
+    with pytest.raises(error, match=match):
+        train(args.pop("preset", "tiny"), tmp_path / "x", **args)
+    assert not (tmp_path / "x").exists()
+
+
+def test_foreign_or_different_run_directories_are_refused(seeded_run, tmp_path):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(ValueError, match="not a run directory"):
+        train("tiny", foreign, **QUICK)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+    path = seeded_run[0]
+    with pytest.raises(ValueError, match="different run.*batch_tokens: 512 -> 1024.*another --run-dir"):
+        train("tiny", path, **{**QUICK, "batch_tokens": 1024})
+
+
+def test_load_run_errors_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist.*tf-transformer train --run-dir"):
+        load_run(tmp_path / "missing")
+    with pytest.raises(ValueError, match="not a run directory.*no run.json"):
+        load_run(tmp_path)
+
+
+def test_cli_prints_errors_plainly(tmp_path, capsys):
+    assert cli.main(["train", "--preset", "huge", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "tf-transformer train: error: Unknown preset 'huge'" in err and "Traceback" not in err
+    help_text = cli.build_parser().format_help()
+    assert "train" in help_text

@@ -1,0 +1,56 @@
+"""The learning-rate schedule and optimizer of the paper (section 5.3).
+
+    lrate = d_model^-0.5 * min(step_num^-0.5, step_num * warmup_steps^-1.5)
+
+The rate rises linearly for ``warmup_steps`` steps, then decays with the
+inverse square root of the step. It peaks at ``d_model^-0.5 *
+warmup_steps^-0.5`` when ``step_num == warmup_steps``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then inverse-square-root decay (paper eq. 3), times ``scale``.
+
+    The schedule is called with the optimizer's iteration count, which starts
+    at 0; the paper's ``step_num`` starts at 1, so ``step_num = step + 1``
+    (the very first update then gets a small positive rate, not 0).
+
+    Args:
+        d_model: model width; the rate scales as ``d_model^-0.5``.
+        warmup_steps: steps of linear warm-up (4000 in the paper).
+        scale: a constant factor on the whole curve (1.0 is the paper's).
+
+    Example:
+        >>> lr = WarmupSchedule(d_model=128, warmup_steps=4000)
+        >>> float(lr(3999))  # the peak: 128**-0.5 * 4000**-0.5
+        0.0013975...
+    """
+
+    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
+        super().__init__()
+        if warmup_steps <= 0:
+            raise ValueError(f"warmup_steps must be positive, got {warmup_steps}.")
+        self.d_model = int(d_model)
+        self.warmup_steps = int(warmup_steps)
+        self.scale = float(scale)
+
+    def __call__(self, step):
+        step_num = tf.cast(step, tf.float32) + 1.0
+        decay = tf.math.rsqrt(step_num)
+        warmup = step_num * self.warmup_steps ** -1.5
+        return self.scale * self.d_model ** -0.5 * tf.minimum(decay, warmup)
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+def make_optimizer(d_model, warmup_steps=4000, scale=1.0):
+    """Adam(beta_1=0.9, beta_2=0.98, epsilon=1e-9) on a ``WarmupSchedule``, as in the paper."""
+    return keras.optimizers.Adam(WarmupSchedule(d_model, warmup_steps, scale),
+                                 beta_1=0.9, beta_2=0.98, epsilon=1e-9)
