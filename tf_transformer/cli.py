@@ -16,6 +16,8 @@ from tf_transformer import _quiet  # noqa: F401
 COMMAND_MODULES = [
     "tf_transformer.demo",
     "tf_transformer.data.prepare",
+    "tf_transformer.training.cli",
+    "tf_transformer.inference.cli",
 ]
 
 

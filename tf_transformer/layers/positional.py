@@ -81,8 +81,9 @@ class PositionalEmbedding(keras.layers.Layer):
             start + length, self.max_length,
             message=f"sequence longer than max_length={self.max_length}; truncate it first")
         x = self.embedding(token_ids) * math.sqrt(self.d_model)            # (B, T, d)
-        positions = tf.cast(self.encoding[start:start + length], x.dtype)  # (T, d)
-        return x + positions[None]
+        # A gather, not a slice with a tensor start: XLA can compile it.
+        positions = tf.gather(self.encoding, start + tf.range(length))    # (T, d)
+        return x + tf.cast(positions, x.dtype)[None]
 
     def reverse(self, x):
         """Project ``[..., d_model]`` back onto the vocabulary with the embedding matrix.

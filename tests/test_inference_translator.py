@@ -1,0 +1,123 @@
+"""Translator (strings to strings), bad input, attention maps, run-dir reloads, evaluation and CLI."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+from tf_transformer import cli
+from tf_transformer.inference import Translator, corpus_scores
+from tf_transformer.training import load_run
+from tf_transformer.training import run_dir as rd
+
+
+@pytest.fixture(scope="module")
+def translator():
+    return trained_translator()
+
+
+def test_bad_input_gets_defined_answers_alone_and_mixed(translator):
+    names = list(BAD_INPUTS)
+    good = [pt for pt, _ in corpus_pairs(count=3)]
+    alone = {name: translator.translate(BAD_INPUTS[name]) for name in names}
+    assert alone["empty"] == "" and alone["spaces"] == ""
+    for name in ("chinese", "emoji", "punctuation", "long"):
+        assert isinstance(alone[name], str)
+    # In a batch, each sentence still gets exactly its own answer.
+    mixed = translator.translate([BAD_INPUTS[n] for n in names] + good)
+    assert mixed[:len(names)] == [alone[n] for n in names]
+    assert mixed[len(names):] == translator.translate(good) and all(mixed[len(names):])
+    # Beam search too.
+    mixed4 = translator.translate([BAD_INPUTS[n] for n in names] + good, beam_size=4)
+    assert mixed4[0] == mixed4[1] == "" and all(mixed4[len(names):])
+
+
+def test_long_input_is_truncated_to_max_length(translator):
+    long = BAD_INPUTS["long"]
+    [count] = translator.source_lengths([long])
+    assert count > translator.max_length
+    ids = translator.source_ids(tf.constant([long, "O gato dorme."])).numpy()
+    assert ids.shape[1] == translator.max_length
+    assert ids[0, 0] == 2 and ids[0, -1] == 3  # [START] ... [END] kept
+    # The truncated input translates as its first max_length - 2 tokens would.
+    words = translator.pt_tokenizer.tokenize(tf.constant([long]))[0, 1:translator.max_length - 1]
+    np.testing.assert_array_equal(ids[0, 1:-1], words.numpy())
+
+
+def test_invalid_utf8_is_repaired_not_fatal(translator):
+    out = translator(tf.constant([b"O gato \xff\xfe dorme.", b"\xc3"])).numpy()
+    assert out.shape == (2,)
+    for text in out:
+        text.decode("utf-8")  # valid UTF-8 comes out
+
+
+def test_cross_attention_map(translator):
+    sentence = corpus_pairs(count=1)[0][0]
+    att = translator.attention(sentence)
+    config = translator.model.config
+    assert att.translation == translator.translate(sentence)
+    assert att.source_tokens[0] == "[START]" and att.source_tokens[-1] == "[END]"
+    assert att.target_tokens[0] == "[START]" and "[END]" not in att.target_tokens
+    assert att.weights.shape == (config.num_layers, config.num_heads,
+                                 len(att.target_tokens), len(att.source_tokens))
+    np.testing.assert_allclose(att.weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_keras_file_and_weights_file_reload_identically():
+    path = trained_run_dir()
+    whole = keras.models.load_model(path / rd.MODEL_FILE, compile=False)  # inference needs no loss
+    run = load_run(path)  # builds from run.json and reads model.weights.h5
+    src = tf.constant([[2, 40, 41, 42, 3, 0]])
+    tgt = tf.constant([[2, 50, 51]])
+    np.testing.assert_array_equal(whole((src, tgt)).numpy(), run.model((src, tgt)).numpy())
+    sentences = [pt for pt, _ in corpus_pairs(count=4)]
+    assert (Translator(whole, run.pt_tokenizer, run.en_tokenizer, run.max_length).translate(sentences)
+            == Translator.from_run(run).translate(sentences))
+
+
+def test_corpus_scores_report_sacrebleu_signatures():
+    perfect = corpus_scores(["The cat sleeps.", "I like it."], ["The cat sleeps.", "I like it."])
+    assert perfect["bleu"] == pytest.approx(100) and perfect["chrf"] == pytest.approx(100)
+    assert perfect["bleu_line"].startswith("BLEU|nrefs:1|") and "tok:13a" in perfect["bleu_signature"]
+    assert perfect["chrf_line"].startswith("chrF2|nrefs:1|")
+    poor = corpus_scores(["A dog runs."], ["The cat sleeps."])
+    assert poor["bleu"] < 20 and poor["chrf"] < 40
+    with pytest.raises(ValueError, match="references"):
+        corpus_scores(["a"], [])
+
+
+def test_cli_evaluate_writes_metrics(capsys):
+    path = trained_run_dir()
+    assert cli.main(["evaluate", "--run-dir", str(path), "--split", "generalization",
+                     "--beam-size", "3", "--limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("BLEU|nrefs:1|") == 1 and out.count("chrF2|nrefs:1|") == 1
+    entry = json.loads((path / "metrics.json").read_text())["generalization/beam3"]
+    assert entry["sentences"] == 20 and entry["beam_size"] == 3 and 0 <= entry["bleu"] <= 100
+    assert "BLEU|" in entry["bleu_line"] and "examples" not in entry
+
+
+def test_cli_translate_arguments_stdin_and_truncation_warning(capsys, monkeypatch, translator):
+    path = str(trained_run_dir())
+    # Loading a run is tested above and by the export; reuse the traced translator here.
+    monkeypatch.setattr("tf_transformer.inference.cli._load", lambda run_dir: translator)
+    sentences = [corpus_pairs(count=1)[0][0], "", BAD_INPUTS["long"]]
+    assert cli.main(["translate", "--run-dir", path, *sentences]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split("\n")[:3] == translator.translate(sentences)
+    assert "warning: sentence 3 has" in captured.err and "sentence 1" not in captured.err
+
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO(sentences[0] + "\n"))
+    assert cli.main(["translate", "--run-dir", path, "--beam-size", "2"]) == 0
+    assert capsys.readouterr().out.strip() == translator.translate(sentences[0], beam_size=2)
+
+
+def test_cli_errors_are_plain(tmp_path, capsys):
+    assert cli.main(["translate", "--run-dir", str(tmp_path / "missing"), "hello"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["translate", "--run-dir", str(tmp_path), "--beam-size", "0", "x"])
