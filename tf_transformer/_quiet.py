@@ -30,6 +30,10 @@ def _import_tensorflow_quietly():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+        # TensorFlow Datasets and Keras report routine events through absl's
+        # Python logger as warnings; errors still show.
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.ERROR)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
