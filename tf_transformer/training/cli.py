@@ -20,6 +20,7 @@ def run_train(args) -> int:
             seed=args.seed, strategy=args.strategy, mixed_precision=args.mixed_precision,
             jit_compile=args.jit_compile, warmup_steps=args.warmup_steps, lr_scale=args.lr_scale,
             label_smoothing=args.label_smoothing, dropout_rate=args.dropout_rate,
+            norm_first=args.norm_first,
             backup_every=args.backup_every, verbose=args.verbose)
     except TrainingDiverged as err:
         print(f"tf-transformer train: {err}", file=sys.stderr)
@@ -64,6 +65,8 @@ def add_commands(commands) -> None:
     parser.add_argument("--lr-scale", type=float, default=1.0, help="factor on the learning rate")
     parser.add_argument("--label-smoothing", type=float, default=0.1, help="(default 0.1)")
     parser.add_argument("--dropout-rate", type=float, help="override the preset's dropout")
+    parser.add_argument("--norm-first", action="store_true",
+                        help="pre-norm layers (learn much faster with a short warm-up)")
     parser.add_argument("--backup-every", type=int, default=100,
                         help="save the resumable state every N steps (default 100)")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
