@@ -9,7 +9,7 @@ from tf_transformer.layers.decoder import Decoder, DecoderLayer
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feedforward import FeedForward
 from tf_transformer.layers.positional import PositionalEmbedding, positional_encoding
-from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.residual import LayerStack, ResidualLayer
 
 __all__ = ["positional_encoding", "PositionalEmbedding", "MultiHeadAttention", "causal_mask",
-           "FeedForward", "ResidualLayer", "EncoderLayer", "Encoder", "DecoderLayer", "Decoder"]
+           "FeedForward", "ResidualLayer", "LayerStack", "EncoderLayer", "Encoder", "DecoderLayer", "Decoder"]

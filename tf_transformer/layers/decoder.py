@@ -5,8 +5,7 @@ import tensorflow as tf
 
 from tf_transformer.layers.attention import MultiHeadAttention
 from tf_transformer.layers.feedforward import FeedForward
-from tf_transformer.layers.positional import PositionalEmbedding
-from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.residual import LayerStack, ResidualLayer
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -80,7 +79,7 @@ class DecoderLayer(ResidualLayer):
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
-class Decoder(keras.layers.Layer):
+class Decoder(LayerStack):
     """Target ids + encoder output -> ``[batch, T, d_model]`` vectors for the next-token projection.
 
     Args:
@@ -107,17 +106,10 @@ class Decoder(keras.layers.Layer):
 
     def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
                  dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
-        self.vocab_size, self.max_length = vocab_size, max_length
-        self.dropout_rate, self.norm_first = dropout_rate, norm_first
-        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
-                                                          name="embedding")
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        super().__init__(num_layers, d_model, num_heads, dff, vocab_size, max_length,
+                         dropout_rate, norm_first, embedding, **kwargs)
         self.dec_layers = [DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
                                         name=f"layer_{i}") for i in range(num_layers)]
-        self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
-                           if norm_first else None)
 
     def init_cache(self, context, length):
         """Per-layer caches for decoding up to ``length`` tokens against ``context``.
@@ -156,9 +148,3 @@ class Decoder(keras.layers.Layer):
         if cache is not None:
             results += (new_cache,)
         return results[0] if len(results) == 1 else results
-
-    def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff, "vocab_size": self.vocab_size,
-                "max_length": self.max_length, "dropout_rate": self.dropout_rate,
-                "norm_first": self.norm_first}

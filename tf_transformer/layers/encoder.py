@@ -5,8 +5,7 @@ import tensorflow as tf
 
 from tf_transformer.layers.attention import MultiHeadAttention
 from tf_transformer.layers.feedforward import FeedForward
-from tf_transformer.layers.positional import PositionalEmbedding
-from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.residual import LayerStack, ResidualLayer
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -49,7 +48,7 @@ class EncoderLayer(ResidualLayer):
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
-class Encoder(keras.layers.Layer):
+class Encoder(LayerStack):
     """Token ids -> contextual vectors: embedding, dropout, ``num_layers`` EncoderLayers.
 
     Args:
@@ -73,18 +72,10 @@ class Encoder(keras.layers.Layer):
 
     def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
                  dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
-        self.vocab_size, self.max_length = vocab_size, max_length
-        self.dropout_rate, self.norm_first = dropout_rate, norm_first
-        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
-                                                          name="embedding")
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        super().__init__(num_layers, d_model, num_heads, dff, vocab_size, max_length,
+                         dropout_rate, norm_first, embedding, **kwargs)
         self.enc_layers = [EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
-                                    name=f"layer_{i}") for i in range(num_layers)]
-        # Pre-norm leaves the last residual sum unnormalised; normalise it once here.
-        self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
-                           if norm_first else None)
+                                        name=f"layer_{i}") for i in range(num_layers)]
 
     def call(self, token_ids, padding_mask=None, training=None):
         if padding_mask is None:
@@ -93,9 +84,3 @@ class Encoder(keras.layers.Layer):
         for layer in self.enc_layers:
             x = layer(x, padding_mask=padding_mask, training=training)
         return self.final_norm(x) if self.final_norm is not None else x
-
-    def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff, "vocab_size": self.vocab_size,
-                "max_length": self.max_length, "dropout_rate": self.dropout_rate,
-                "norm_first": self.norm_first}
