@@ -81,7 +81,7 @@ def test_weights_file_round_trip(tmp_path, batch):
 def test_weights_into_another_architecture_fail_clearly(tmp_path, other):
     path = tmp_path / "model.weights.h5"
     make_model().save_weights(path)
-    with pytest.raises(ValueError, match="do not fit this Transformer.*config.json"):
+    with pytest.raises(ValueError, match="do not fit this Transformer.*run.json"):
         make_model(**other).load_weights(path)
 
 

@@ -34,6 +34,7 @@ def _import_tensorflow_quietly():
         # Python logger as warnings; errors still show.
         from absl import logging as absl_logging
         absl_logging.set_verbosity(absl_logging.ERROR)
+        tf.get_logger().setLevel("ERROR")  # retracing notes, "Assets written to ..."
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -91,7 +91,7 @@ class Transformer(keras.Model):
             raise ValueError(
                 f"The weights in {filepath} do not fit this Transformer "
                 f"({self.config}). Build the model from the config those weights were "
-                f"trained with (a run directory keeps it in config.json). Keras said: {err}"
+                f"trained with (a run directory keeps it in run.json). Keras said: {err}"
             ) from err
 
     def get_config(self):
