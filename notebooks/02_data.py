@@ -1,0 +1,267 @@
+# %% [markdown]
+# # 2. The data
+#
+# **What you will learn:**
+# - the embedded Portuguese→English corpus that ships in `data/`, loaded with
+#   TensorFlow Datasets, and what is in it;
+# - how long its sentences are, drawn;
+# - how a WordPiece vocabulary is learned locally, and how the tokenizers
+#   turn text into ids and back, exactly;
+# - the `tf.data` pipeline: tokenize, cap, bucket by length under a token
+#   budget, shuffle, cache, prefetch, and how much padding bucketing saves;
+# - how to switch to TED talks pt→en when you have the archive.
+#
+# Nothing here downloads anything.
+
+# %%
+import tf_transformer
+
+import inspect
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from IPython.display import Code, display
+
+import tf_transformer.data  # registers the TFDS builder "embedded_pt_en"
+from tf_transformer.data import (DatasetUnavailableError, build_vocab, load_dataset, load_tokenizers,
+                                 make_batches)
+
+FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+
+
+def show(obj):
+    """Display the library's source for ``obj``, as the package has it."""
+    display(Code(inspect.getsource(obj), language="python"))
+
+
+# %% [markdown]
+# ## The corpus, through TFDS
+#
+# TensorFlow's tutorial downloads TED talk transcripts from a host that no
+# longer serves them. This course ships its own corpus instead: a generator
+# in `tf_transformer/data/` writes sentence pairs from a hand-written
+# lexicon and grammar, with the phenomena that make translation more than
+# word lookup: gender and number agreement, four tenses in all persons,
+# Portuguese dropping subject pronouns, contractions (*do, na, pelo, ao*),
+# adjectives that swap sides, negation and questions that need English
+# *do*-support, relative and subordinate clauses. `data/README.md` is its
+# data card.
+#
+# Importing `tf_transformer.data` registers a TFDS builder, so the usual
+# TFDS call works (the first call converts the files to TFDS's format, once).
+
+# %%
+builder = tfds.builder("embedded_pt_en")
+builder.download_and_prepare()
+print(builder.info.features)
+print({name: split.num_examples for name, split in builder.info.splits.items()})
+train = tfds.load("embedded_pt_en", split="train", as_supervised=True)   # (pt, en) string pairs
+
+# %% [markdown]
+# `tf_transformer.data.load_dataset` is the same call with the course's
+# defaults, and the way to reach the other dataset (below).
+
+# %%
+for pt, en in load_dataset("embedded", "train").take(5):
+    print(pt.numpy().decode(), " →  ", en.numpy().decode())
+
+# %% [markdown]
+# The test split holds the classic sentence of the attention literature, and
+# its family: whether *it* is the animal or the street is told in Portuguese
+# by the agreement of the adjective (*cansado* is masculine, like *animal*;
+# *larga* is feminine, like *rua*).
+
+# %%
+classic = "O animal não atravessou a rua porque estava muito cansado."
+family = []
+for split in ("train", "test"):
+    for pt, en in load_dataset("embedded", split).as_numpy_iterator():
+        if pt.decode().startswith("O animal não atravessou a rua porque"):
+            family.append((split, pt.decode(), en.decode()))
+for split, pt, en in family[:6]:
+    print(f"[{split}] {pt}\n        {en}")
+assert any(pt == classic for _, pt, _ in family)
+
+# %% [markdown]
+# ## Sentence lengths
+#
+# Lengths matter twice: the model's `max_length` must cover them, and the
+# batching below is built around them.
+
+# %%
+def word_lengths(split, limit=None):
+    ds = load_dataset("embedded", split)
+    if limit:
+        ds = ds.take(limit)
+    pairs = list(ds.as_numpy_iterator())
+    return (np.array([len(p.split()) for p, _ in pairs]), np.array([len(e.split()) for _, e in pairs]))
+
+
+pt_len, en_len = word_lengths("train", 5000 if FAST else None)
+gen_pt, gen_en = word_lengths("generalization")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=False)
+bins = np.arange(0, 36)
+axes[0].hist(pt_len, bins=bins, alpha=0.6, label="Portuguese")
+axes[0].hist(en_len, bins=bins, alpha=0.6, label="English")
+axes[0].set_title("train: words per sentence")
+axes[0].legend()
+axes[1].hist(gen_pt, bins=bins, color="tab:green", alpha=0.7)
+axes[1].set_title("generalization split: Portuguese words")
+for ax in axes:
+    ax.set_xlabel("words")
+plt.show()
+print(f"train: mean {pt_len.mean():.1f} pt / {en_len.mean():.1f} en words, longest {pt_len.max()} / {en_len.max()}")
+
+# %% [markdown]
+# The generalization split combines structures in ways training never shows
+# (the data card lists which), so its sentences run longer: it measures
+# whether the model learned the grammar or memorised the shapes it saw.
+#
+# ## Learning a WordPiece vocabulary
+#
+# A word-level vocabulary cannot spell a word it has not seen; a
+# character-level one makes sequences long. WordPiece sits between: frequent
+# words are single tokens, rare ones are split into pieces (`##` marks a
+# piece that continues a word). `tensorflow_text`'s
+# `bert_vocab_from_dataset` learns such a vocabulary from text, locally.
+
+# %%
+show(build_vocab)
+
+# %% [markdown]
+# The committed vocabularies in `data/vocab/` were learned from the whole
+# training split (a test rebuilds them and checks they come out identical).
+# Here we learn a small one from a sample, to see what the learner does.
+
+# %%
+sample = load_dataset("embedded", "train").take(2000 if FAST else 20000).map(lambda pt, en: pt)
+small_vocab = build_vocab(sample, vocab_size=600)
+print(len(small_vocab), "tokens:", small_vocab[:4], "...", small_vocab[100:110], "...", small_vocab[-8:])
+
+# %% [markdown]
+# ## The tokenizers
+#
+# `load_tokenizers()` returns a Portuguese and an English `Tokenizer`, each a
+# `tf.Module` whose methods are `tf.function`s: they run inside a `tf.data`
+# pipeline and can be saved inside the exported SavedModel. `tokenize` adds
+# `[START]` (id 2) and `[END]` (id 3); id 0 is padding.
+
+# %%
+tokenizers = load_tokenizers()
+print("vocabulary sizes: pt", int(tokenizers.pt.get_vocab_size()), " en", int(tokenizers.en.get_vocab_size()))
+ids = tokenizers.pt.tokenize(tf.constant([classic, "Os gatos brancos dormem."]))  # ragged (2, None)
+print(ids)
+print(tokenizers.pt.lookup(ids))
+
+# %% [markdown]
+# Detokenizing must give back normal English text: pieces joined, casing
+# kept, punctuation attached, contractions rejoined. Otherwise BLEU would be
+# capped by formatting, not by the model. Round-trip the whole test split:
+
+# %%
+english = [en.decode() for _, en in load_dataset("embedded", "test").as_numpy_iterator()]
+round_trip = tokenizers.en.detokenize(tokenizers.en.tokenize(tf.constant(english))).numpy()
+exact = np.mean([a.decode() == b for a, b in zip(round_trip, english)])
+print(f"detokenize(tokenize(s)) == s for {exact:.2%} of {len(english)} test sentences")
+print(round_trip[0].decode())
+assert exact >= 0.99
+
+# %% [markdown]
+# Bad input is handled, not crashed on: empty strings, scripts the
+# vocabulary never saw (they become `[UNK]`), even invalid UTF-8 bytes
+# (replaced before tokenizing).
+
+# %%
+odd = tf.constant(["", "你好", "🙂", "?", b"\xff\xfe ok"])
+for text, row in zip(odd.numpy(), tokenizers.pt.tokenize(odd)):
+    print(repr(text), "->", row.numpy())
+
+# %% [markdown]
+# ## Batches: bucketing under a token budget
+#
+# Padding every batch to its longest sentence wastes work when a short
+# sentence shares a batch with a long one. `make_batches` groups sentences
+# of similar length (buckets) and gives each bucket its own batch size, so
+# that `batch size × padded length` stays within `batch_tokens`: many short
+# sentences per batch, few long ones.
+
+# %%
+show(make_batches)
+
+# %%
+pairs = load_dataset("embedded", "train").take(4000 if FAST else 40000)
+bucketed = make_batches(pairs, tokenizers.pt, tokenizers.en, batch_tokens=4096, seed=0)
+(pt_ids, en_in), en_out = next(iter(bucketed))
+print("one batch: pt", pt_ids.shape, " en_in", en_in.shape, " en_out", en_out.shape, pt_ids.dtype)
+print("en_in  starts with [START]:", en_in[0, :6].numpy())
+print("en_out is en_in shifted:   ", en_out[0, :6].numpy())
+
+# %% [markdown]
+# The baseline a tutorial would use: a fixed batch size (here the bucketed
+# pipeline's average), padded to the longest sentence in each batch. We
+# count the share of real tokens in every batch of both.
+
+# %%
+def efficiencies(batches):
+    out = []
+    for (pt, en_in), _ in batches:
+        real = tf.math.count_nonzero(pt) + tf.math.count_nonzero(en_in)
+        out.append(float(real) / float(tf.size(pt) + tf.size(en_in)))
+    return np.array(out)
+
+
+def tokenized(pairs):
+    return pairs.map(lambda pt, en: (tokenizers.pt.tokenize(pt[None])[0], tokenizers.en.tokenize(en[None])[0]))
+
+
+bucket_eff = efficiencies(bucketed)
+average_batch = int(np.mean([int(pt.shape[0]) for (pt, _), _ in bucketed]))
+plain = (tokenized(pairs).shuffle(20000, seed=0).padded_batch(average_batch)
+         .map(lambda pt, en: ((pt, en[:, :-1]), en[:, 1:])))
+plain_eff = efficiencies(plain)
+
+fig, ax = plt.subplots(figsize=(7, 3.2))
+ax.hist(plain_eff, bins=30, range=(0, 1), alpha=0.7, label=f"padded_batch({average_batch}): mean {plain_eff.mean():.0%}")
+ax.hist(bucket_eff, bins=30, range=(0, 1), alpha=0.7, label=f"bucketed, 4096 tokens: mean {bucket_eff.mean():.0%}")
+ax.set_xlabel("real tokens / all tokens in a batch")
+ax.set_ylabel("batches")
+ax.set_title("padding with and without bucketing")
+ax.legend()
+plt.show()
+assert bucket_eff.mean() > plain_eff.mean()
+
+# %% [markdown]
+# `benchmarks/input_pipeline.py` measures the same on the whole training
+# split, with throughput.
+#
+# ## Switching to TED talks (pt→en)
+#
+# The tutorial's dataset, `ted_hrlr_translate/pt_to_en`, goes through plain
+# TFDS. Its download host is gone, so it works only if you supply the
+# archive yourself (into `<data_dir>/downloads/manual`) or point at an
+# already prepared TFDS data directory. Without either, `load_dataset` says
+# exactly that, instead of failing deep inside a download:
+
+# %%
+try:
+    load_dataset("ted_hrlr_translate/pt_to_en", "train", data_dir="/tmp/no_ted_here")
+except DatasetUnavailableError as error:
+    print(error)
+
+# %% [markdown]
+# With the data in place, `python -m tf_transformer prepare --dataset
+# ted_hrlr_translate/pt_to_en` learns TED vocabularies and the rest of the
+# course runs unchanged.
+#
+# ## What we built
+#
+# - The embedded corpus, loaded through TFDS, with its lengths drawn and the
+#   classic sentence found in the test split.
+# - A WordPiece vocabulary learned locally, and tokenizers that round-trip
+#   the test split's English exactly.
+# - A bucketed, token-budgeted pipeline, and a measurement of how much
+#   padding it saves against a plain `padded_batch`.
+# - The offline-safe path to TED talks.

@@ -1,0 +1,165 @@
+# %% [markdown]
+# # 5. Optimizer and loss
+#
+# **What you will learn:**
+# - the paper's learning-rate schedule: linear warm-up, then inverse
+#   square-root decay (section 5.3, equation 3), plotted for several
+#   `d_model` / `warmup_steps` pairs;
+# - Adam with the paper's settings, and why warm-up matters for it;
+# - label smoothing (section 5.4): what the target distribution becomes;
+# - a loss and an accuracy that count real tokens only, worked by hand on a
+#   batch with padding and checked against `tf_transformer.training`.
+
+# %%
+import tf_transformer
+
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+from IPython.display import Code, display
+
+from tf_transformer.training import WarmupSchedule, make_optimizer, masked_accuracy, masked_loss
+
+np.set_printoptions(precision=4, suppress=True)
+
+
+def show(obj):
+    """Display the library's source for ``obj``, as the package has it."""
+    display(Code(inspect.getsource(obj), language="python"))
+
+
+# %% [markdown]
+# ## The warm-up schedule
+#
+# $$\mathit{lrate} = d_{model}^{-0.5}\cdot\min\!\left(step^{-0.5},\ step\cdot warmup^{-1.5}\right)$$
+#
+# For the first `warmup` steps the second term is smaller, so the rate grows
+# linearly; afterwards the first term wins and the rate decays as
+# $1/\sqrt{step}$. The two meet at `step = warmup`, the peak. Wider models get
+# smaller rates through the $d_{model}^{-0.5}$ factor.
+
+# %%
+show(WarmupSchedule)
+
+# %%
+steps = np.arange(1, 40001)
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for d_model, warmup in [(128, 4000), (512, 4000), (512, 8000), (1024, 4000)]:
+    lr = WarmupSchedule(d_model, warmup)(steps - 1).numpy()
+    ax.plot(steps, lr, label=f"d_model={d_model}, warmup={warmup}")
+    peak = d_model ** -0.5 * warmup ** -0.5
+    assert abs(lr.max() - peak) / peak < 1e-4 and steps[lr.argmax()] == warmup
+ax.set_xlabel("training step")
+ax.set_ylabel("learning rate")
+ax.set_title("warm-up, then 1/sqrt(step) decay")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The formula by hand at a few steps, against the schedule (the optimizer
+# counts from 0, the paper from 1, hence `step - 1`):
+
+# %%
+schedule = WarmupSchedule(d_model=128, warmup_steps=4000)
+for step in [1, 100, 4000, 20000]:
+    by_hand = 128 ** -0.5 * min(step ** -0.5, step * 4000 ** -1.5)
+    print(f"step {step:6d}: formula {by_hand:.6e}   schedule {float(schedule(step - 1)):.6e}")
+    assert abs(by_hand - float(schedule(step - 1))) < 1e-9
+
+# %% [markdown]
+# ## Adam, as in the paper
+#
+# $\beta_1 = 0.9$, $\beta_2 = 0.98$, $\epsilon = 10^{-9}$. Early in training
+# Adam's running estimate of the gradient's second moment rests on very few
+# samples, so its step sizes are unreliable; warm-up keeps the steps small
+# until that estimate has settled.
+
+# %%
+show(make_optimizer)
+optimizer = make_optimizer(d_model=128)
+print(type(optimizer).__name__, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
+
+# %% [markdown]
+# ## Label smoothing
+#
+# Instead of training towards a one-hot target, the paper mixes in a little
+# of the uniform distribution, $\epsilon_{ls} = 0.1$:
+# $q = (1-\epsilon)\,\mathrm{onehot}(y) + \epsilon / V$. The model is
+# discouraged from becoming certain; the paper reports that this hurts
+# perplexity but improves accuracy and BLEU.
+
+# %%
+V, label, eps = 10, 3, 0.1
+one_hot = np.eye(V)[label]
+smoothed = (1 - eps) * one_hot + eps / V
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), sharey=True)
+axes[0].bar(range(V), one_hot)
+axes[0].set_title("one-hot target")
+axes[1].bar(range(V), smoothed, color="tab:orange")
+axes[1].set_title(f"label-smoothed target (eps = {eps})")
+for ax in axes:
+    ax.set_xlabel("token id")
+plt.show()
+print("smoothed target:", smoothed, " sum:", smoothed.sum())
+
+# %% [markdown]
+# ## A loss that counts real tokens only
+#
+# Target batches are padded with id 0. The loss at padding positions must
+# not count, and the average must be over *real tokens*, so that every real
+# token weighs the same however much padding surrounds it.
+
+# %%
+show(masked_loss)
+show(masked_accuracy)
+
+# %% [markdown]
+# A worked example: a batch of two target sentences over a vocabulary of 5.
+# The first has 3 real tokens; the second only 1, then padding.
+
+# %%
+labels = tf.constant([[1, 4, 2], [3, 0, 0]])                      # (batch=2, T=3)
+logits = tf.constant([[[0.1, 2.0, 0.3, 0.0, 0.5],                 # predicts 1: right
+                       [0.2, 0.1, 0.4, 0.3, 1.5],                 # predicts 4: right
+                       [1.0, 0.2, 0.1, 0.9, 0.0]],                # predicts 0: wrong (label 2)
+                      [[0.0, 0.3, 0.2, 2.5, 0.1],                 # predicts 3: right
+                       [9.0, 0.0, 0.0, 0.0, 0.0],                 # padding: ignored
+                       [0.0, 0.0, 9.0, 0.0, 0.0]]])               # padding: ignored
+
+log_p = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))   # log-softmax
+target = (1 - eps) * np.eye(5)[labels.numpy()] + eps / 5                          # (2, 3, 5)
+per_token = -(target * log_p).sum(-1)                                             # (2, 3)
+mask = labels.numpy() != 0
+by_hand_loss = per_token[mask].sum() / mask.sum()
+by_hand_accuracy = (log_p.argmax(-1) == labels.numpy())[mask].mean()
+print("per-token loss:\n", per_token)
+print("real tokens:", mask.sum())
+print(f"loss: by hand {by_hand_loss:.6f}, library {float(masked_loss(labels, logits)):.6f}")
+print(f"accuracy: by hand {by_hand_accuracy:.4f}, library {float(masked_accuracy(labels, logits)):.4f}")
+np.testing.assert_allclose(float(masked_loss(labels, logits)), by_hand_loss, rtol=1e-5)
+np.testing.assert_allclose(float(masked_accuracy(labels, logits)), by_hand_accuracy, rtol=1e-6)
+
+# %% [markdown]
+# The confident logits at the padding positions (9.0) would have changed a
+# naive average; here they count for nothing. Averaging per sentence first
+# would have given the one-token sentence three times the weight of each
+# token in the first; the library's average over real tokens does not.
+
+# %%
+naive = per_token.mean()
+per_sentence = np.mean([per_token[i][mask[i]].mean() for i in range(2)])
+print(f"average over all positions (wrong): {naive:.4f}")
+print(f"average of sentence averages:       {per_sentence:.4f}")
+print(f"average over real tokens (ours):    {by_hand_loss:.4f}")
+
+# %% [markdown]
+# ## What we built
+#
+# - The paper's warm-up schedule, checked against its formula and plotted
+#   for four `d_model`/`warmup` pairs; Adam with $\beta_2 = 0.98$,
+#   $\epsilon = 10^{-9}$.
+# - Label smoothing, drawn.
+# - `masked_loss` and `masked_accuracy`, reproduced by hand on a padded
+#   batch, including why the average is taken over real tokens.
