@@ -216,29 +216,33 @@ def plot_heads(att, layer=-1):
 plot_heads(attention)
 
 # %% [markdown]
-# The interesting row is the one that produces the word after *it*: to say
-# *tired* the model must know that *it* is the animal, and the Portuguese
-# tells it so through the masculine *cansado* agreeing with *animal*. Below,
-# the attention of every head of the last layer at that row, averaged, next
-# to the same row for the sibling sentence, where the feminine *larga*
-# agrees with *rua* (the street).
+# Row *i* of a map belongs to the decoder input `target_tokens[i]` and
+# predicts the next token. Two rows matter here: the one that *produces*
+# "it", and the one that produces the adjective at the end. In Portuguese the
+# adjective's gender is what says whom "it" means: masculine *cansado*
+# agrees with *animal*, feminine *larga* with *rua* (the street). Below, the
+# last layer's attention at those rows, averaged over its heads, for the
+# classic sentence and its sibling. (In the fast CI run the model is barely
+# trained and these rows mean little.)
 
 # %%
-def row_after(att, word):
-    """Attention (mean over the last layer's heads) when producing the token after ``word``."""
+def producing(att, word):
+    """Mean attention over the last layer's heads in the row that outputs ``word``."""
     tokens = att.target_tokens
-    position = tokens.index(word) + 1 if word in tokens else len(tokens) - 1
-    return att.weights[-1, :, min(position, len(tokens) - 1)].mean(axis=0), tokens[min(position, len(tokens) - 1)]
+    row = tokens.index(word) - 1 if word in tokens else len(tokens) - 2  # row i predicts token i + 1
+    return att.weights[-1, :, row].mean(axis=0), tokens[row + 1]
 
 
 sibling = translator.attention(SIBLING)
 print("sibling translation:", sibling.translation)
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
-for ax, att in zip(axes, (attention, sibling)):
-    row, produced = row_after(att, "it")
-    ax.bar(range(len(att.source_tokens)), row)
-    ax.set_xticks(range(len(att.source_tokens)), att.source_tokens, rotation=60, fontsize=8)
-    ax.set_title(f"producing '{produced}' (after 'it')")
+fig, axes = plt.subplots(2, 2, figsize=(12, 6))
+for line, att, adjective in [(0, attention, "tired"), (1, sibling, "wide")]:
+    for column, word in enumerate(("it", adjective)):
+        weights, produced = producing(att, word)
+        ax = axes[line, column]
+        ax.bar(range(len(att.source_tokens)), weights)
+        ax.set_xticks(range(len(att.source_tokens)), att.source_tokens, rotation=60, fontsize=8)
+        ax.set_title(f"producing '{produced}'")
 plt.tight_layout()
 plt.show()
 
