@@ -9,6 +9,7 @@ deep stacks more stably; ``norm_first=True`` selects it.
 
 import keras
 
+from tf_transformer.layers.dropout import Dropout
 from tf_transformer.layers.positional import PositionalEmbedding
 
 
@@ -25,7 +26,7 @@ class ResidualLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.dropout_rate = dropout_rate
         self.norm_first = norm_first
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def sublayer_input(self, x, norm):
         return norm(x) if self.norm_first else x
@@ -57,7 +58,7 @@ class LayerStack(keras.layers.Layer):
         self.dropout_rate, self.norm_first = dropout_rate, norm_first
         self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
                                                           name="embedding")
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
                            if norm_first else None)
 
