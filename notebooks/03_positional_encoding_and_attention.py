@@ -228,10 +228,11 @@ qh, kh, vh = split_heads(q), split_heads(k), split_heads(v)
 print("q heads", qh.shape, " k heads", kh.shape, " v heads", vh.shape)
 
 # %% [markdown]
-# **3. Scores, scaled.** `tf.matmul(q, k, transpose_b=True) / sqrt(d_k)`:
-# every query against every key, in every head. The library computes scores
-# in float32 even under mixed precision, so the mask value and softmax stay
-# safe.
+# **3. Scores, scaled.** `q k^T / sqrt(d_k)`: every query against every key,
+# in every head. The library multiplies `q` by `1 / sqrt(d_k)` before the
+# product, which gives the same scores with `Tq x d_model` multiplications
+# instead of `h x Tq x Tk`, and keeps the scores in float32 even under mixed
+# precision, so the mask value and softmax stay safe.
 
 # %%
 scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d_k)   # (B, h, Tq, Tk)
@@ -240,7 +241,10 @@ print("scores", scores.shape)
 # %% [markdown]
 # **4. Mask.** The padding mask `[B, Tk]` becomes `[B, 1, 1, Tk]` so it
 # broadcasts over heads and queries; disallowed scores become -1e9, which
-# softmax turns into exactly zero.
+# softmax turns into exactly zero. (The library *adds* a bias of 0 or -1e9,
+# built at the mask's small shape: one broadcast addition, whose gradient
+# costs nothing, where selecting would cost a pass over the scores each way.
+# In float32, `score - 1e9` rounds to -1e9, so both give the same weights.)
 
 # %%
 allowed = context_mask.numpy()[:, None, None, :]           # (B, 1, 1, Tk)

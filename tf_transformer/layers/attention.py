@@ -10,11 +10,13 @@ import math
 import keras
 import tensorflow as tf
 
+from tf_transformer.layers.dropout import Dropout
+
 
 def _dense(x, kernel, bias):
     """``x @ kernel + bias`` on ``[..., d_in]``, as one 2-D matmul."""
     shape = tf.shape(x)
-    y = tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel) + bias  # (B*T, d_out)
+    y = tf.nn.bias_add(tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel), bias)  # (B*T, d_out)
     return tf.reshape(y, tf.concat([shape[:-1], [kernel.shape[1]]], axis=0))
 
 
@@ -80,7 +82,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
         self.dropout_rate = dropout_rate
-        self.dropout = keras.layers.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def build(self, input_shape):
         def weight(name, shape, init):
@@ -136,20 +138,22 @@ class MultiHeadAttention(keras.layers.Layer):
                     start = [0, 0, cache_index, 0]
                     k = keras.ops.slice_update(cache[0], start, tf.cast(k, cache[0].dtype))
                     v = keras.ops.slice_update(cache[1], start, tf.cast(v, cache[1].dtype))
-        q = self._split_heads(q)                                          # (B, h, Tq, dk)
+        q = self._split_heads(q * (1.0 / math.sqrt(self.head_dim)))      # (B, h, Tq, dk), scaled
 
         # Scores in float32 so the mask value and softmax are safe under fp16/bf16.
-        scores = tf.matmul(q, k, transpose_b=True)                       # (B, h, Tq, Tk)
-        scores = tf.cast(scores, tf.float32) / math.sqrt(self.head_dim)
-        mask = None
+        scores = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)  # (B, h, Tq, Tk)
+        # Masked keys get -1e9 added: exp() of it is 0. The bias is built at the mask's
+        # small shape and broadcast in one add, whose gradient is free.
+        bias = None
         if padding_mask is not None:
-            mask = tf.cast(padding_mask, tf.bool)[:, None, None, :]      # (B, 1, 1, Tk)
+            bias = tf.where(tf.cast(padding_mask, tf.bool), 0.0, -1e9)[:, None, None, :]  # (B, 1, 1, Tk)
         if use_causal_mask:
             causal = causal_mask(tf.shape(q)[2], tf.shape(k)[2],
-                                 0 if cache_index is None else cache_index)[None, None]  # (1, 1, Tq, Tk)
-            mask = causal if mask is None else tf.logical_and(mask, causal)
-        if mask is not None:
-            scores = tf.where(mask, scores, -1e9)
+                                 0 if cache_index is None else cache_index)
+            causal = tf.where(causal, 0.0, -1e9)[None, None]             # (1, 1, Tq, Tk)
+            bias = causal if bias is None else tf.minimum(bias, causal)
+        if bias is not None:
+            scores += bias
         weights = tf.nn.softmax(scores, axis=-1)                         # rows sum to 1
         dropped = self.dropout(tf.cast(weights, v.dtype), training=training)
         heads = tf.matmul(dropped, v)                                    # (B, h, Tq, dk)
