@@ -110,6 +110,31 @@ def test_loss_gradient_ignores_padding(rng):
     assert np.all(grad[0, 2:] == 0) and np.all(np.abs(grad[0, :2]).sum(-1) > 0)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_written_out_gradient_equals_autodiff_of_the_definition(rng, eps):
+    """masked_loss's gradient (softmax - q, written by hand) against TensorFlow's autodiff
+    of -sum_k q_k log_softmax(z)_k, on real and padding positions, with large logits."""
+    vocab = 9
+    labels = tf.constant([[3, 5, 2, 8, 1], [2, 0, 0, 0, 0], [7, 6, 3, 0, 0]])
+    logits = tf.constant(rng.normal(size=(3, 5, vocab)).astype("float32") * 20)
+
+    def definition(labels, logits):
+        q = (1 - eps) * tf.one_hot(labels, vocab) + eps / vocab
+        per_token = -tf.reduce_sum(q * tf.nn.log_softmax(logits), axis=-1)
+        mask = tf.cast(labels != 0, tf.float32)
+        return tf.reduce_sum(per_token * mask) / tf.reduce_sum(mask)
+
+    grads = []
+    for loss_fn in (lambda y, z: masked_loss(y, z, label_smoothing=eps), definition):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = loss_fn(labels, logits)
+        grads.append(tape.gradient(loss, logits).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-7)
+    # Each real token's gradient sums to zero over the vocabulary (softmax and q both sum to 1).
+    np.testing.assert_allclose(grads[0].sum(-1), 0, atol=1e-7)
+
+
 def test_accuracy_by_hand():
     # argmax per position: 2, 1, 0, 3 | 1, 1, 1, 1
     logits = tf.one_hot([[2, 1, 0, 3], [1, 1, 1, 1]], depth=4)

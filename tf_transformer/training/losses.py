@@ -26,6 +26,40 @@ def _real_token_count(mask):
     return count
 
 
+def smoothed_cross_entropy(labels, logits, label_smoothing=0.1):
+    """Per-token label-smoothed cross-entropy ``[batch, T]``, with its gradient written out.
+
+    The gradient of ``-sum_k q_k log softmax(z)_k`` with respect to the logits
+    ``z`` is ``softmax(z) - q``. Autodiff finds it through the log-sum-exp,
+    the label gather and the mean (three ``[batch, T, vocab]`` gradients,
+    added); here it is one expression, reusing the forward pass's ``exp``.
+    """
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(labels, tf.int32)
+    vocab = logits.shape[-1]
+    eps = label_smoothing
+
+    @tf.custom_gradient
+    def per_token(logits):
+        peak = tf.reduce_max(logits, axis=-1, keepdims=True)               # for a stable exp
+        exp = tf.exp(logits - peak)                                       # (B, T, V)
+        total = tf.reduce_sum(exp, axis=-1)                               # (B, T)
+        log_z = peak[..., 0] + tf.math.log(total)                         # log sum_k e^z_k
+        nll = log_z - tf.gather(logits, labels, axis=-1, batch_dims=2)     # -log p_label
+        loss = (1.0 - eps) * nll
+        if eps:
+            loss += eps * (log_z - tf.reduce_mean(logits, axis=-1))       # eps * mean_k(-log p_k)
+
+        def grad(upstream):                                               # upstream: (B, T)
+            q = tf.one_hot(labels, vocab, on_value=1.0 - eps + eps / vocab, off_value=eps / vocab)
+            softmax = exp * (1.0 / total)[..., None]
+            return (softmax - q) * upstream[..., None]
+
+        return loss, grad
+
+    return per_token(logits)
+
+
 def masked_loss(labels, logits, label_smoothing=0.1):
     """Label-smoothed cross-entropy, averaged over the real (non-zero) labels.
 
@@ -50,15 +84,8 @@ def masked_loss(labels, logits, label_smoothing=0.1):
         >>> float(masked_loss(tf.constant([[3, 0]]), tf.zeros((1, 2, 5))))
         1.6094...
     """
-    logits = tf.cast(logits, tf.float32)
-    labels = tf.cast(labels, tf.int32)
-    log_z = tf.reduce_logsumexp(logits, axis=-1)                          # (B, T)
-    nll = log_z - tf.gather(logits, labels, axis=-1, batch_dims=2)        # -log p_label
-    loss = (1.0 - label_smoothing) * nll
-    if label_smoothing:
-        mean_nll = log_z - tf.reduce_mean(logits, axis=-1)                # mean_k(-log p_k)
-        loss += label_smoothing * mean_nll                                # eps/V * sum_k = eps * mean_k
-    mask = tf.cast(labels != 0, tf.float32)
+    loss = smoothed_cross_entropy(labels, logits, label_smoothing)        # (B, T)
+    mask = tf.cast(tf.cast(labels, tf.int32) != 0, tf.float32)
     return tf.math.divide_no_nan(tf.reduce_sum(loss * mask), _real_token_count(mask))
 
 
