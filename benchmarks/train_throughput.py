@@ -17,7 +17,10 @@ so only measurements taken side by side compare.
 MFU (model FLOP utilisation) = analytic training FLOPs per step / step time
 / a float32 matmul peak measured here, on this machine, in this run. The
 FLOP count is the matmuls' (``3 x forward``: the backward pass costs twice
-the forward), on every position of the padded batch.
+the forward), on every position of the padded batch. The *matmuls* row
+times those matmuls alone, at the step's shapes: the most a step can reach
+with this machine's matmul kernels, before any softmax, dropout, norm, loss
+or optimizer work.
 
 Run::
 
@@ -161,6 +164,48 @@ def matmul_peak(dtype=tf.float32, n=2048, repeats=10):
     return 4 * 2 * n ** 3 / best
 
 
+def step_matmuls(c: TransformerConfig, batch, src_len, tgt_len):
+    """The forward matmuls of one training step, as ``(batch dims, m, k, n)``, in our layout."""
+    d, f, h, V = c.d_model, c.dff, c.num_heads, c.target_vocab_size
+    dk, es, dt = d // h, batch * src_len, batch * tgt_len
+    enc = [((), es, d, 3 * d), ((), es, d, d), ((), es, d, f), ((), es, f, d),
+           ((batch * h,), src_len, dk, src_len), ((batch * h,), src_len, src_len, dk)]
+    dec = [((), dt, d, 3 * d), ((), dt, d, d), ((), dt, d, d), ((), es, d, 2 * d), ((), dt, d, d),
+           ((), dt, d, f), ((), dt, f, d),
+           ((batch * h,), tgt_len, dk, tgt_len), ((batch * h,), tgt_len, tgt_len, dk),
+           ((batch * h,), tgt_len, dk, src_len), ((batch * h,), tgt_len, src_len, dk)]
+    return c.num_layers * (enc + dec) + [((), dt, d, V)]
+
+
+def matmul_floor(shapes, repeats=10):
+    """Seconds for the step's matmuls alone, forward and backward (dA = dC B^T, dB = A^T dC).
+
+    Nothing else a step does (softmax, dropout, norms, the loss, Adam) is in
+    it: a step cannot be faster than this with these matmul kernels.
+    """
+    operands = [(tf.random.normal((*lead, m, k)), tf.random.normal((*lead, k, n)))
+                for lead, m, k, n in shapes]
+
+    @tf.function
+    def run():
+        total = tf.zeros(())
+        for a, b in operands:
+            out = tf.matmul(a, b)
+            grad_a = tf.matmul(out, b, transpose_b=True)
+            grad_b = tf.matmul(a, out, transpose_a=True)
+            for t in (out, grad_a, grad_b):
+                total += tf.reduce_sum(t[..., :1, :1])
+        return total
+
+    run().numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run().numpy()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def batch_of(c, batch, src_len, tgt_len, seed=0):
     rng = np.random.default_rng(seed)
     ctx = rng.integers(4, c.input_vocab_size, (batch, src_len)).astype("int32")
@@ -230,6 +275,7 @@ def main(argv=None):
     peak16 = matmul_peak(tf.bfloat16)
     x, y = tf.nest.map_structure(tf.constant, (x, y))
     times = time_models(models, x, y, args.steps)
+    floor = matmul_floor(step_matmuls(c, args.batch, args.src_len, args.tgt_len))
     step = {key: float(np.median(t)) for key, t in times.items()}
     peak32, peak16 = max(peak32, matmul_peak(tf.float32)), max(peak16, matmul_peak(tf.bfloat16))
 
@@ -251,6 +297,8 @@ def main(argv=None):
             ratio, spread = f"{mid:.2f}x", f"{low:.2f}-{high:.2f}"
         print(f"{name:<10} {label:<9} {seconds * 1e3:8.1f} {tokens / seconds:9.0f} "
               f"{flops / seconds / peak32:8.1%} {flops / seconds / peak16:9.1%} {ratio:>9} {spread:>11}")
+    print(f"{'fp32':<10} {'matmuls':<9} {floor * 1e3:8.1f} {tokens / floor:9.0f} {flops / floor / peak32:8.1%} "
+          f"{flops / floor / peak16:9.1%}   (the step's matmuls alone: no step can beat this)")
     if ("fp32", "ours") in step:
         effects = ", ".join(f"{n} {step['fp32', 'ours'] / step[n, 'ours']:.2f}x"
                             for n in args.variants if n != "fp32")
