@@ -263,11 +263,13 @@ print("library == hand computation, for the output and every head's weights")
 # %% [markdown]
 # The core of the layer's `call` is the matrix form above, with the heads
 # split off a fourth axis. Notebook 3 goes through it line by line; here is
-# the part that does the arithmetic we just did by hand:
+# the part that does the arithmetic we just did by hand (it scales $Q$ by
+# $1/\sqrt{d_k}$ before the product rather than the scores after it: the
+# same numbers, with fewer multiplications):
 
 # %%
 source = inspect.getsource(MultiHeadAttention.call)
-start = source.index("        scores = tf.matmul")
+start = source.index("        q = self._split_heads(")
 print(source[start:source.index("        results = (output,)")])
 
 # %%
