@@ -264,8 +264,8 @@ print("library == hand computation, for the output and every head's weights")
 # The core of the layer's `call` is the matrix form above, with the heads
 # split off a fourth axis. Notebook 3 goes through it line by line; here is
 # the part that does the arithmetic we just did by hand (it scales $Q$ by
-# $1/\sqrt{d_k}$ before the product rather than the scores after it: the
-# same numbers, with fewer multiplications):
+# $1/\sqrt{d_k}$ before the product rather than the scores after it; the
+# scores are the same):
 
 # %%
 source = inspect.getsource(MultiHeadAttention.call)
