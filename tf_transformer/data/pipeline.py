@@ -41,7 +41,8 @@ def bucket_batch_sizes(boundaries: list[int], max_length: int, batch_tokens: int
 def make_batches(dataset: tf.data.Dataset, pt_tokenizer, en_tokenizer, *,
                  max_length: int = 128, batch_tokens: int = DEFAULT_BATCH_TOKENS,
                  shuffle: bool = True, seed: int | None = None, cache: bool = True,
-                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER) -> tf.data.Dataset:
+                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+                 repeat: bool = False) -> tf.data.Dataset:
     """Tokenize, cap, bucket, shuffle, cache and prefetch translation pairs.
 
     Args:
@@ -59,6 +60,11 @@ def make_batches(dataset: tf.data.Dataset, pt_tokenizer, en_tokenizer, *,
         seed: shuffle seed, for reproducible order.
         cache: keep tokenized examples in memory after the first epoch.
         shuffle_buffer: examples held by the shuffle buffer.
+        repeat: an endless stream of passes, each shuffled anew. With a
+            ``seed``, pass ``p`` is shuffled with its own seed derived from
+            ``(seed, p)``, so the order is a function of the seed alone: the
+            same under any ``tf.distribute`` strategy (a reshuffling seed
+            generator is not: distributing the dataset advances it).
 
     Returns:
         A dataset of ``((pt_ids, en_in_ids), en_out_ids)``: int64 ``[batch,
@@ -87,17 +93,29 @@ def make_batches(dataset: tf.data.Dataset, pt_tokenizer, en_tokenizer, *,
           .map(_dense_rows))
     if cache:
         ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     boundaries = bucket_boundaries(max_length)
-    ds = ds.bucket_by_sequence_length(
-        # the length that decides the padding: the longer of source and shifted target
-        element_length_func=lambda pt, en: tf.maximum(tf.shape(pt)[0], tf.shape(en)[0] - 1),
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=bucket_batch_sizes(boundaries, max_length, batch_tokens),
-        padded_shapes=([None], [None]),
-        padding_values=(tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
-    )
+
+    def one_pass(examples, pass_seed=None, reshuffle=True):
+        if shuffle:
+            examples = examples.shuffle(shuffle_buffer, seed=pass_seed,
+                                        reshuffle_each_iteration=reshuffle)
+        return examples.bucket_by_sequence_length(
+            # the length that decides the padding: the longer of source and shifted target
+            element_length_func=lambda pt, en: tf.maximum(tf.shape(pt)[0], tf.shape(en)[0] - 1),
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=bucket_batch_sizes(boundaries, max_length, batch_tokens),
+            padded_shapes=([None], [None]),
+            padding_values=(tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        )
+
+    if not repeat:
+        ds = one_pass(ds, seed)
+    elif seed is None:
+        ds = one_pass(ds).repeat()
+    else:
+        # Pass p's seed is seed * 2**31 + p: no two (seed, pass) pairs share one.
+        ds = tf.data.Dataset.counter().flat_map(
+            lambda p: one_pass(ds, seed * 2**31 + p, reshuffle=False))
     return ds.map(_split_target, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 

@@ -156,14 +156,14 @@ def train(preset: str = "tutorial", run_dir: str | os.PathLike = "runs/tutorial"
         overrides["norm_first"] = True
     config = TransformerConfig.from_preset(preset, **overrides)
 
-    def batches(split, examples, shuffle, budget, shard=None):
+    def batches(split, examples, shuffle, budget, shard=None, repeat=False):
         pairs = data.load_dataset(dataset, split)
         if examples:
             pairs = pairs.take(examples)
         if shard is not None:
             pairs = pairs.shard(*shard)
         return make_batches(pairs, pt_tokenizer, en_tokenizer, max_length, budget,
-                            shuffle=shuffle, seed=seed)
+                            shuffle=shuffle, seed=seed, repeat=repeat)
 
     if steps_per_epoch is None:
         steps_per_epoch = (previous or {}).get("train", {}).get("steps_per_epoch") or \
@@ -276,7 +276,7 @@ def _training_stream(distribution, batches, train_examples, batch_tokens, skip):
     With several workers, tf.data's DATA auto-sharding gives each worker
     every k-th batch of the same seeded stream.
     """
-    stream = batches("train", train_examples, True, batch_tokens).repeat()
+    stream = batches("train", train_examples, True, batch_tokens, repeat=True)
     if not isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy):
         stream = stream.skip(skip)
     else:  # each step consumed one batch per worker
@@ -302,12 +302,13 @@ def _finish(model, run_path):
     model.save(str(run_path / rd.MODEL_FILE))
 
 
-def make_batches(pairs, pt_tokenizer, en_tokenizer, max_length, batch_tokens, *, shuffle, seed):
+def make_batches(pairs, pt_tokenizer, en_tokenizer, max_length, batch_tokens, *, shuffle, seed,
+                 repeat=False):
     """The data helper's bucketed, token-budgeted batches (``tf_transformer.data.make_batches``)."""
     from tf_transformer.data import make_batches as data_make_batches
 
     return data_make_batches(pairs, pt_tokenizer, en_tokenizer, max_length=max_length,
-                             batch_tokens=batch_tokens, shuffle=shuffle, seed=seed)
+                             batch_tokens=batch_tokens, shuffle=shuffle, seed=seed, repeat=repeat)
 
 
 def data_tokenizers(dataset):
