@@ -1,0 +1,28 @@
+"""Names and numbers that several parts of the package share, declared once.
+
+Token ids are part of every vocabulary file, run directory and SavedModel
+this package writes: they never move.
+"""
+
+# Reserved tokens come first in every vocabulary, so their ids are fixed.
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
+PAD_ID, UNK_ID, START_ID, END_ID = range(len(RESERVED_TOKENS))
+
+# The two sides of a translation corpus, as run directories and code name them.
+SOURCE, TARGET = "source", "target"
+SIDES = (SOURCE, TARGET)
+
+# Dataset splits: what training reads, and what evaluation may score.
+TRAIN_SPLIT = "train"
+VALIDATION_SPLIT = "validation"
+TEST_SPLIT = "test"
+GENERALIZATION_SPLIT = "generalization"  # the embedded corpus only
+EVALUATION_SPLITS = (TEST_SPLIT, VALIDATION_SPLIT, GENERALIZATION_SPLIT)
+
+# The embedded corpus translates Portuguese into English unless reversed.
+EMBEDDED_LANGUAGES = ("pt", "en")
+
+# Longest sentence, in tokens with [START] and [END], that training keeps by default,
+# and the shortest limit that still holds one word: [START] word [END].
+DEFAULT_MAX_LENGTH = 64
+MIN_MAX_LENGTH = 3
