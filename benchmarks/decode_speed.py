@@ -31,8 +31,9 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
+from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
 from tf_transformer.inference.recompute import recompute_greedy_search
-from tf_transformer.inference.search import END, START, beam_search, greedy_search
+from tf_transformer.inference.search import beam_search, greedy_search
 
 
 def build_model(preset, vocab, max_length):
@@ -41,15 +42,15 @@ def build_model(preset, vocab, max_length):
                                                       target_vocab_size=vocab, max_length=max_length))
     model.build()
     bias = model.final_layer.bias.numpy()
-    bias[END] = -1e4  # never stop early: every decoder runs the same number of steps
+    bias[END_ID] = -1e4  # never stop early: every decoder runs the same number of steps
     model.final_layer.bias.assign(bias)
     return model
 
 
 def sources(batch, length, vocab, seed=0):
     rng = np.random.default_rng(seed)
-    body = rng.integers(4, vocab, size=(batch, length - 2))
-    return tf.constant(np.concatenate([np.full((batch, 1), START), body, np.full((batch, 1), END)], 1),
+    body = rng.integers(len(RESERVED_TOKENS), vocab, size=(batch, length - 2))  # words only
+    return tf.constant(np.concatenate([np.full((batch, 1), START_ID), body, np.full((batch, 1), END_ID)], 1),
                        tf.int32)
 
 

@@ -254,23 +254,23 @@ mha.value_kernel.assign(np.concatenate(W_Vh, axis=1))
 mha.output_kernel.assign(W_O)
 # the biases start at zero, as in our hand computation
 
-out, attn = mha(x, return_attention_weights=True)
+out, attn = mha.call_with_attention(x)                                # output and weights
 print("library output:\n", out.numpy()[0])
 np.testing.assert_allclose(out.numpy()[0], by_hand, atol=1e-5)
 np.testing.assert_allclose(attn.numpy()[0], np.stack(head_weights), atol=1e-6)
 print("library == hand computation, for the output and every head's weights")
 
 # %% [markdown]
-# The core of the layer's `call` is the matrix form above, with the heads
-# split off a fourth axis. Notebook 3 goes through it line by line; here is
-# the part that does the arithmetic we just did by hand (it scales $Q$ by
-# $1/\sqrt{d_k}$ before the product rather than the scores after it; the
-# scores are the same):
+# The core of the layer (`_attend`, where each way of calling it ends up)
+# is the matrix form above, with the heads split off a fourth axis.
+# Notebook 3 goes through it line by line; here is the part that does the
+# arithmetic we just did by hand (it scales $Q$ by $1/\sqrt{d_k}$ before the
+# product rather than the scores after it; the scores are the same):
 
 # %%
-source = inspect.getsource(MultiHeadAttention.call)
+source = inspect.getsource(MultiHeadAttention._attend)
 start = source.index("        q = self._split_heads(")
-print(source[start:source.index("        results = (output,)")])
+print(source[start:source.index("        return AttentionOutput(")])
 
 # %%
 fig, axes = plt.subplots(1, h, figsize=(6, 2.8))

@@ -173,8 +173,9 @@ plt.show()
 # %% [markdown]
 # ## `MultiHeadAttention`, line by line
 #
-# Here is the whole layer as the library has it. Below, we replay its `call`
-# one line at a time on a tiny example and compare.
+# Here is the whole layer as the library has it. Below, we replay its
+# forward pass (`call_with_attention`, then `_attend`) one line at a time on a
+# tiny example and compare. (`call` is the same pass, returning only the output.)
 
 # %%
 show(MultiHeadAttention)
@@ -197,7 +198,8 @@ context_ids = tf.constant([[4, 5, 6, 7, 8, 9], [4, 5, 6, 0, 0, 0]])
 context_mask = tf.not_equal(context_ids, 0)                   # (B, Tk)
 
 mha = MultiHeadAttention(d_model, h)
-expected, expected_weights = mha(query, context, padding_mask=context_mask, return_attention_weights=True)
+expected = mha(query, context, padding_mask=context_mask)    # the first call also creates the weights
+expected_weights = mha.call_with_attention(query, context, padding_mask=context_mask).weights
 Wq, bq = mha.query_kernel.numpy(), mha.query_bias.numpy()
 Wk, bk = mha.key_kernel.numpy(), mha.key_bias.numpy()
 Wv, bv = mha.value_kernel.numpy(), mha.value_bias.numpy()
@@ -272,7 +274,7 @@ np.testing.assert_allclose(output, expected, atol=1e-5)
 print("output", output.shape, "== the library's output")
 
 # %% [markdown]
-# In self-attention (no `context`, no cache) the layer takes a short cut:
+# In self-attention (no `context`, no `key_value`) the layer takes a short cut:
 # queries, keys and values come from the same input, so it multiplies once
 # by `[W^Q | W^K | W^V]` and splits the result in three. Same numbers, one
 # larger matrix product instead of three small ones.
@@ -285,7 +287,7 @@ print("output", output.shape, "== the library's output")
 # 0..t-1 that have not changed: quadratic work for a sentence. With a cache,
 # step *t* computes only token *t*'s query, key and value, writes the key and
 # value into slot *t* of a preallocated buffer, and attends over slots 0..t
-# (the causal mask, offset by `cache_index`, hides the empty slots).
+# (`call_cached`: the causal mask, offset by the step's `index`, hides the empty slots).
 #
 # The test of the idea: feeding a sequence one token at a time through the
 # cache must equal the full causal pass.
@@ -300,7 +302,7 @@ cache = self_attention.init_cache(batch_size=1, length=8)   # keys, values: (1, 
 filled = []
 steps = []
 for t in range(5):
-    out, cache = self_attention(sequence[:, t:t + 1], use_causal_mask=True, cache=cache, cache_index=t)
+    out, cache = self_attention.call_cached(sequence[:, t:t + 1], cache, index=t)
     steps.append(out)
     filled.append((tf.reduce_sum(tf.abs(cache[0][0, 0]), axis=-1) > 0).numpy())
 np.testing.assert_allclose(tf.concat(steps, axis=1), full, atol=1e-5)
@@ -316,7 +318,7 @@ plt.show()
 # %% [markdown]
 # For cross-attention the keys and values come from the encoder output,
 # which does not change while decoding, so they are computed once
-# (`project_key_value`) and passed as a fixed cache to every step.
+# (`project_key_value`) and passed as `key_value` to every step.
 #
 # ## What we built
 #
@@ -324,6 +326,6 @@ plt.show()
 #   a heatmap, and shown to encode relative distance.
 # - `PositionalEmbedding`, with the `start` offset a cached decoder needs.
 # - Padding, causal and combined masks, drawn.
-# - Every line of `MultiHeadAttention.call` replayed in NumPy, with shapes,
+# - Every line of `MultiHeadAttention`'s forward pass replayed in NumPy, with shapes,
 #   matching the layer's output and weights.
 # - The key/value cache, shown to reproduce the full causal pass exactly.

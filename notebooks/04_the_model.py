@@ -108,7 +108,7 @@ mask = tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]) > 0
 out = layer(x, padding_mask=mask)
 
 a = layer.self_attention(x, padding_mask=mask)               # (2, 5, 8)
-x1 = layer.attention_norm(x + a)                             # post-norm residual
+x1 = layer.self_attention_norm(x + a)                        # post-norm residual
 x2 = layer.ffn_norm(x1 + layer.ffn(x1))
 np.testing.assert_allclose(out, x2, atol=1e-5)
 print("EncoderLayer == norm(x + attn(x)) then norm(x + ffn(x))")
@@ -118,8 +118,10 @@ print("EncoderLayer == norm(x + attn(x)) then norm(x + ffn(x))")
 #
 # Three sub-layers: causal self-attention over the target so far,
 # cross-attention from the target (queries) to the encoder output (keys and
-# values), and the feed-forward network. The optional `cache` is the
-# key/value cache of notebook 3, used when translating token by token.
+# values), and the feed-forward network. `call` runs them on the whole
+# target (training); `call_cached` runs them token by token with the
+# key/value cache of notebook 3 (translating); `call_with_attention` also
+# returns the cross-attention weights (plots).
 
 # %%
 show(DecoderLayer)

@@ -10,13 +10,14 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
+from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
 
-VOCAB, LENGTH, START, END = 16, 8, 2, 3
+VOCAB, LENGTH = 16, 8
 
 
 def _copy_batch(rng, size):
-    body = rng.integers(4, VOCAB, size=(size, LENGTH))
-    seq = np.concatenate([np.full((size, 1), START), body, np.full((size, 1), END)], axis=1)
+    body = rng.integers(len(RESERVED_TOKENS), VOCAB, size=(size, LENGTH))  # words only
+    seq = np.concatenate([np.full((size, 1), START_ID), body, np.full((size, 1), END_ID)], axis=1)
     return (seq, seq[:, :-1]), seq[:, 1:]
 
 

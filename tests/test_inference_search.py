@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from _inference_run import corpus_pairs, trained_translator
 from conftest import make_model
+from tf_transformer.constants import END_ID, PAD_ID, START_ID
 from tf_transformer.inference import (beam_search, greedy_search, length_penalty,
                                       recompute_greedy_search, sequence_log_probs)
-from tf_transformer.inference.search import END, PAD
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def sources(translator):
 
 def _stop_positions(ids):
     """Index of each row's [END], or None."""
-    return [int(np.argmax(row == END)) if (row == END).any() else None for row in ids]
+    return [int(np.argmax(row == END_ID)) if (row == END_ID).any() else None for row in ids]
 
 
 def test_cached_greedy_equals_recompute_decoder(translator, sources):
@@ -39,7 +39,7 @@ def test_cached_greedy_equals_recompute_decoder(translator, sources):
     assert not cached[-1].any(), "an empty source must decode to nothing"
     # Each row pads after its own [END]; the batch stopped right after the last row ended.
     for row, stop in zip(cached[:-1], stops[:-1]):
-        assert (row[stop + 1:] == PAD).all() and (row[:stop] != PAD).all()
+        assert (row[stop + 1:] == PAD_ID).all() and (row[:stop] != PAD_ID).all()
     assert cached.shape[1] == max(stops[:-1]) + 1
 
 
@@ -99,12 +99,13 @@ def test_decoding_stops_at_max_new_tokens():
     # An untrained model whose [END] can never win decodes exactly max_new_tokens tokens.
     model = make_model()
     bias = model.final_layer.bias.numpy()
-    bias[END] = -1e4
+    bias[END_ID] = -1e4
     model.final_layer.bias.assign(bias)
-    ids = tf.constant([[2, 5, 6, 7, 3], [2, 9, 3, 0, 0], [0, 0, 0, 0, 0]])
+    S, E = START_ID, END_ID
+    ids = tf.constant([[S, 5, 6, 7, E], [S, 9, E, 0, 0], [0, 0, 0, 0, 0]])
     greedy = greedy_search(model, ids, 7).numpy()
     beam, scores = beam_search(model, ids, 3, 7)
     for out in (greedy, beam.numpy()):
         assert out.shape == (3, 7)
-        assert (out[:2] > END).all() and not out[2].any()
+        assert (out[:2] > END_ID).all() and not out[2].any()
     assert np.isfinite(scores.numpy()[:2]).all() and scores.numpy()[2] < -1e8

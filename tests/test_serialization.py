@@ -1,5 +1,8 @@
 """Every layer and the whole model survive get_config, .keras and .weights.h5 round trips."""
 
+import collections
+
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -75,6 +78,33 @@ def test_weights_file_round_trip(tmp_path, batch):
     assert max_abs_diff(fresh(batch), expected) > 1e-3
     fresh.load_weights(path)
     assert max_abs_diff(fresh(batch), expected) == 0.0
+
+
+# Where a one-layer model's variables sit in a `.weights.h5` (and inside a `.keras`) file, with
+# how many at each path. Keras finds a variable by the attribute names that lead to its layer,
+# so renaming such an attribute would make every earlier checkpoint fail to load. The encoder
+# layer's `self_attention_norm` keeps the path `attention_norm` it was saved under before it
+# was renamed (see `EncoderLayer.attention_norm`).
+WEIGHT_PATHS = {
+    "encoder/embedding/embedding": 1,
+    **{f"encoder/enc_layers/encoder_layer/{name}": count for name, count in [
+        ("self_attention", 8), ("attention_norm", 2), ("ffn/inner", 2), ("ffn/outer", 2), ("ffn_norm", 2)]},
+    "decoder/embedding/embedding": 1,
+    **{f"decoder/dec_layers/decoder_layer/{name}": count for name, count in [
+        ("self_attention", 8), ("self_attention_norm", 2), ("cross_attention", 8),
+        ("cross_attention_norm", 2), ("ffn/inner", 2), ("ffn/outer", 2), ("ffn_norm", 2)]},
+    "final_layer": 2,
+}
+
+
+def test_weight_paths_stay_the_same(tmp_path):
+    path = tmp_path / "model.weights.h5"
+    make_model(num_layers=1).save_weights(path)
+    found = collections.Counter()
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: found.update([name.rsplit("/vars/", 1)[0]])
+                     if isinstance(item, h5py.Dataset) else None)
+    assert dict(found) == WEIGHT_PATHS
 
 
 @pytest.mark.parametrize("other", [{"num_layers": 3}, {"d_model": 48, "num_heads": 4}, {"target_vocab_size": 50}])

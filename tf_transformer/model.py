@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from tf_transformer.config import TransformerConfig
-from tf_transformer.layers import Decoder, Encoder
+from tf_transformer.constants import END_ID, PAD_ID, START_ID
+from tf_transformer.layers import AttentionOutput, Decoder, Encoder
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -23,6 +24,11 @@ class Transformer(keras.Model):
 
     Returns float32 logits ``[batch, T, target_vocab_size]``; position t
     scores the token that follows ``target_ids[:, :t + 1]``.
+
+    The same pass in parts, for decoding: ``encode`` the source once, then
+    ``decode`` (every target position), ``decode_cached`` (token by token,
+    from ``init_cache``) or ``decode_with_attention`` (also the cross-attention
+    weights, for plots).
 
     Example:
         >>> cfg = TransformerConfig.from_preset("tiny", input_vocab_size=50, target_vocab_size=60)
@@ -49,32 +55,53 @@ class Transformer(keras.Model):
 
     def build(self, input_shape=None):
         # Every weight's shape follows from the config: one dummy pass creates them all.
-        ids = tf.constant([[2, 3]], tf.int32)
+        ids = tf.constant([[START_ID, END_ID]], tf.int32)
         self.call((ids, ids))
 
     def encode(self, context_ids, training=None):
         """``[batch, S]`` ids -> encoder output ``[batch, S, d_model]`` and its bool padding mask."""
-        context_mask = tf.not_equal(context_ids, 0)
+        context_mask = tf.not_equal(context_ids, PAD_ID)
         return self.encoder(context_ids, padding_mask=context_mask, training=training), context_mask
 
-    def decode(self, target_ids, context, context_mask, cache=None, cache_index=None,
-               return_attention_weights=False, training=None):
-        """Logits for ``target_ids`` given an encoded source; see ``Decoder`` for the cache."""
-        out = self.decoder(target_ids, context, context_mask=context_mask, cache=cache,
-                           cache_index=cache_index, return_attention_weights=return_attention_weights,
-                           training=training)
-        x, rest = (out, ()) if not isinstance(out, tuple) else (out[0], out[1:])
-        logits = self.project(x)
-        return logits if not rest else (logits, *rest)
+    def decode(self, target_ids, context, context_mask, training=None):
+        """Logits ``[batch, T, target_vocab_size]`` for ``target_ids`` given an encoded source."""
+        x = self.decoder(target_ids, context, context_mask=context_mask, training=training)
+        return self.project(x)
+
+    def decode_with_attention(self, target_ids, context, context_mask, training=None):
+        """``decode``, plus every decoder layer's cross-attention weights.
+
+        Returns ``AttentionOutput(logits, weights)``: ``weights`` is a list with
+        one ``[batch, heads, T, S]`` tensor per decoder layer.
+        """
+        x, weights = self.decoder.call_with_attention(target_ids, context, context_mask, training)
+        return AttentionOutput(self.project(x), weights)
+
+    def init_cache(self, context, length):
+        """Decoding caches for up to ``length`` target tokens (see ``Decoder.init_cache``)."""
+        return self.decoder.init_cache(context, length)
+
+    def decode_cached(self, token_ids, context_mask, cache, index):
+        """Logits for the tokens at positions ``index ..`` (usually one per row), and the new cache.
+
+        Args:
+            token_ids: int ``[batch, T]``.
+            context_mask: bool ``[batch, S]``, from ``encode``.
+            cache: from ``init_cache(context, length)`` or the previous step; it
+                holds the source's keys and values, so the encoder output is
+                not passed again.
+            index: int scalar, position of ``token_ids[:, 0]``.
+
+        Returns ``(logits, cache)``: float32 ``[batch, T, target_vocab_size]`` and
+        the updated cache (see ``Decoder.call_cached``).
+        """
+        x, cache = self.decoder.call_cached(token_ids, context_mask, cache, index)
+        return self.project(x), cache
 
     def project(self, x):
         """Decoder vectors -> float32 vocabulary logits."""
         logits = self.decoder.embedding.reverse(x) if self.final_layer is None else self.final_layer(x)
         return tf.cast(logits, tf.float32)  # the softmax and the loss stay float32 under mixed precision
-
-    def init_cache(self, context, length):
-        """Decoding caches for up to ``length`` target tokens (see ``Decoder.init_cache``)."""
-        return self.decoder.init_cache(context, length)
 
     def call(self, inputs, training=None):
         context_ids, target_ids = inputs

@@ -23,12 +23,13 @@ when a sentence is done follows the usual heuristic (as in Hugging Face's
 
 import tensorflow as tf
 
-PAD, UNK, START, END = 0, 1, 2, 3
+from tf_transformer.constants import END_ID, PAD_ID, START_ID
+
 NEG_INF = -1e9  # a finite "minus infinity": -inf - -inf would give NaN
 
 
 def _decode_step(model, jit_compile):
-    """``model.decode`` of one token per row against the cache, optionally as one XLA program.
+    """``model.decode_cached`` of one token per row, optionally as one XLA program.
 
     Every step has the same shapes (one token, a preallocated cache), so XLA
     compiles the step once and then runs it as a single fused program instead
@@ -36,15 +37,14 @@ def _decode_step(model, jit_compile):
     not arithmetic, is most of the time. Results agree with the plain step to
     float32 rounding (XLA fuses and orders operations differently).
     """
-    def step(tokens, cache, t, context, context_mask):
-        return model.decode(tokens[:, None], context, context_mask, cache=cache, cache_index=t,
-                            training=False)
+    def step(tokens, cache, t, context_mask):
+        return model.decode_cached(tokens[:, None], context_mask, cache, t)
     return tf.function(step, jit_compile=True) if jit_compile else step
 
 
 def _is_empty(context_ids):
     """True for rows with no real token at all (nothing to translate)."""
-    return tf.reduce_all(tf.equal(context_ids, PAD), axis=1)
+    return tf.reduce_all(tf.equal(context_ids, PAD_ID), axis=1)
 
 
 def greedy_search(model, context_ids, max_new_tokens, jit_compile=False):
@@ -71,15 +71,15 @@ def greedy_search(model, context_ids, max_new_tokens, jit_compile=False):
         return tf.logical_and(t < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
 
     def step(t, tokens, done, cache, outputs):
-        logits, cache = decode(tokens, cache, t, context, context_mask)          # (B, 1, V)
+        logits, cache = decode(tokens, cache, t, context_mask)                   # (B, 1, V)
         tokens = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)          # (B,)
-        tokens = tf.where(done, PAD, tokens)        # finished rows only pad
-        done = tf.logical_or(done, tf.equal(tokens, END))
+        tokens = tf.where(done, PAD_ID, tokens)        # finished rows only pad
+        done = tf.logical_or(done, tf.equal(tokens, END_ID))
         return t + 1, tokens, done, cache, outputs.write(t, tokens)
 
     _, _, _, _, outputs = tf.while_loop(
         keep_going, step,
-        (tf.constant(0), tf.fill([batch], START), _is_empty(context_ids), cache,
+        (tf.constant(0), tf.fill([batch], START_ID), _is_empty(context_ids), cache,
          tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])))
     return _stacked(outputs, batch)
 
@@ -157,15 +157,15 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
 
     def step(t, alive_seqs, alive_logp, fin_seqs, fin_scores, fin_count, cache):
         done = finished(t, alive_logp, fin_scores, fin_count)          # (B,)
-        last = tf.reshape(tf.where(t > 0, alive_seqs[:, :, tf.maximum(t - 1, 0)], START), [-1])
-        logits, cache = decode(last, cache, t, context, context_mask)           # (B*k, 1, V)
+        last = tf.reshape(tf.where(t > 0, alive_seqs[:, :, tf.maximum(t - 1, 0)], START_ID), [-1])
+        logits, cache = decode(last, cache, t, context_mask)                    # (B*k, 1, V)
         vocab = tf.shape(logits)[-1]
         logp = tf.reshape(tf.nn.log_softmax(logits[:, -1]), [batch, k, vocab])
         candidates = tf.reshape(alive_logp[:, :, None] + logp, [batch, k * vocab])
         cand_logp, flat = tf.math.top_k(candidates, k=2 * k)             # (B, 2k), best first
         cand_beam, cand_token = flat // vocab, flat % vocab
         cand_seqs = write(gather_beams(alive_seqs, cand_beam), t, cand_token)  # (B, 2k, L)
-        ends = tf.equal(cand_token, END)
+        ends = tf.equal(cand_token, END_ID)
 
         # Hypotheses that end here and rank among the k best join the finished pool.
         new_fin = ends & (beam_rank < k) & tf.logical_not(done)[:, None]
@@ -217,10 +217,10 @@ def sequence_log_probs(model, context_ids, output_ids):
     """
     output_ids = tf.cast(output_ids, tf.int32)
     batch = tf.shape(output_ids)[0]
-    inputs = tf.concat([tf.fill([batch, 1], START), output_ids[:, :-1]], axis=1)
+    inputs = tf.concat([tf.fill([batch, 1], START_ID), output_ids[:, :-1]], axis=1)
     logits = model((tf.cast(context_ids, tf.int32), inputs), training=False)
     logp = tf.nn.log_softmax(logits)                                             # (B, T, V)
     token_logp = tf.gather(logp, output_ids, axis=2, batch_dims=2)              # (B, T)
-    real = tf.not_equal(output_ids, PAD)
+    real = tf.not_equal(output_ids, PAD_ID)
     return (tf.reduce_sum(tf.where(real, token_logp, 0.0), axis=1),
             tf.reduce_sum(tf.cast(real, tf.int32), axis=1))

@@ -4,13 +4,17 @@
 """
 
 from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
-from tf_transformer.layers.attention import MultiHeadAttention, causal_mask
+from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, causal_mask
 from tf_transformer.layers.decoder import Decoder, DecoderLayer
 from tf_transformer.layers.dropout import Dropout, dropout_mask
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feedforward import FeedForward
 from tf_transformer.layers.positional import PositionalEmbedding, positional_encoding
-from tf_transformer.layers.residual import LayerStack, ResidualLayer
+from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.stack import LayerStack
 
-__all__ = ["positional_encoding", "PositionalEmbedding", "MultiHeadAttention", "causal_mask",
-           "Dropout", "dropout_mask", "FeedForward", "ResidualLayer", "LayerStack", "EncoderLayer", "Encoder", "DecoderLayer", "Decoder"]
+__all__ = [
+    "positional_encoding", "PositionalEmbedding", "MultiHeadAttention", "AttentionOutput", "causal_mask",
+    "Dropout", "dropout_mask", "FeedForward", "ResidualLayer", "LayerStack",
+    "EncoderLayer", "Encoder", "DecoderLayer", "Decoder",
+]

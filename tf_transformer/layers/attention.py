@@ -6,6 +6,7 @@ copies weights from Keras's layer into this one and checks both agree.
 """
 
 import math
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -14,7 +15,14 @@ from tf_transformer.layers.dropout import Dropout
 
 
 def _dense(x, kernel, bias):
-    """``x @ kernel + bias`` on ``[..., d_in]``, as one 2-D matmul."""
+    """``x @ kernel + bias`` on ``[..., d_in]``, as one 2-D matmul, in ``x``'s dtype.
+
+    The cast matters under mixed precision in the methods that Keras does not
+    call for us (``call_cached``, ``call_with_attention``, ``project_key_value``):
+    outside a layer's ``__call__`` the variables are not autocast. In float32 it
+    is a no-op.
+    """
+    kernel, bias = tf.cast(kernel, x.dtype), tf.cast(bias, x.dtype)
     shape = tf.shape(x)
     y = tf.nn.bias_add(tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel), bias)  # (B*T, d_out)
     return tf.reshape(y, tf.concat([shape[:-1], [kernel.shape[1]]], axis=0))
@@ -31,6 +39,19 @@ def causal_mask(query_length, key_length, offset=0):
     return key_pos <= query_pos
 
 
+class AttentionOutput(NamedTuple):
+    """What every ``call_with_attention`` (and ``Transformer.decode_with_attention``) returns.
+
+    Attributes:
+        output: what the plain call returns.
+        weights: the attention weights behind it, ``[batch, heads, Tq, Tk]``;
+            a ``Decoder`` gives a list, one per layer, of its cross-attention weights.
+    """
+
+    output: tf.Tensor
+    weights: tf.Tensor | list
+
+
 @keras.saving.register_keras_serializable(package="tf_transformer")
 class MultiHeadAttention(keras.layers.Layer):
     """Scaled dot-product attention over ``num_heads`` heads.
@@ -40,6 +61,14 @@ class MultiHeadAttention(keras.layers.Layer):
     The h projections ``W_i^Q`` (each ``d_model x d_k``) sit side by side in one
     ``d_model x d_model`` matrix; splitting its output into h slices of width
     d_k = d_model / h gives the heads.
+
+    Three ways to run it, each with one return type:
+
+    - ``call`` (``layer(query, ...)``): the output ``[batch, Tq, d_model]``.
+    - ``call_with_attention``: ``AttentionOutput(output, weights)``, the
+      weights ``[batch, heads, Tq, Tk]``, for plots and tests.
+    - ``call_cached``: causal self-attention one decoding step at a time,
+      returning ``(output, cache)``.
 
     Args:
         d_model: width of queries, keys, values and output.
@@ -51,27 +80,19 @@ class MultiHeadAttention(keras.layers.Layer):
         context: ``[batch, Tk, d_model]`` to attend to (cross-attention), or
             None for self-attention over ``query``.
         padding_mask: bool ``[batch, Tk]``, True at real (non-padding) keys.
-        use_causal_mask: query i sees only keys j <= i (plus ``cache_index``).
-        cache: keys and values ``(k, v)``, each ``[batch, heads, L, d_k]``.
-            With ``cache_index`` it is a self-attention cache: the new keys and
-            values are written at position ``cache_index`` and the updated
-            cache is returned. Without it, it holds a context's precomputed
-            keys and values (see ``project_key_value``), and ``context`` is
-            not needed.
-        cache_index: int scalar, position of the first query token.
-        return_attention_weights: also return ``[batch, heads, Tq, Tk]``.
-
-    Returns ``output`` ``[batch, Tq, d_model]``, followed by the attention
-    weights if asked for, followed by the updated cache if ``cache_index``
-    was given.
+        use_causal_mask: query i sees only keys j <= i.
+        key_value: the context's keys and values, precomputed once by
+            ``project_key_value``, in place of ``context`` (a decoder's
+            cross-attention while it decodes token by token).
 
     Example:
         >>> mha = MultiHeadAttention(d_model=8, num_heads=2)
         >>> x = tf.random.normal((1, 3, 8))
-        >>> out, w = mha(x, padding_mask=tf.constant([[True, True, False]]),
-        ...              return_attention_weights=True)
-        >>> out.shape, w.shape
-        (TensorShape([1, 3, 8]), TensorShape([1, 2, 3, 3]))
+        >>> mha(x).shape
+        TensorShape([1, 3, 8])
+        >>> out, w = mha.call_with_attention(x, padding_mask=tf.constant([[True, True, False]]))
+        >>> w.shape
+        TensorShape([1, 2, 3, 3])
     """
 
     def __init__(self, d_model, num_heads, dropout_rate=0.0, **kwargs):
@@ -112,32 +133,65 @@ class MultiHeadAttention(keras.layers.Layer):
     def project_key_value(self, context):
         """Keys and values of ``context``, each ``[B, heads, Tk, d_k]``.
 
-        A decoder computes these once per source sentence and passes them as a
-        static ``cache`` to every decoding step.
+        A decoder computes these once per source sentence and passes them as
+        ``key_value`` to every decoding step.
         """
         kernel = tf.concat([self.key_kernel, self.value_kernel], axis=1)  # (d, 2d): one matmul
         bias = tf.concat([self.key_bias, self.value_bias], axis=0)
         key, value = tf.split(_dense(context, kernel, bias), 2, axis=-1)
         return self._split_heads(key), self._split_heads(value)
 
-    def call(self, query, context=None, padding_mask=None, use_causal_mask=False,
-             cache=None, cache_index=None, return_attention_weights=False, training=None):
-        if context is None and cache is None:
-            # Self-attention without a cache: Q, K and V in one fused matmul.
+    def call(self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None,
+             training=None):
+        # The weights are the softmax the output is made from: dropping them costs nothing.
+        return self.call_with_attention(query, context, padding_mask, use_causal_mask, key_value,
+                                        training).output
+
+    def call_with_attention(self, query, context=None, padding_mask=None, use_causal_mask=False,
+                            key_value=None, training=None):
+        """``call`` (same arguments), plus the attention weights (on a built layer).
+
+        Returns ``AttentionOutput(output, weights)``, ``weights`` ``[batch, heads, Tq, Tk]``.
+        """
+        if context is None and key_value is None:
+            # Self-attention: Q, K and V in one fused matmul.
             kernel = tf.concat([self.query_kernel, self.key_kernel, self.value_kernel], axis=1)
             bias = tf.concat([self.query_bias, self.key_bias, self.value_bias], axis=0)
             q, k, v = tf.split(_dense(query, kernel, bias), 3, axis=-1)   # 3 x (B, T, d)
             k, v = self._split_heads(k), self._split_heads(v)
         else:
             q = _dense(query, self.query_kernel, self.query_bias)         # (B, Tq, d)
-            if cache is not None and cache_index is None:
-                k, v = cache                                              # precomputed context
-            else:
-                k, v = self.project_key_value(query if context is None else context)
-                if cache_index is not None:                               # write step t into the cache
-                    start = [0, 0, cache_index, 0]
-                    k = keras.ops.slice_update(cache[0], start, tf.cast(k, cache[0].dtype))
-                    v = keras.ops.slice_update(cache[1], start, tf.cast(v, cache[1].dtype))
+            k, v = self.project_key_value(context) if key_value is None else key_value
+        return self._attend(q, k, v, padding_mask, use_causal_mask, training=training)
+
+    def call_cached(self, query, cache, index):
+        """Causal self-attention of the tokens at positions ``index ..`` over all earlier ones.
+
+        Args:
+            query: ``[batch, Tq, d_model]``, usually the one newest token.
+            cache: keys and values ``(k, v)``, each ``[batch, heads, L, d_k]``,
+                from ``init_cache`` or the previous step; positions ``< index``
+                are filled.
+            index: int scalar, position of ``query[:, 0]``.
+
+        Returns ``(output, cache)``: output ``[batch, Tq, d_model]``, and the
+        cache with the new keys and values written at ``index ..``. Decoding
+        is inference, so no dropout.
+        """
+        q = _dense(query, self.query_kernel, self.query_bias)             # (B, Tq, d)
+        k, v = self.project_key_value(query)                              # (B, h, Tq, dk) each
+        start = [0, 0, index, 0]
+        k = keras.ops.slice_update(cache[0], start, tf.cast(k, cache[0].dtype))  # (B, h, L, dk)
+        v = keras.ops.slice_update(cache[1], start, tf.cast(v, cache[1].dtype))
+        output, _ = self._attend(q, k, v, use_causal_mask=True, offset=index, training=False)
+        return output, (k, v)
+
+    def _attend(self, q, k, v, padding_mask=None, use_causal_mask=False, offset=0, training=None):
+        """Eq. 1 from the projected queries ``[B, Tq, d]`` and the keys and values ``[B, h, Tk, dk]``.
+
+        ``offset`` is the position of the first query (a cached step's ``index``).
+        Returns ``AttentionOutput(output [B, Tq, d], weights [B, h, Tq, Tk])``.
+        """
         q = self._split_heads(q * (1.0 / math.sqrt(self.head_dim)))      # (B, h, Tq, dk), scaled
 
         # Scores in float32 so the mask value and softmax are safe under fp16/bf16.
@@ -148,8 +202,7 @@ class MultiHeadAttention(keras.layers.Layer):
         if padding_mask is not None:
             bias = tf.where(tf.cast(padding_mask, tf.bool), 0.0, -1e9)[:, None, None, :]  # (B, 1, 1, Tk)
         if use_causal_mask:
-            causal = causal_mask(tf.shape(q)[2], tf.shape(k)[2],
-                                 0 if cache_index is None else cache_index)
+            causal = causal_mask(tf.shape(q)[2], tf.shape(k)[2], offset)
             causal = tf.where(causal, 0.0, -1e9)[None, None]             # (1, 1, Tq, Tk)
             bias = causal if bias is None else tf.minimum(bias, causal)
         if bias is not None:
@@ -158,16 +211,10 @@ class MultiHeadAttention(keras.layers.Layer):
         dropped = self.dropout(tf.cast(weights, v.dtype), training=training)
         heads = tf.matmul(dropped, v)                                    # (B, h, Tq, dk)
         output = _dense(self._merge_heads(heads), self.output_kernel, self.output_bias)  # (B, Tq, d)
-
-        results = (output,)
-        if return_attention_weights:
-            results += (weights,)
-        if cache_index is not None:
-            results += ((k, v),)
-        return results[0] if len(results) == 1 else results
+        return AttentionOutput(output, weights)
 
     def init_cache(self, batch_size, length, dtype=None):
-        """An empty self-attention cache for ``length`` decoding steps."""
+        """An empty self-attention cache for ``length`` decoding steps (see ``call_cached``)."""
         shape = (batch_size, self.num_heads, length, self.head_dim)
         zeros = tf.zeros(shape, dtype or self.compute_dtype)
         return zeros, zeros

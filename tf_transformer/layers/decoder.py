@@ -3,14 +3,21 @@
 import keras
 import tensorflow as tf
 
-from tf_transformer.layers.attention import MultiHeadAttention
+from tf_transformer.constants import PAD_ID
+from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention
 from tf_transformer.layers.feedforward import FeedForward
-from tf_transformer.layers.residual import LayerStack, ResidualLayer
+from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.stack import LayerStack
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
 class DecoderLayer(ResidualLayer):
     """Causal self-attention, cross-attention to the encoder output, then a feed-forward net.
+
+    The same three sub-layers run three ways, each with one return type:
+    ``call`` (training, teacher forcing) returns ``x``; ``call_with_attention``
+    also returns the cross-attention weights; ``call_cached`` decodes token
+    by token and returns ``(x, cache)``.
 
     Args:
         d_model, num_heads, dff, dropout_rate, norm_first: as in ``EncoderLayer``.
@@ -20,13 +27,8 @@ class DecoderLayer(ResidualLayer):
         context: ``[batch, S, d_model]``, the encoder output.
         context_mask: bool ``[batch, S]``, True at real source tokens.
         target_mask: bool ``[batch, T]``, True at real target tokens.
-        cache: ``{"self": (k, v), "cross": (k, v)}`` for incremental decoding
-            (see ``Decoder``); then ``x`` holds the tokens from ``cache_index`` on.
-        cache_index: int scalar, position of ``x``'s first token.
-        return_attention_weights: also return the cross-attention weights
-            ``[batch, heads, T, S]``.
 
-    Returns ``x``, then the weights if asked for, then the new cache if given one.
+    Returns ``[batch, T, d_model]``.
 
     Example:
         >>> layer = DecoderLayer(d_model=8, num_heads=2, dff=16)
@@ -44,34 +46,58 @@ class DecoderLayer(ResidualLayer):
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
 
-    def call(self, x, context, context_mask=None, target_mask=None, cache=None, cache_index=None,
-             return_attention_weights=False, training=None):
-        # 1. Masked self-attention: position t sees targets 0..t only.
-        h = self.sublayer_input(x, self.self_attention_norm)
-        if cache is None:
-            y = self.self_attention(h, padding_mask=target_mask, use_causal_mask=True, training=training)
-        else:
-            y, self_cache = self.self_attention(h, use_causal_mask=True, cache=cache["self"],
-                                                cache_index=cache_index, training=training)
-        x = self.sublayer_output(x, y, self.self_attention_norm, training)
-
+    def call(self, x, context, context_mask=None, target_mask=None, training=None):
+        x = self._masked_self_attention(x, target_mask, training)  # 1. t sees targets 0..t only
         # 2. Cross-attention: queries from the target, keys and values from the source.
         h = self.sublayer_input(x, self.cross_attention_norm)
-        y, weights = self.cross_attention(
-            h, context, padding_mask=context_mask, training=training, return_attention_weights=True,
-            cache=None if cache is None else cache["cross"])
+        y = self.cross_attention(h, context, padding_mask=context_mask, training=training)
         x = self.sublayer_output(x, y, self.cross_attention_norm, training)
+        return self._feed_forward(x, training)                     # 3. position-wise feed-forward
 
-        # 3. Position-wise feed-forward.
+    def call_with_attention(self, x, context, context_mask=None, target_mask=None, training=None):
+        """``call``, plus the cross-attention weights (on a built layer).
+
+        Returns ``AttentionOutput(x, weights)``, ``weights`` ``[batch, heads, T, S]``.
+        """
+        x = self._masked_self_attention(x, target_mask, training)
+        h = self.sublayer_input(x, self.cross_attention_norm)
+        y, weights = self.cross_attention.call_with_attention(h, context, padding_mask=context_mask,
+                                                              training=training)
+        x = self.sublayer_output(x, y, self.cross_attention_norm, training)
+        return AttentionOutput(self._feed_forward(x, training), weights)
+
+    def call_cached(self, x, context_mask, cache, index):
+        """The tokens at positions ``index ..`` (usually one), against the cache of the earlier ones.
+
+        Args:
+            x: ``[batch, T, d_model]``.
+            context_mask: bool ``[batch, S]``.
+            cache: ``{"self": (k, v), "cross": (k, v)}`` from ``Decoder.init_cache``
+                or the previous step; the source itself is not needed, its keys
+                and values are in ``cache["cross"]``.
+            index: int scalar, position of ``x[:, 0]``.
+
+        Returns ``(x, cache)`` with the new self-attention keys and values in
+        the cache. Decoding is inference, so no dropout.
+        """
+        h = self.sublayer_input(x, self.self_attention_norm)
+        y, self_cache = self.self_attention.call_cached(h, cache["self"], index)
+        x = self.sublayer_output(x, y, self.self_attention_norm, training=False)
+        h = self.sublayer_input(x, self.cross_attention_norm)
+        y = self.cross_attention(h, key_value=cache["cross"], padding_mask=context_mask, training=False)
+        x = self.sublayer_output(x, y, self.cross_attention_norm, training=False)
+        return self._feed_forward(x, training=False), {"self": self_cache, "cross": cache["cross"]}
+
+    def _masked_self_attention(self, x, target_mask, training):
+        """Sub-layer 1 over the whole target: position t sees targets 0..t only."""
+        h = self.sublayer_input(x, self.self_attention_norm)
+        y = self.self_attention(h, padding_mask=target_mask, use_causal_mask=True, training=training)
+        return self.sublayer_output(x, y, self.self_attention_norm, training)
+
+    def _feed_forward(self, x, training):
+        """Sub-layer 3: the position-wise feed-forward network."""
         h = self.sublayer_input(x, self.ffn_norm)
-        x = self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
-
-        results = (x,)
-        if return_attention_weights:
-            results += (weights,)
-        if cache is not None:
-            results += ({"self": self_cache, "cross": cache["cross"]},)
-        return results[0] if len(results) == 1 else results
+        return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
     def get_config(self):
         return {**super().get_config(), "d_model": self.d_model,
@@ -82,21 +108,23 @@ class DecoderLayer(ResidualLayer):
 class Decoder(LayerStack):
     """Target ids + encoder output -> ``[batch, T, d_model]`` vectors for the next-token projection.
 
+    Like ``DecoderLayer`` it runs three ways: ``call``, ``call_with_attention``
+    (plus every layer's cross-attention weights) and ``call_cached`` (token by
+    token, with the cache from ``init_cache``).
+
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
         dropout_rate, norm_first: see ``TransformerConfig``.
         embedding: an existing ``PositionalEmbedding`` to share (weight tying);
-            not part of ``get_config`` (see ``Encoder``).
+            not part of ``get_config`` (see ``LayerStack``).
 
     Call args:
         token_ids: int ``[batch, T]``, 0 = padding.
-        context, context_mask: the encoder output and its padding mask.
-        cache: a list with one ``{"self": (k, v), "cross": (k, v)}`` per layer,
-            from ``init_cache``. Then ``token_ids`` are the tokens at positions
-            ``cache_index ..``, and the updated cache is returned.
-        cache_index: int scalar, position of ``token_ids[:, 0]``.
-        return_attention_weights: also return a list of every layer's
-            cross-attention weights, each ``[batch, heads, T, S]``.
+        context: ``[batch, S, d_model]``, the encoder output.
+        context_mask: bool ``[batch, S]``, True at real source tokens; None
+            means all are real.
+
+    Returns ``[batch, T, d_model]``.
 
     Example:
         >>> dec = Decoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=50)
@@ -111,40 +139,55 @@ class Decoder(LayerStack):
         self.dec_layers = [DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
                                         name=f"layer_{i}") for i in range(num_layers)]
 
+    def call(self, token_ids, context, context_mask=None, training=None):
+        target_mask = tf.not_equal(token_ids, PAD_ID)                          # (B, T)
+        x = self.embed_tokens(token_ids, training=training)                    # (B, T, d)
+        for layer in self.dec_layers:
+            x = layer(x, context, context_mask=context_mask, target_mask=target_mask, training=training)
+        return self.normalize_output(x)
+
+    def call_with_attention(self, token_ids, context, context_mask=None, training=None):
+        """``call``, plus every layer's cross-attention weights (on a built layer).
+
+        Returns ``AttentionOutput(x, weights)``: ``weights`` is a list with one
+        ``[batch, heads, T, S]`` tensor per layer.
+        """
+        target_mask = tf.not_equal(token_ids, PAD_ID)
+        x = self.embed_tokens(token_ids, training=training)
+        all_weights = []
+        for layer in self.dec_layers:
+            x, weights = layer.call_with_attention(x, context, context_mask, target_mask, training)
+            all_weights.append(weights)
+        return AttentionOutput(self.normalize_output(x), all_weights)
+
     def init_cache(self, context, length):
         """Per-layer caches for decoding up to ``length`` tokens against ``context``.
 
         The cross-attention keys and values depend only on the source, so they
-        are computed here once instead of at every step.
+        are computed here once instead of at every step. The self-attention
+        keys and values start empty, preallocated at their full length so that
+        every step has the same shapes (a ``tf.while_loop`` can carry them).
         """
         batch = tf.shape(context)[0]
         return [{"self": layer.self_attention.init_cache(batch, length, context.dtype),
                  "cross": layer.cross_attention.project_key_value(context)}
                 for layer in self.dec_layers]
 
-    def call(self, token_ids, context, context_mask=None, cache=None, cache_index=None,
-             return_attention_weights=False, training=None):
-        if context_mask is None:
-            context_mask = tf.ones(tf.shape(context)[:2], tf.bool)
-        # With a cache the earlier tokens are not in token_ids; decoding never pads them.
-        target_mask = tf.not_equal(token_ids, 0) if cache is None else None     # (B, T)
-        start = 0 if cache_index is None else cache_index
-        x = self.dropout(self.embedding(token_ids, start=start), training=training)  # (B, T, d)
-        all_weights, new_cache = [], []
-        for i, layer in enumerate(self.dec_layers):
-            out = layer(x, context, context_mask=context_mask, target_mask=target_mask,
-                        cache=None if cache is None else cache[i], cache_index=cache_index,
-                        return_attention_weights=True, training=training)
-            x, weights = out[0], out[1]
-            all_weights.append(weights)
-            if cache is not None:
-                new_cache.append(out[2])
-        if self.final_norm is not None:
-            x = self.final_norm(x)
+    def call_cached(self, token_ids, context_mask, cache, index):
+        """Decode the tokens at positions ``index ..`` (usually one per row) against the cache.
 
-        results = (x,)
-        if return_attention_weights:
-            results += (all_weights,)
-        if cache is not None:
-            results += (new_cache,)
-        return results[0] if len(results) == 1 else results
+        Args:
+            token_ids: int ``[batch, T]``; decoding never pads them.
+            context_mask: bool ``[batch, S]``.
+            cache: the list ``init_cache`` made (or the previous step returned),
+                one ``{"self": (k, v), "cross": (k, v)}`` per layer.
+            index: int scalar, position of ``token_ids[:, 0]``.
+
+        Returns ``(x, cache)``: ``[batch, T, d_model]`` and the updated cache.
+        """
+        x = self.embed_tokens(token_ids, start=index, training=False)          # (B, T, d)
+        new_cache = []
+        for layer, layer_cache in zip(self.dec_layers, cache):
+            x, layer_cache = layer.call_cached(x, context_mask, layer_cache, index)
+            new_cache.append(layer_cache)
+        return self.normalize_output(x), new_cache

@@ -3,9 +3,11 @@
 import keras
 import tensorflow as tf
 
+from tf_transformer.constants import PAD_ID
 from tf_transformer.layers.attention import MultiHeadAttention
 from tf_transformer.layers.feedforward import FeedForward
-from tf_transformer.layers.residual import LayerStack, ResidualLayer
+from tf_transformer.layers.residual import ResidualLayer
+from tf_transformer.layers.stack import LayerStack
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -31,14 +33,25 @@ class EncoderLayer(ResidualLayer):
         super().__init__(dropout_rate=dropout_rate, norm_first=norm_first, **kwargs)
         self.d_model, self.num_heads, self.dff = d_model, num_heads, dff
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout_rate, name="self_attention")
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
 
+    @property
+    def attention_norm(self):
+        """``self_attention_norm`` under its name before the rename, which is its weight path.
+
+        Keras saves and loads a layer under the first attribute, in sorted
+        order, that holds it: this alias sorts first, so ``.weights.h5`` and
+        ``.keras`` files keep ``.../attention_norm``, and files written before
+        and after the rename load alike (``tests/test_serialization.py``).
+        """
+        return self.self_attention_norm
+
     def call(self, x, padding_mask=None, training=None):
-        h = self.sublayer_input(x, self.attention_norm)
+        h = self.sublayer_input(x, self.self_attention_norm)
         y = self.self_attention(h, padding_mask=padding_mask, training=training)
-        x = self.sublayer_output(x, y, self.attention_norm, training)
+        x = self.sublayer_output(x, y, self.self_attention_norm, training)
         h = self.sublayer_input(x, self.ffn_norm)
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
@@ -54,9 +67,8 @@ class Encoder(LayerStack):
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
         dropout_rate, norm_first: see ``TransformerConfig``.
-        embedding: an existing ``PositionalEmbedding`` to use instead of a new
-            one (weight tying). Not part of ``get_config``: the model that owns
-            the shared embedding passes it again when it is rebuilt.
+        embedding: an existing ``PositionalEmbedding`` to share (weight tying);
+            not part of ``get_config`` (see ``LayerStack``).
 
     Call args:
         token_ids: int ``[batch, S]``, 0 = padding.
@@ -79,8 +91,8 @@ class Encoder(LayerStack):
 
     def call(self, token_ids, padding_mask=None, training=None):
         if padding_mask is None:
-            padding_mask = tf.not_equal(token_ids, 0)                 # (B, S)
-        x = self.dropout(self.embedding(token_ids), training=training)  # (B, S, d)
+            padding_mask = tf.not_equal(token_ids, PAD_ID)            # (B, S)
+        x = self.embed_tokens(token_ids, training=training)           # (B, S, d)
         for layer in self.enc_layers:
             x = layer(x, padding_mask=padding_mask, training=training)
-        return self.final_norm(x) if self.final_norm is not None else x
+        return self.normalize_output(x)

@@ -10,7 +10,6 @@ deep stacks more stably; ``norm_first=True`` selects it.
 import keras
 
 from tf_transformer.layers.dropout import Dropout
-from tf_transformer.layers.positional import PositionalEmbedding
 
 
 class ResidualLayer(keras.layers.Layer):
@@ -39,31 +38,3 @@ class ResidualLayer(keras.layers.Layer):
         return {**super().get_config(), "dropout_rate": self.dropout_rate,
                 "norm_first": self.norm_first}
 
-
-class LayerStack(keras.layers.Layer):
-    """What ``Encoder`` and ``Decoder`` share: sizes, the embedding, its dropout, the final norm.
-
-    Pre-norm leaves the last residual sum unnormalised, so a pre-norm stack
-    ends with one more ``LayerNormalization`` (``final_norm``); post-norm needs none.
-    ``embedding`` may be an existing ``PositionalEmbedding`` (weight tying); it
-    is not part of ``get_config``: the model that owns the shared embedding
-    passes it again when it is rebuilt.
-    """
-
-    def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
-                 dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
-        self.vocab_size, self.max_length = vocab_size, max_length
-        self.dropout_rate, self.norm_first = dropout_rate, norm_first
-        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
-                                                          name="embedding")
-        self.dropout = Dropout(dropout_rate)
-        self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
-                           if norm_first else None)
-
-    def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff, "vocab_size": self.vocab_size,
-                "max_length": self.max_length, "dropout_rate": self.dropout_rate,
-                "norm_first": self.norm_first}
