@@ -31,26 +31,26 @@ def measure(batches: tf.data.Dataset) -> dict:
         pass
     real = total = n = 0
     start = time.perf_counter()
-    for (pt, en_in), _ in batches:
-        real += int(tf.math.count_nonzero(pt)) + int(tf.math.count_nonzero(en_in))
-        total += int(tf.size(pt)) + int(tf.size(en_in))
+    for (source, target_in), _ in batches:
+        real += int(tf.math.count_nonzero(source)) + int(tf.math.count_nonzero(target_in))
+        total += int(tf.size(source)) + int(tf.size(target_in))
         n += 1
     seconds = time.perf_counter() - start
     return {"batches": n, "efficiency": real / total, "tokens_per_s": real / seconds,
             "padded_tokens_per_s": total / seconds}
 
 
-def baseline_batches(dataset, pt_tokenizer, en_tokenizer, batch_size: int, max_length: int,
+def baseline_batches(dataset, source_tokenizer, target_tokenizer, batch_size: int, max_length: int,
                      seed: int) -> tf.data.Dataset:
     """Tokenize, cache and shuffle like make_batches, then a fixed batch size."""
-    def tokenize(pt, en):
-        return (pt_tokenizer.tokenize(pt)[:, :max_length],
-                en_tokenizer.tokenize(en)[:, : max_length + 1])
+    def tokenize(source, target):
+        return (source_tokenizer.tokenize(source)[:, :max_length],
+                target_tokenizer.tokenize(target)[:, : max_length + 1])
 
     ds = (dataset.batch(256).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
           .map(_dense_rows).cache().shuffle(20_000, seed=seed)
           .padded_batch(batch_size, padded_shapes=([None], [None])))
-    return ds.map(lambda pt, en: ((pt, en[:, :-1]), en[:, 1:])).prefetch(tf.data.AUTOTUNE)
+    return ds.map(lambda source, target: ((source, target[:, :-1]), target[:, 1:])).prefetch(tf.data.AUTOTUNE)
 
 
 def main() -> None:
@@ -62,13 +62,13 @@ def main() -> None:
     args = parser.parse_args()
 
     tokenizers = load_tokenizers()
-    dataset = load_dataset("embedded", args.split, args.data_dir)
-    bucketed = make_batches(dataset, tokenizers.pt, tokenizers.en, max_length=args.max_length,
+    dataset = load_dataset("embedded", args.split, data_dir=args.data_dir)
+    bucketed = make_batches(dataset, tokenizers.source, tokenizers.target, max_length=args.max_length,
                             batch_tokens=args.batch_tokens, seed=0)
     results = {"bucketed (token budget)": measure(bucketed)}
     sentences = sum(1 for _ in dataset)
     batch_size = round(sentences / results["bucketed (token budget)"]["batches"])
-    baseline = baseline_batches(dataset, tokenizers.pt, tokenizers.en, batch_size,
+    baseline = baseline_batches(dataset, tokenizers.source, tokenizers.target, batch_size,
                                 args.max_length, seed=0)
     results[f"padded_batch({batch_size})"] = measure(baseline)
 

@@ -2,10 +2,12 @@
 
 import gzip
 import re
+import runpy
+import sys
 
 import pytest
 
-from tf_transformer.data import corpus, lexicon
+from tf_transformer.data.generator import corpus, lexicon
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -111,3 +113,12 @@ def test_conjugation():
     assert lexicon.conjugate("brincar")["pret"][0] == "brinquei"
     assert lexicon.conjugate("comer")["impf"] == ("comia", "comias", "comia", "comíamos", "comiam")
     assert lexicon.conjugate("ter")["pres"][4] == "têm"
+
+
+def test_generator_runs_as_a_module(capsys, monkeypatch):
+    # `python -m tf_transformer.data.generator` reaches corpus.main.
+    monkeypatch.setattr(sys, "argv", ["generator", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("tf_transformer.data.generator", run_name="__main__")
+    assert exit_.value.code == 0
+    assert "--update-readme" in capsys.readouterr().out

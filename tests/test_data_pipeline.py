@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_transformer.data import corpus, load_tokenizers, make_batches
+from tf_transformer.constants import END_ID, START_ID
+from tf_transformer.data import load_tokenizers, make_batches
+from tf_transformer.data.generator import corpus
 from tf_transformer.data.pipeline import bucket_boundaries
-from tf_transformer.data.tokenizer import END_ID, START_ID
 
 TOKENIZERS = load_tokenizers()
 PAIRS = corpus.read("test")
@@ -16,13 +17,13 @@ BUDGET = 1024
 
 @pytest.fixture(scope="module")
 def batches():
-    ds = make_batches(DATASET, TOKENIZERS.pt, TOKENIZERS.en, max_length=64,
+    ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=64,
                       batch_tokens=BUDGET, seed=0)
     return [((pt.numpy(), en_in.numpy()), en_out.numpy()) for (pt, en_in), en_out in ds]
 
 
 def test_structure_shapes_and_dtype():
-    ds = make_batches(DATASET, TOKENIZERS.pt, TOKENIZERS.en, batch_tokens=BUDGET)
+    ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, batch_tokens=BUDGET)
     (pt_spec, en_in_spec), en_out_spec = ds.element_spec
     for spec in (pt_spec, en_in_spec, en_out_spec):
         assert spec.dtype == tf.int64 and spec.shape.rank == 2
@@ -55,19 +56,21 @@ def test_padding_only_at_the_end(batches):
 
 
 def test_max_length_caps_both_sides():
-    ds = make_batches(DATASET, TOKENIZERS.pt, TOKENIZERS.en, max_length=8, batch_tokens=64)
+    ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=8, batch_tokens=64)
     for (pt, en_in), en_out in ds:
         assert pt.shape[1] <= 8 and en_in.shape[1] <= 8 and en_out.shape[1] <= 8
 
 
 def test_budget_smaller_than_one_sentence_is_a_clear_error():
     with pytest.raises(ValueError, match="batch_tokens=100 cannot hold a single sentence"):
-        make_batches(DATASET, TOKENIZERS.pt, TOKENIZERS.en, max_length=128, batch_tokens=100)
+        make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=128, batch_tokens=100)
+    with pytest.raises(ValueError, match="max_length must be at least 3"):
+        make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=2)
 
 
 def test_seed_makes_order_reproducible():
     def first(seed):
-        ds = make_batches(DATASET, TOKENIZERS.pt, TOKENIZERS.en, batch_tokens=BUDGET, seed=seed)
+        ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, batch_tokens=BUDGET, seed=seed)
         return next(iter(ds))[0][0].numpy()
     np.testing.assert_array_equal(first(3), first(3))
 
@@ -85,7 +88,7 @@ def test_bucketing_wastes_less_than_fixed_batches(batches):
 
     batch_size = round(len(PAIRS) / len(batches))
     tokenized = DATASET.batch(256).map(
-        lambda pt, en: (TOKENIZERS.pt.tokenize(pt), TOKENIZERS.en.tokenize(en)))
+        lambda pt, en: (TOKENIZERS.source.tokenize(pt), TOKENIZERS.target.tokenize(en)))
     baseline = []
     for pt, en in tokenized.unbatch().map(lambda a, b: (a, b)).shuffle(5000, seed=0).apply(
             tf.data.experimental.dense_to_ragged_batch(batch_size)):

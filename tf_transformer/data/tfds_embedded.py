@@ -1,13 +1,14 @@
-"""TFDS builder ``embedded_pt_en``: the corpus in ``data/embedded_pt_en``.
+"""TFDS builder ``embedded_pt_en``: the corpus that ships in ``data/embedded_pt_en``.
 
 Importing this module registers the builder, after which::
 
     tfds.load("embedded_pt_en", split="train", as_supervised=True)
 
-works offline: ``_split_generators`` reads the gzip TSV files shipped in the
-repository, nothing is downloaded. The first load prepares TFRecords under
-the TFDS data dir (``~/tensorflow_datasets`` unless ``data_dir`` is given),
-which takes a few seconds.
+works offline: ``_split_generators`` reads the gzip TSV files shipped with
+the package (the checkout's ``data/``, or the wheel's package data); nothing
+is downloaded. The first load prepares TFRecords under the TFDS data dir
+(``~/tensorflow_datasets`` unless ``data_dir`` is given), which takes a few
+seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ import tensorflow_datasets as tfds
 from etils import epath
 from tensorflow_datasets.core import utils as tfds_utils
 
-from tf_transformer.data._paths import CORPUS_DIR, SPLITS
+from tf_transformer.constants import (
+    EMBEDDED_LANGUAGES, GENERALIZATION_SPLIT, TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT)
+from tf_transformer.data._paths import embedded_corpus_dir
+
+SPLITS = (TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT, GENERALIZATION_SPLIT)
 
 
 class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
@@ -28,8 +33,8 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release: 100k train, 2k validation, 2k test, "
                               "1k generalization pairs."}
-    # Where the TSV files live; tests point it elsewhere.
-    SOURCE_DIR = CORPUS_DIR
+    # Where the TSV files live (None: the shipped ones); tests point it elsewhere.
+    SOURCE_DIR: pathlib.Path | None = None
 
     @tfds_utils.classproperty
     @classmethod
@@ -46,24 +51,24 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
                 "tf_transformer project from its own lexicon and grammar (see "
                 "data/README.md). Splits: train, validation, test and "
                 "generalization (held-out combinations of clause structures)."),
-            features=tfds.features.Translation(languages=("pt", "en")),
-            supervised_keys=("pt", "en"),
+            features=tfds.features.Translation(languages=EMBEDDED_LANGUAGES),
+            supervised_keys=EMBEDDED_LANGUAGES,
             homepage="data/README.md",
             license="CC0-1.0",
         )
 
     def _split_generators(self, dl_manager):
         del dl_manager  # nothing to download: the files ship with the package
-        source = pathlib.Path(self.SOURCE_DIR)
+        source = pathlib.Path(self.SOURCE_DIR) if self.SOURCE_DIR else embedded_corpus_dir()
         missing = [s for s in SPLITS if not (source / f"{s}.tsv.gz").exists()]
         if missing:
             raise FileNotFoundError(
                 f"missing {missing} in {source}; regenerate them with "
-                "`python -m tf_transformer.data.corpus`")
+                "`python -m tf_transformer.data.generator`")
         return {split: self._generate_examples(source / f"{split}.tsv.gz") for split in SPLITS}
 
     def _generate_examples(self, path: pathlib.Path):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for index, line in enumerate(lines):
-                pt, en = line.rstrip("\n").split("\t")
-                yield index, {"pt": pt, "en": en}
+                sides = line.rstrip("\n").split("\t")
+                yield index, dict(zip(EMBEDDED_LANGUAGES, sides))

@@ -1,112 +1,153 @@
-"""WordPiece tokenizers for Portuguese and English, built locally.
+"""WordPiece tokenizers for the source and target sides, learned locally.
 
-The vocabularies are learned from the training split with
+The vocabularies are learned from a corpus's training split with
 ``tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset`` (no
-download) and committed as ``data/vocab/pt.txt`` and ``data/vocab/en.txt``.
-The reserved tokens come first, so their ids never move::
+download). The embedded corpus ships its two (``data/vocab/pt.txt`` and
+``en.txt``); ``prepare`` learns the others into the TFDS data dir (see
+:func:`vocab_files`). The reserved tokens come first, so their ids never
+move::
 
     [PAD] = 0, [UNK] = 1, [START] = 2, [END] = 3
 
-Casing is kept ("O" and "o" are different tokens) because the corpus is
-cased and a translation must come out cased.
+Casing is kept ("O" and "o" are different tokens) because a translation
+must come out cased.
 
 :class:`Tokenizer` is a ``tf.Module`` whose methods are ``tf.function``s
 with fixed signatures, so it can be saved inside a SavedModel and called
 from the serving graph. Its detokenizer is all TensorFlow string ops: it
-joins WordPieces, attaches punctuation ("tired ." -> "tired.") and rejoins
-contractions ("didn ' t" -> "didn't").
+joins WordPieces, attaches punctuation ("tired ." -> "tired."), rejoins
+contractions ("didn ' t" -> "didn't") and writes Chinese and Japanese
+without spaces ("我 喜 欢 。" -> "我喜欢。"): the tokenizer splits every Han
+character into a word of its own, and those scripts put no space between words.
 
-Example::
-
-    tokenizers = load_tokenizers()
-    ids = tokenizers.en.tokenize(["The animal didn't cross the street."])
-    tokenizers.en.detokenize(ids)   # [b"The animal didn't cross the street."]
+Example (the embedded corpus, pt -> en):
+    >>> tokenizers = load_tokenizers()
+    >>> ids = tokenizers.target.tokenize(["The animal didn't cross the street."])
+    >>> tokenizers.target.detokenize(ids).numpy()[0].decode()
+    "The animal didn't cross the street."
+    >>> tokenizers.en is tokenizers.target  # by language code, too
+    True
 """
 
 from __future__ import annotations
 
 import pathlib
+import re
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 
-from tf_transformer.data._paths import VOCAB_DIR
+from tf_transformer.constants import END_ID, PAD_ID, RESERVED_TOKENS, SIDES, SOURCE, START_ID, TARGET, UNK_ID
+from tf_transformer.data import local
+from tf_transformer.data._paths import cache_dir, embedded_vocab_dir
+from tf_transformer.data.spec import DatasetSpec
 
-RESERVED_TOKENS = ["[PAD]", "[UNK]", "[START]", "[END]"]
-PAD_ID, UNK_ID, START_ID, END_ID = range(4)
-LANGUAGES = ("pt", "en")
-# The corpus has ~1,800 Portuguese and ~700 English word forms: with this
-# target every word that occurs in training becomes one token, and the
+# The embedded corpus has ~1,800 Portuguese and ~700 English word forms: with
+# this target every word that occurs in training becomes one token, and the
 # character pieces remain for anything else.
-VOCAB_SIZE = 4000
+EMBEDDED_VOCAB_SIZE = 4000
+# Real corpora: the size TensorFlow's translation tutorial uses for TED talks.
+VOCAB_SIZE = 8000
 BERT_TOKENIZER_PARAMS = {"lower_case": False}
 
+# Characters written without spaces between words: CJK punctuation, kana, Han
+# ideographs (the ranges tensorflow-text's BertTokenizer splits one by one) and
+# full-width forms. RE2 syntax, for tf.strings.regex_replace.
+_NO_SPACE_CHARS = (r"[\x{3001}-\x{30FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}"
+                   r"\x{FF01}-\x{FFEF}\x{20000}-\x{2FA1F}]")
 
 _STRINGS = tf.TensorSpec([None], tf.string)
 _DENSE_IDS = tf.TensorSpec([None, None], tf.int64)
 _RAGGED_IDS = tf.RaggedTensorSpec([None, None], tf.int64)
 
 
-def build_vocab(sentences: tf.data.Dataset, vocab_size: int = VOCAB_SIZE) -> list[str]:
+# -------------------------------------------------------------- learning a vocabulary
+def build_vocab(sentences: tf.data.Dataset, vocab_size: int = EMBEDDED_VOCAB_SIZE) -> list[str]:
     """Learn a WordPiece vocabulary from a dataset of ``tf.string`` scalars.
 
     Deterministic: the learner's output is sorted, so the same sentences give
     the same file in any order.
+
+    Args:
+        sentences: one side of a corpus (``pairs.map(lambda s, t: s)``).
+        vocab_size: the learner's target size; it may end a little above or below.
+
+    Returns:
+        The tokens, reserved tokens first.
     """
     return bert_vocab.bert_vocab_from_dataset(
         sentences.batch(1000).prefetch(2),
         vocab_size=vocab_size,
-        reserved_tokens=RESERVED_TOKENS,
+        reserved_tokens=list(RESERVED_TOKENS),
         bert_tokenizer_params=BERT_TOKENIZER_PARAMS,
-        learn_params={},
+        # The learner keeps only the 1,000 most frequent characters by default: too
+        # few for Chinese or Japanese, where each character is a word of its own.
+        learn_params={"max_unique_chars": max(1000, vocab_size // 2)},
     )
 
 
 def write_vocab(vocab: list[str], path: pathlib.Path | str) -> pathlib.Path:
+    """Write one token a line; returns the path."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(token + "\n" for token in vocab), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(token + "\n" for token in vocab), encoding="utf-8")
+    tmp.replace(path)  # never a half-written vocabulary
     return path
 
 
-def build_vocab_files(pairs: tf.data.Dataset, vocab_dir: pathlib.Path | str = VOCAB_DIR,
-                      vocab_size: int = VOCAB_SIZE) -> dict[str, pathlib.Path]:
-    """Learn and write ``<vocab_dir>/{pt,en}.txt`` from a dataset of (pt, en) pairs."""
+def build_vocab_files(pairs: tf.data.Dataset, vocab_dir: pathlib.Path | str, *,
+                      languages: tuple[str, str] = SIDES,
+                      vocab_size: int = EMBEDDED_VOCAB_SIZE) -> dict[str, pathlib.Path]:
+    """Learn both sides' vocabularies and write ``<vocab_dir>/<language>.txt``.
+
+    Args:
+        pairs: ``(source, target)`` string pairs (a training split).
+        vocab_dir: where to write.
+        languages: the file names' codes, ``(source, target)``.
+        vocab_size: the learner's target size per side.
+
+    Returns:
+        ``{"source": path, "target": path}``.
+    """
     vocab_dir = pathlib.Path(vocab_dir)
-    sentences = {"pt": pairs.map(_source), "en": pairs.map(_target)}
-    return {lang: write_vocab(build_vocab(sentences[lang], vocab_size), vocab_dir / f"{lang}.txt")
-            for lang in LANGUAGES}
+    sides = {SOURCE: pairs.map(lambda source, target: source),
+             TARGET: pairs.map(lambda source, target: target)}
+    return {side: write_vocab(build_vocab(sides[side], vocab_size), vocab_dir / f"{lang}.txt")
+            for side, lang in zip(SIDES, languages)}
 
 
-def _source(pt, en):
-    return pt
-
-
-def _target(pt, en):
-    return en
-
-
+# ---------------------------------------------------------------- the tokenizer
 class Tokenizer(tf.Module):
     """One language's WordPiece tokenizer, saveable in a SavedModel.
 
     Args:
         vocab_path: a vocabulary file, one token a line, reserved tokens first.
+        name: the module's name (a language code reads well).
 
     ``tokenize(strings [batch]) -> int64 RaggedTensor [batch, (tokens)]`` with
     [START] ... [END]; ``detokenize(ids) -> tf.string [batch]`` for dense
     (0-padded) or ragged ids; ``lookup(ids)`` maps ids to token strings.
+
+    Example:
+        >>> tokenizer = Tokenizer(vocab_files("embedded")["source"], name="pt")
+        >>> ids = tokenizer.tokenize(["O gato dorme."])
+        >>> [token.decode() for token in tokenizer.lookup(ids)[0].numpy()]
+        ['[START]', 'O', 'gato', 'dorme', '.', '[END]']
+        >>> tokenizer.detokenize(ids).numpy()[0].decode()
+        'O gato dorme.'
     """
 
     def __init__(self, vocab_path: pathlib.Path | str, name: str | None = None):
         super().__init__(name=name)
         vocab_path = str(vocab_path)
         vocab = pathlib.Path(vocab_path).read_text(encoding="utf-8").splitlines()
-        if vocab[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
-            raise ValueError(f"{vocab_path} must start with {RESERVED_TOKENS}, "
+        if vocab[: len(RESERVED_TOKENS)] != list(RESERVED_TOKENS):
+            raise ValueError(f"{vocab_path} must start with {list(RESERVED_TOKENS)}, "
                              f"found {vocab[:len(RESERVED_TOKENS)]}")
         self._tokenizer = tf_text.BertTokenizer(vocab_path, lower_case=False,
-                                                unknown_token="[UNK]")
+                                                unknown_token=RESERVED_TOKENS[UNK_ID])
         self._vocab_path = tf.saved_model.Asset(vocab_path)
         self.vocab = tf.Variable(vocab, trainable=False, name="vocab")
         self._reserved_tokens = tf.constant(RESERVED_TOKENS)
@@ -147,6 +188,9 @@ class Tokenizer(tf.Module):
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
         text = tf.strings.regex_replace(text, r" ##", "")  # WordPieces back into words
         text = tf.strings.regex_replace(text, r"^##", "")
+        # No space next to a Han character, kana or CJK punctuation: "我 喜 欢 。" -> "我喜欢。"
+        text = tf.strings.regex_replace(text, f"({_NO_SPACE_CHARS}) ", r"\1")
+        text = tf.strings.regex_replace(text, f" ({_NO_SPACE_CHARS})", r"\1")
         text = tf.strings.regex_replace(text, r" ([.,?!;:])", r"\1")  # "tired ." -> "tired."
         text = tf.strings.regex_replace(text, r"(\S) ' (\S)", r"\1'\2")  # "didn ' t" -> "didn't"
         return text
@@ -170,20 +214,94 @@ class Tokenizer(tf.Module):
 
 
 class Tokenizers(tf.Module):
-    """The pair the model needs: ``tokenizers.pt`` and ``tokenizers.en``."""
+    """The pair a model needs: ``.source`` and ``.target``, also reachable by language code.
 
-    def __init__(self, vocab_dir: pathlib.Path | str = VOCAB_DIR):
+    Args:
+        source_vocab, target_vocab: the two vocabulary files.
+        source_language, target_language: language codes (``"pt"``, ``"en"``),
+            or the placeholders ``"source"`` / ``"target"``.
+
+    Example:
+        >>> tokenizers = load_tokenizers("embedded")
+        >>> tokenizers.source_language, tokenizers.pt is tokenizers.source
+        ('pt', True)
+    """
+
+    def __init__(self, source_vocab: pathlib.Path | str, target_vocab: pathlib.Path | str, *,
+                 source_language: str = SOURCE, target_language: str = TARGET):
         super().__init__(name="tokenizers")
-        vocab_dir = pathlib.Path(vocab_dir)
-        missing = [lang for lang in LANGUAGES if not (vocab_dir / f"{lang}.txt").exists()]
-        if missing:
+        self.source_language, self.target_language = source_language, target_language
+        self.source = Tokenizer(source_vocab, name=_module_name(source_language, SOURCE))
+        self.target = Tokenizer(target_vocab, name=_module_name(target_language, TARGET))
+        # `tokenizers.pt` reads better than `tokenizers.source` in a notebook; a code
+        # that would shadow an attribute (or the other side's) is left out.
+        for language, tokenizer in ((source_language, self.source), (target_language, self.target)):
+            if language.isidentifier() and source_language != target_language \
+                    and not hasattr(self, language):
+                setattr(self, language, tokenizer)
+
+
+def _module_name(language: str, side: str) -> str:
+    return language if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", language) else side
+
+
+# ------------------------------------------------------- where vocabularies live
+def vocab_dir(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> pathlib.Path:
+    """Where ``prepare`` writes the vocabularies it learns for ``spec``.
+
+    Always under the TFDS data dir: ``<data_dir>/tf_transformer/...``; a
+    local corpus keeps them beside its prepared files (so a changed file
+    needs new ones).
+    """
+    spec = DatasetSpec.parse(spec)
+    if spec.is_local:
+        return local.prepared_path(spec, data_dir) / "vocab"
+    if spec.kind == "embedded":
+        return cache_dir(data_dir) / "embedded" / "vocab"
+    return cache_dir(data_dir) / "tfds" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name) / "vocab"
+
+
+def vocab_files(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> dict[str, pathlib.Path]:
+    """The vocabulary files of ``spec``'s source and target sides.
+
+    Learned ones (``prepare`` wrote them into :func:`vocab_dir`) come first;
+    the embedded corpus falls back to the ones it ships with. ``reverse``
+    swaps the two.
+
+    Returns:
+        ``{"source": Path, "target": Path}``.
+
+    Raises:
+        FileNotFoundError: none learned yet (the message says how to learn them).
+    """
+    spec = DatasetSpec.parse(spec)
+    learned = vocab_dir(spec, data_dir=data_dir)
+    names = [f"{lang}.txt" for lang in spec.corpus_languages]
+    if not all((learned / n).is_file() for n in names):
+        if spec.kind != "embedded":
+            flags = "".join(f" --{flag.replace('_', '-')} {getattr(spec, flag)}"
+                            for flag in ("source_column", "target_column") if spec.kind == "tsv")
+            data = f" --data-dir {data_dir}" if data_dir else ""
             raise FileNotFoundError(
-                f"no vocabulary for {missing} in {vocab_dir}; run "
-                "`python -m tf_transformer prepare` to build it")
-        self.pt = Tokenizer(vocab_dir / "pt.txt", name="pt")
-        self.en = Tokenizer(vocab_dir / "en.txt", name="en")
+                f"no vocabularies for {spec.name} in {learned}; run "
+                f"`tf-transformer prepare --dataset {spec.name}{flags}{data}` first")
+        learned = embedded_vocab_dir()
+    paths = [learned / n for n in names]
+    if spec.reverse:
+        paths.reverse()
+    return dict(zip(SIDES, paths))
 
 
-def load_tokenizers(vocab_dir: pathlib.Path | str = VOCAB_DIR) -> Tokenizers:
-    """Load the committed (or prepared) Portuguese and English tokenizers."""
-    return Tokenizers(vocab_dir)
+def load_tokenizers(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> Tokenizers:
+    """The source and target tokenizers of ``spec`` (see :func:`vocab_files`).
+
+    Example:
+        >>> en_to_pt = load_tokenizers(DatasetSpec.parse("embedded", reverse=True))
+        >>> en_to_pt.source_language, en_to_pt.target_language
+        ('en', 'pt')
+    """
+    spec = DatasetSpec.parse(spec)
+    files = vocab_files(spec, data_dir=data_dir)
+    source_language, target_language = spec.languages
+    return Tokenizers(files[SOURCE], files[TARGET], source_language=source_language,
+                      target_language=target_language)

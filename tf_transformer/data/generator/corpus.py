@@ -1,16 +1,16 @@
 """Generate the embedded Portuguese→English corpus in ``data/embedded_pt_en``.
 
 The corpus is made by this project from its own lexicon
-(:mod:`~tf_transformer.data.lexicon`) and grammar
-(:mod:`~tf_transformer.data.grammar`); nothing is downloaded. It is
+(:mod:`~tf_transformer.data.generator.lexicon`) and grammar
+(:mod:`~tf_transformer.data.generator.grammar`); nothing is downloaded. It is
 deterministic: the same seed gives the same bytes.
 
 Run::
 
-    python -m tf_transformer.data.corpus                 # (re)write data/embedded_pt_en
-    python -m tf_transformer.data.corpus --out /tmp/x    # somewhere else
-    python -m tf_transformer.data.corpus --stats         # print the data card tables
-    python -m tf_transformer.data.corpus --update-readme # refresh them in data/README.md
+    python -m tf_transformer.data.generator                 # (re)write data/embedded_pt_en
+    python -m tf_transformer.data.generator --out /tmp/x    # somewhere else
+    python -m tf_transformer.data.generator --stats         # print the data card tables
+    python -m tf_transformer.data.generator --update-readme # refresh them in data/README.md
 
 Splits (one pair a line, ``pt<TAB>en``, gzip):
 
@@ -33,19 +33,20 @@ from __future__ import annotations
 import argparse
 import collections
 import gzip
-import io
 import pathlib
 import random
 import re
 
-from tf_transformer.data import lexicon as lx
-from tf_transformer.data._paths import CORPUS_DIR, DATA_DIR, SPLITS
-from tf_transformer.data.grammar import (
+from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
+from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
+from tf_transformer.data.generator import lexicon as lx
+from tf_transformer.data.generator.grammar import (
     FAMILY_VERBS, STATE_ADJECTIVES, Clause, Grammar, Ref, _Retry, finish)
 
 SEED = 20240611
-SPLIT_SIZES = {"validation": 2000, "test": 2000, "generalization": 1000, "train": 100_000}
-assert tuple(SPLIT_SIZES) == SPLITS
+# In generation order: the held-out splits first, so that train can avoid their sentences.
+SPLIT_SIZES = {VALIDATION_SPLIT: 2000, TEST_SPLIT: 2000, GENERALIZATION_SPLIT: 1000, TRAIN_SPLIT: 100_000}
+SPLITS = tuple(SPLIT_SIZES)
 MAX_WORDS = 30
 MIN_WORDS = 3
 
@@ -59,8 +60,10 @@ CLASSIC = [
 
 CLASSIC_STEM = "O animal não atravessou a rua porque"
 
-DEFAULT_OUT = CORPUS_DIR
-README = DATA_DIR / "README.md"
+# The generator rewrites the checkout's files; an installed package only reads its own copy.
+_CHECKOUT = checkout_data_dir()
+DEFAULT_OUT = _CHECKOUT / "embedded_pt_en" if _CHECKOUT else None
+README = _CHECKOUT / "README.md" if _CHECKOUT else None
 
 
 def comma(ws: list[str]) -> list[str]:
@@ -341,11 +344,11 @@ def generate(seed: int = SEED, sizes: dict[str, int] | None = None) -> dict[str,
     out = {}
     for split in SPLITS:
         maker = Sentences(random.Random(f"{seed}-{split}"))
-        table = Sentences.COMBINED if split == "generalization" else Sentences.SIMPLE
-        pairs = list(CLASSIC) if split == "test" else []
+        table = Sentences.COMBINED if split == GENERALIZATION_SPLIT else Sentences.SIMPLE
+        pairs = list(CLASSIC) if split == TEST_SPLIT else []
         while len(pairs) < sizes[split]:
             pt, en = maker.draw(table)
-            if split != "train" and pt.startswith(CLASSIC_STEM):
+            if split != TRAIN_SPLIT and pt.startswith(CLASSIC_STEM):
                 continue  # the classic's closest siblings are kept for training
             if pt in seen:
                 if seen[pt] != en:
@@ -354,7 +357,7 @@ def generate(seed: int = SEED, sizes: dict[str, int] | None = None) -> dict[str,
                 continue
             seen[pt] = en
             pairs.append((pt, en))
-        if split == "test":
+        if split == TEST_SPLIT:
             random.Random(f"{seed}-test-order").shuffle(pairs)
         out[split] = pairs
     return out
@@ -371,9 +374,10 @@ def write(splits: dict[str, list[tuple[str, str]]], out_dir: pathlib.Path) -> No
                 gz.write(data)
 
 
-def read(split: str, data_dir: pathlib.Path | str = DEFAULT_OUT) -> list[tuple[str, str]]:
-    """Read one split back as (pt, en) pairs."""
-    with gzip.open(pathlib.Path(data_dir) / f"{split}.tsv.gz", "rt", encoding="utf-8") as f:
+def read(split: str, data_dir: pathlib.Path | str | None = None) -> list[tuple[str, str]]:
+    """Read one split back as (pt, en) pairs (default: the shipped corpus)."""
+    data_dir = pathlib.Path(data_dir) if data_dir else embedded_corpus_dir()
+    with gzip.open(data_dir / f"{split}.tsv.gz", "rt", encoding="utf-8") as f:
         return [tuple(line.rstrip("\n").split("\t")) for line in f]
 
 
@@ -386,7 +390,7 @@ def forms(sentence: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(sentence)]
 
 
-def statistics(data_dir: pathlib.Path | str = DEFAULT_OUT) -> str:
+def statistics(data_dir: pathlib.Path | str | None = None) -> str:
     """The data card's tables, as Markdown, computed from the files."""
     splits = {s: read(s, data_dir) for s in SPLITS}
     lines = ["| split | pairs | pt words | en words | mean pt length | min-max pt length |",
@@ -416,7 +420,7 @@ def statistics(data_dir: pathlib.Path | str = DEFAULT_OUT) -> str:
     return "\n".join(lines)
 
 
-def update_readme(data_dir=DEFAULT_OUT, readme=README) -> None:
+def update_readme(data_dir=None, readme=README) -> None:
     text = readme.read_text(encoding="utf-8")
     begin, end = "<!-- stats:begin -->", "<!-- stats:end -->"
     head, rest = text.split(begin)
@@ -426,12 +430,15 @@ def update_readme(data_dir=DEFAULT_OUT, readme=README) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
+                        help="where to write (default: the checkout's data/embedded_pt_en)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--stats", action="store_true", help="print statistics of --out")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the statistics of --out into data/README.md")
     args = parser.parse_args(argv)
+    if args.out is None:
+        parser.error("not running from a checkout: say where to write with --out")
     if args.stats or args.update_readme:
         if args.update_readme:
             update_readme(args.out)
