@@ -14,6 +14,7 @@
 # %%
 import tf_transformer
 
+import dataclasses
 import inspect
 import json
 import os
@@ -26,8 +27,10 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
-from tf_transformer.training import load_run, train
+from tf_transformer.run_dir import load_run
+from tf_transformer.training import TrainConfig, train
 from tf_transformer.training import callbacks as training_callbacks
+from tf_transformer.training import loop
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 
@@ -54,10 +57,33 @@ def show(obj):
 #   `backup_every` steps, TensorBoard, a time limit, a clear stop if the loss
 #   becomes NaN, and a tokens/s figure on the progress bar.
 #
-# Its docstring lists every option:
+# `train` itself is a short sequence of named steps, each a function of
+# `tf_transformer.training.loop` that `show` displays like this one:
 
 # %%
-print(train.__doc__)
+show(train)
+
+# %% [markdown]
+# The first step decides everything before a single batch is trained, and
+# checks it against the run already in the directory:
+
+# %%
+show(loop.prepare_run)
+
+# %% [markdown]
+# Every setting is a field of `TrainConfig`, declared once with its default,
+# its allowed values and its help; `tf-transformer train --help` lists the
+# same flags, and `run.json` records the same fields. A value out of range
+# fails at once, before anything is written:
+
+# %%
+for field in dataclasses.fields(TrainConfig):
+    default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+    print(f"{field.name:20s} {str(default):10s} {field.metadata['help']}")
+try:
+    TrainConfig(label_smoothing=1.0)
+except ValueError as error:
+    print("\n", error)
 
 # %% [markdown]
 # ## Train the `tutorial` preset
@@ -133,7 +159,8 @@ print("\nrun.json model config:", info["model"])
 # %%
 run = load_run(RUN_DIR)
 print(type(run.model).__name__, run.config.num_layers, "layers;",
-      "vocabularies:", int(run.pt_tokenizer.get_vocab_size()), int(run.en_tokenizer.get_vocab_size()))
+      "vocabularies:", int(run.source_tokenizer.get_vocab_size()), int(run.target_tokenizer.get_vocab_size()),
+      f"({run.source_language} -> {run.target_language})")
 
 # %% [markdown]
 # ## Interrupted? Run it again

@@ -31,7 +31,8 @@ from IPython.display import Code, display
 from tf_transformer.data import END_ID, START_ID, load_dataset
 from tf_transformer.inference import (Translator, beam_search, corpus_scores, export_translator,
                                       greedy_search, length_penalty, sequence_log_probs)
-from tf_transformer.training import load_run, train
+from tf_transformer.run_dir import load_run
+from tf_transformer.training import train
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 CLASSIC = "O animal não atravessou a rua porque estava muito cansado."
@@ -58,7 +59,7 @@ if not (RUN_DIR / "run.json").exists():
                      batch_tokens=2048, norm_first=True))
     train(run_dir=RUN_DIR, seed=0, verbose=0, **settings)
 run = load_run(RUN_DIR)
-model, pt_tokenizer, en_tokenizer = run.model, run.pt_tokenizer, run.en_tokenizer
+model, target_tokenizer = run.model, run.target_tokenizer
 translator = Translator.from_run(run)
 print(run.config)
 
@@ -81,8 +82,8 @@ for step in range(run.config.max_length - 1):
     if int(next_id[0]) == END_ID:
         break
 plain_ids = target.numpy()[0, 1:]
-print("pieces:", [t.decode() for t in en_tokenizer.lookup(tf.constant([plain_ids], tf.int64)).numpy()[0]])
-print("text:  ", en_tokenizer.detokenize(tf.constant([plain_ids], tf.int64)).numpy()[0].decode())
+print("pieces:", [t.decode() for t in target_tokenizer.lookup(tf.constant([plain_ids], tf.int64)).numpy()[0]])
+print("text:  ", target_tokenizer.detokenize(tf.constant([plain_ids], tf.int64)).numpy()[0].decode())
 
 # %% [markdown]
 # Step *t* recomputes the encoder and all *t* earlier decoder positions,
@@ -101,7 +102,7 @@ context, context_mask = model.encode(source, training=False)     # once: (1, S, 
 cache = model.init_cache(context, length=run.config.max_length)
 token, cached_ids = tf.constant([[START_ID]]), []
 for t in range(run.config.max_length - 1):
-    logits, cache = model.decode(token, context, context_mask, cache=cache, cache_index=t)  # (1, 1, V)
+    logits, cache = model.decode_cached(token, context_mask, cache, t)  # (1, 1, V)
     token = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)[:, None]
     cached_ids.append(int(token[0, 0]))
     if cached_ids[-1] == END_ID:

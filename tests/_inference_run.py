@@ -17,11 +17,9 @@ import keras
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
-from tf_transformer.data import Tokenizer, make_batches
-from tf_transformer.data.corpus import read
-from tf_transformer.data.tokenizer import VOCAB_DIR
+from tf_transformer import run_dir as rd
+from tf_transformer.data import DatasetSpec, Tokenizer, load_dataset, make_batches, vocab_files
 from tf_transformer.training import masked_loss
-from tf_transformer.training import run_dir as rd
 
 MAX_LENGTH = 32
 MAX_WORDS = 8      # short sentences only: the tiny model learns them well in a few hundred steps
@@ -38,21 +36,25 @@ def trained_run_dir() -> pathlib.Path:
     """Train once per process; later calls return the same run directory."""
     path = pathlib.Path(tempfile.mkdtemp(prefix="tf_transformer_inference_")) / "run"
     keras.utils.set_random_seed(0)
-    pt_tok, en_tok = Tokenizer(VOCAB_DIR / "pt.txt"), Tokenizer(VOCAB_DIR / "en.txt")
-    pairs = [p for p in read("train") if _short(p)][:TRAIN_PAIRS]
-    dataset = tf.data.Dataset.from_tensor_slices(([p for p, _ in pairs], [e for _, e in pairs]))
-    batches = make_batches(dataset, pt_tok, en_tok, max_length=MAX_LENGTH, batch_tokens=4096,
+    spec = DatasetSpec()  # the embedded corpus, pt -> en
+    vocab = vocab_files(spec)
+    source_tok, target_tok = Tokenizer(vocab["source"]), Tokenizer(vocab["target"])
+    pairs = corpus_pairs("train", TRAIN_PAIRS)
+    dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))
+    batches = make_batches(dataset, source_tok, target_tok, max_length=MAX_LENGTH, batch_tokens=4096,
                            shuffle=True, seed=0, shuffle_buffer=TRAIN_PAIRS).repeat()
     config = TransformerConfig.from_preset(
-        "tiny", input_vocab_size=int(pt_tok.get_vocab_size()),
-        target_vocab_size=int(en_tok.get_vocab_size()), max_length=MAX_LENGTH, dropout_rate=0.0)
+        "tiny", input_vocab_size=int(source_tok.get_vocab_size()),
+        target_vocab_size=int(target_tok.get_vocab_size()), max_length=MAX_LENGTH, dropout_rate=0.0)
     model = Transformer(config)
     model.build()
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=_loss)
     model.fit(batches, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
-    rd.write_run_info(path, config=config, dataset="embedded", max_length=MAX_LENGTH,
-                      vocab_files={"pt": VOCAB_DIR / "pt.txt", "en": VOCAB_DIR / "en.txt"},
-                      train_args={"steps": STEPS, "note": "tests/_inference_run.py"})
+    source_language, target_language = spec.languages
+    rd.write_run_info(path, config=config, max_length=MAX_LENGTH, vocab_files=vocab,
+                      data={**spec.to_dict(), "source_language": source_language,
+                            "target_language": target_language},
+                      train={"steps": STEPS, "note": "tests/_inference_run.py: a plain model.fit"})
     model.save_weights(str(path / rd.WEIGHTS_FILE))
     model.save(str(path / rd.MODEL_FILE))
     return path
@@ -62,16 +64,24 @@ def _short(pair):
     return len(pair[0].split()) <= MAX_WORDS
 
 
-def corpus_pairs(split="test", count=24):
-    """The first ``count`` short (pt, en) pairs of a split, as Python strings."""
-    return [p for p in read(split) if _short(p)][:count]
+@functools.lru_cache(maxsize=None)
+def corpus_pairs(split="test", count=24) -> tuple:
+    """The first ``count`` short (pt, en) pairs of a split of the embedded corpus, as Python strings."""
+    pairs = []
+    for source, target in load_dataset("embedded", split).as_numpy_iterator():
+        pair = source.decode("utf-8"), target.decode("utf-8")
+        if _short(pair):
+            pairs.append(pair)
+            if len(pairs) == count:
+                break
+    return tuple(pairs)
 
 
 @functools.lru_cache(maxsize=None)
 def trained_translator():
     """A ``Translator`` on the trained run (its ``tf.function``s trace once per session)."""
     from tf_transformer.inference import Translator
-    from tf_transformer.training import load_run
+    from tf_transformer.run_dir import load_run
 
     return Translator.from_run(load_run(trained_run_dir()))
 

@@ -1,6 +1,7 @@
 """Translator (strings to strings), bad input, attention maps, run-dir reloads, evaluation and CLI."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -9,9 +10,9 @@ import tensorflow as tf
 
 from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
 from tf_transformer import cli
+from tf_transformer import run_dir as rd
 from tf_transformer.inference import Translator, corpus_scores
-from tf_transformer.training import load_run
-from tf_transformer.training import run_dir as rd
+from tf_transformer.run_dir import load_run
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_long_input_is_truncated_to_max_length(translator):
     assert ids.shape[1] == translator.max_length
     assert ids[0, 0] == 2 and ids[0, -1] == 3  # [START] ... [END] kept
     # The truncated input translates as its first max_length - 2 tokens would.
-    words = translator.pt_tokenizer.tokenize(tf.constant([long]))[0, 1:translator.max_length - 1]
+    words = translator.source_tokenizer.tokenize(tf.constant([long]))[0, 1:translator.max_length - 1]
     np.testing.assert_array_equal(ids[0, 1:-1], words.numpy())
 
 
@@ -63,6 +64,7 @@ def test_cross_attention_map(translator):
     assert att.target_tokens[0] == "[START]" and "[END]" not in att.target_tokens
     assert att.weights.shape == (config.num_layers, config.num_heads,
                                  len(att.target_tokens), len(att.source_tokens))
+    # softmax rows sum to 1 up to float32 rounding of a sum of up to max_length terms (~1e-6)
     np.testing.assert_allclose(att.weights.sum(-1), 1.0, atol=1e-5)
 
 
@@ -74,8 +76,37 @@ def test_keras_file_and_weights_file_reload_identically():
     tgt = tf.constant([[2, 50, 51]])
     np.testing.assert_array_equal(whole((src, tgt)).numpy(), run.model((src, tgt)).numpy())
     sentences = [pt for pt, _ in corpus_pairs(count=4)]
-    assert (Translator(whole, run.pt_tokenizer, run.en_tokenizer, run.max_length).translate(sentences)
+    assert (Translator(whole, run.source_tokenizer, run.target_tokenizer, run.max_length).translate(sentences)
             == Translator.from_run(run).translate(sentences))
+
+
+def test_format_1_run_directories_keep_loading(tmp_path):
+    """A run written before source/target (vocab/pt.txt, vocab/en.txt, "dataset") loads as pt -> en."""
+    old = tmp_path / "old_run"
+    shutil.copytree(trained_run_dir(), old)
+    info = json.loads((old / rd.RUN_FILE).read_text())
+    (old / "vocab/source.txt").rename(old / "vocab/pt.txt")
+    (old / "vocab/target.txt").rename(old / "vocab/en.txt")
+    format_1 = {"model": info["model"], "dataset": "embedded", "max_length": info["max_length"],
+                "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"},
+                "train": {"preset": "tiny", "dataset": "embedded"}, "tf_transformer_version": "0.1.0"}
+    (old / rd.RUN_FILE).write_text(json.dumps(format_1))
+    run, new = load_run(old), load_run(trained_run_dir())
+    assert (run.source_language, run.target_language, run.max_length) == ("pt", "en", new.max_length)
+    assert run.info["format"] == 2 and run.info["data"] == new.info["data"]
+    src = new.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
+    tgt = new.target_tokenizer.tokenize(tf.constant(["The cat"])).to_tensor()
+    np.testing.assert_array_equal(run.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor(), src)
+    np.testing.assert_array_equal(run.model((src, tgt)).numpy(), new.model((src, tgt)).numpy())
+
+
+def test_run_directories_from_a_newer_version_are_refused(tmp_path):
+    newer = tmp_path / "newer"
+    shutil.copytree(trained_run_dir(), newer)
+    info = json.loads((newer / rd.RUN_FILE).read_text())
+    (newer / rd.RUN_FILE).write_text(json.dumps({**info, "format": rd.FORMAT + 1}))
+    with pytest.raises(ValueError, match="newer than this tf_transformer reads"):
+        load_run(newer)
 
 
 def test_corpus_scores_report_sacrebleu_signatures():

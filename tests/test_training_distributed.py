@@ -27,7 +27,7 @@ MIRRORED = textwrap.dedent("""
     import numpy as np
     from tf_transformer import Transformer, TransformerConfig, data
     from tf_transformer.training import masked_loss, train
-    from tf_transformer.training.train import make_strategy
+    from tf_transformer.training import make_strategy
     mirrored = make_strategy("mirrored")
     assert mirrored.num_replicas_in_sync == 2
     args = json.loads(sys.argv[2])
@@ -37,12 +37,12 @@ MIRRORED = textwrap.dedent("""
     keras.utils.set_random_seed(args["seed"])
     tokenizers = data.load_tokenizers()
     pairs = data.load_dataset("embedded", "train").take(args["train_examples"])
-    batches = data.make_batches(pairs, tokenizers.pt, tokenizers.en, max_length=args["max_length"],
+    batches = data.make_batches(pairs, tokenizers.source, tokenizers.target, max_length=args["max_length"],
                                 batch_tokens=args["batch_tokens"], seed=args["seed"], repeat=True)
     (context, target), labels = batch = next(iter(batches))
     config = TransformerConfig.from_preset(
-        "tiny", input_vocab_size=int(tokenizers.pt.get_vocab_size()),
-        target_vocab_size=int(tokenizers.en.get_vocab_size()), max_length=args["max_length"])
+        "tiny", input_vocab_size=int(tokenizers.source.get_vocab_size()),
+        target_vocab_size=int(tokenizers.target.get_vocab_size()), max_length=args["max_length"])
 
     def gradient(model, context, target, labels):
         with tf.GradientTape() as tape:

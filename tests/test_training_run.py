@@ -1,5 +1,5 @@
 """train() end to end on a few steps of the tiny preset: the run directory, determinism,
-resuming after an interruption, load_run, and clear errors for bad input."""
+resuming after an interruption, load_run, the CLI, and clear errors for bad input."""
 
 import json
 
@@ -9,8 +9,10 @@ import pytest
 import tensorflow as tf
 
 from tf_transformer import cli
-from tf_transformer.training import load_run, read_run_info, train
-from tf_transformer.training import run_dir as rd
+from tf_transformer import run_dir as rd
+from tf_transformer.data import DatasetSpec, vocab_files
+from tf_transformer.run_dir import load_run, read_run_info
+from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
 
 # A few steps on a slice of the embedded corpus: enough to exercise everything, fast on 2 cores.
@@ -56,14 +58,18 @@ def test_run_directory_holds_what_later_commands_need(seeded_run):
     path, result, _, _ = seeded_run
     assert result.steps == 7 and result.stopped == "done"
     for name in (rd.RUN_FILE, rd.MODEL_FILE, rd.WEIGHTS_FILE, rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS,
-                 rd.HISTORY_FILE, "vocab/pt.txt", "vocab/en.txt", "backup/state.weights.h5"):
+                 rd.HISTORY_FILE, "vocab/source.txt", "vocab/target.txt", "backup/state.weights.h5"):
         assert (path / name).is_file(), name
     assert any((path / rd.LOG_DIR).rglob("events.out.tfevents*"))
     info = read_run_info(path)
-    assert info["vocab"] == {"pt": "vocab/pt.txt", "en": "vocab/en.txt"}
-    assert info["dataset"] == "embedded" and info["max_length"] == 32
-    assert info["train"]["preset"] == "tiny" and info["train"]["seed"] == 7
+    assert info["format"] == 2 and info["max_length"] == 32
+    assert info["vocab"] == {"source": "vocab/source.txt", "target": "vocab/target.txt"}
+    assert info["data"] == {**DatasetSpec().to_dict(), "source_language": "pt", "target_language": "en"}
+    assert info["train"] == TrainConfig(preset="tiny", **QUICK).to_dict()  # everything, once
     assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
+    shipped = vocab_files(DatasetSpec())
+    for side in ("source", "target"):
+        assert (path / info["vocab"][side]).read_text() == shipped[side].read_text()
     # History: 7 steps of 3 per epoch = epochs ending at steps 3, 6 and 7 (a short last one).
     history = json.loads((path / rd.HISTORY_FILE).read_text())
     assert [e["step"] for e in history] == [3, 6, 7]
@@ -77,13 +83,16 @@ def test_load_run_rebuilds_model_and_tokenizers(seeded_run):
     path, result, _, _ = seeded_run
     run = load_run(path)
     assert run.config.to_dict() == read_run_info(path)["model"]
-    assert int(run.en_tokenizer.get_vocab_size()) == run.config.target_vocab_size
-    pt = run.pt_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
-    en = run.en_tokenizer.tokenize(tf.constant(["The cat sleeps."])).to_tensor()[:, :-1]
+    assert (run.source_language, run.target_language, run.max_length) == ("pt", "en", 32)
+    assert int(run.target_tokenizer.get_vocab_size()) == run.config.target_vocab_size
+    pt = run.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
+    en = run.target_tokenizer.tokenize(tf.constant(["The cat sleeps."])).to_tensor()[:, :-1]
+    # Same weights and inputs. atol: logits of size ~5 are spaced 5e-7 apart in float32, so
+    # 1e-6 lets the last bit differ should a rebuilt model's kernels sum in another order.
     np.testing.assert_allclose(run.model((pt, en)), result.model((pt, en)), atol=1e-6)
     # The whole-model file loads too.
     whole = keras.saving.load_model(path / rd.MODEL_FILE, compile=False)
-    np.testing.assert_allclose(whole((pt, en)), result.model((pt, en)), atol=1e-6)
+    np.testing.assert_allclose(whole((pt, en)), result.model((pt, en)), atol=1e-6)  # as above
     latest = load_run(path, weights="latest")
     assert latest.model.count_params() == run.model.count_params()
 
@@ -103,13 +112,15 @@ def test_interrupted_run_is_deterministic_and_resumes_mid_epoch(seeded_run, tmp_
     result = train("tiny", path, callbacks=[after], **QUICK)    # the same command again
     assert min(after.losses) == 5                  # continued after step 4, not from 0 or 3
     assert result.steps == uninterrupted.steps == 7
-    # Not one batch repeated or skipped: the end state is the uninterrupted run's.
+    # Not one batch repeated or skipped: the end state is the uninterrupted run's. (Op
+    # determinism makes it equal; atol 1e-6 only lets a weight near 0 differ in its last
+    # float32 bits should a restored run's kernels sum in another order.)
     for got, want in zip(result.model.weights, weights):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
     assert [e["step"] for e in json.loads((path / rd.HISTORY_FILE).read_text())] == [3, 6, 7]
-    # Once more: nothing left to do.
+    # Once more, as a TrainConfig: nothing left to do.
     keras.backend.clear_session()
-    assert train("tiny", path, **QUICK).stopped == "already done"
+    assert train(TrainConfig(preset="tiny", **QUICK), path).stopped == "already done"
 
 
 def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):
@@ -126,15 +137,26 @@ def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(preset="huge"), ValueError, "Unknown preset 'huge'.*tiny"),
-    (dict(batch_tokens=16, max_length=32), ValueError, "cannot hold one sentence.*--batch-tokens 32"),
-    (dict(strategy="tpu"), ValueError, "Unknown strategy"),
-    (dict(mixed_precision="fp8"), ValueError, "Unknown mixed precision"),
+    (dict(preset="huge"), ValueError, r"preset \(--preset\) must be one of tiny"),
+    (dict(batch_tokens=16, max_length=32), ValueError, "cannot hold one sentence.*at least 32"),
+    (dict(strategy="tpu"), ValueError, r"strategy \(--strategy\) must be one of auto"),
+    (dict(mixed_precision="fp8"), ValueError, r"mixed_precision \(--mixed-precision\) must be one of"),
+    (dict(lr_scale=0), ValueError, "greater than 0"),
+    (dict(colour="red"), TypeError, "colour"),
+    (dict(dataset="tsv:/nonexistent/corpus.tsv"), FileNotFoundError, "no such file"),
 ])
-def test_bad_arguments_fail_before_training(tmp_path, kwargs, error, match):
+def test_bad_arguments_fail_before_anything_is_written(tmp_path, kwargs, error, match):
     args = {**QUICK, **kwargs}
     with pytest.raises(error, match=match):
         train(args.pop("preset", "tiny"), tmp_path / "x", **args)
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_unprepared_corpus_fails_before_anything_is_written(tmp_path):
+    corpus = tmp_path / "corpus.tsv"
+    corpus.write_text("Olá.\tHello.\n")
+    with pytest.raises(FileNotFoundError, match="run `tf-transformer prepare --dataset tsv:"):
+        train("tiny", tmp_path / "x", dataset=f"tsv:{corpus}", data_dir=tmp_path / "tfds", **QUICK)
     assert not (tmp_path / "x").exists()
 
 
@@ -146,8 +168,12 @@ def test_foreign_or_different_run_directories_are_refused(seeded_run, tmp_path):
         train("tiny", foreign, **QUICK)
     assert (foreign / "thesis.tex").read_text() == "precious"
     path = seeded_run[0]
+    recorded = (path / rd.RUN_FILE).read_text()
     with pytest.raises(ValueError, match="different run.*batch_tokens: 512 -> 1024.*another --run-dir"):
         train("tiny", path, **{**QUICK, "batch_tokens": 1024})
+    with pytest.raises(ValueError, match=r"different run \(dataset: embedded -> embedded \(reversed\)"):
+        train("tiny", path, **QUICK, dataset=DatasetSpec(reverse=True))
+    assert (path / rd.RUN_FILE).read_text() == recorded  # refused runs leave it untouched
 
 
 def test_load_run_errors_say_what_to_do(tmp_path):
@@ -158,8 +184,33 @@ def test_load_run_errors_say_what_to_do(tmp_path):
 
 
 def test_cli_prints_errors_plainly(tmp_path, capsys):
-    assert cli.main(["train", "--preset", "huge", "--run-dir", str(tmp_path / "r")]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "--preset", "huge", "--run-dir", str(tmp_path / "r")])
+    assert exit_.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err
+    assert cli.main(["train", "--warmup-steps", "0", "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "tf-transformer train: error: Unknown preset 'huge'" in err and "Traceback" not in err
-    help_text = cli.build_parser().format_help()
-    assert "train" in help_text
+    assert "tf-transformer train: error: TrainConfig.warmup_steps (--warmup-steps) must be at least 1" \
+        in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+    assert "train" in cli.build_parser().format_help()
+
+
+def test_cli_trains_the_reversed_corpus(tmp_path, capsys):
+    """The CLI's flags become the run's TrainConfig; --reverse trains en -> pt on the same files."""
+    path = tmp_path / "en_pt"
+    flags = ["--preset", "tiny", "--train-examples", "64", "--validation-examples", "0",
+             "--batch-tokens", "256", "--max-length", "16", "--max-steps", "2", "--seed", "1",
+             "--verbose", "0", "--reverse"]
+    assert cli.main(["train", "--run-dir", str(path), *flags]) == 0
+    assert capsys.readouterr().out.startswith(f"done: 2 steps in {path}")
+    info = read_run_info(path)
+    parser = cli.build_parser()
+    assert info["train"] == TrainConfig.from_args(parser.parse_args(
+        ["train", "--run-dir", str(path), *flags, "--steps-per-epoch", str(info["train"]["steps_per_epoch"])]
+    )).to_dict()
+    assert (info["data"]["source_language"], info["data"]["target_language"]) == ("en", "pt")
+    shipped = vocab_files(DatasetSpec())  # the corpus's own pt -> en vocabularies
+    assert (path / "vocab/source.txt").read_text() == shipped["target"].read_text()
+    run = load_run(path)
+    assert (run.source_language, run.target_language) == ("en", "pt")
+    assert run.config.input_vocab_size == int(run.source_tokenizer.get_vocab_size())

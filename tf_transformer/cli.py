@@ -18,13 +18,16 @@ COMMAND_MODULES = [
     "tf_transformer.data.prepare",
     "tf_transformer.training.cli",
     "tf_transformer.inference.cli",
+    "tf_transformer.serving.cli",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tf-transformer",
-        description="Train, evaluate, run and export a Portuguese->English Transformer.")
+        description="Prepare a parallel corpus, then train, evaluate, run and export a Transformer "
+                    "that translates its source language into its target language (the embedded "
+                    "corpus, Portuguese->English, by default).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)

@@ -6,9 +6,12 @@
 - ``evaluate``: sacreBLEU corpus BLEU and chrF, ``metrics.json``.
 - ``export``: a SavedModel (``keras.export.ExportArchive``) for TF Serving.
 
+Inference reads a run directory through ``tf_transformer.run_dir`` and never
+imports ``tf_transformer.training``.
+
 >>> from tf_transformer.inference import Translator
->>> from tf_transformer.training import load_run
->>> Translator.from_run(load_run("runs/demo")).translate("O gato dorme.")
+>>> from tf_transformer.run_dir import load_run
+>>> Translator.from_run(load_run("runs/demo")).translate("O gato dorme.")  # doctest: +SKIP
 'The cat sleeps.'
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-SPLITS = ("test", "validation", "generalization")
+from tf_transformer.constants import EVALUATION_SPLITS
 
 
 def _beam_size(value: str) -> int:
@@ -17,7 +17,7 @@ def _beam_size(value: str) -> int:
 
 def _load(run_dir):
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.training import load_run
+    from tf_transformer.run_dir import load_run
 
     return Translator.from_run(load_run(run_dir), jit_compile=True)
 
@@ -26,7 +26,7 @@ def run_evaluate(args) -> int:
     from tf_transformer.inference.evaluate import METRICS_FILE, evaluate_run
 
     result = evaluate_run(args.run_dir, args.split, beam_size=args.beam_size,
-                          batch_size=args.batch_size, limit=args.limit)
+                          batch_size=args.batch_size, limit=args.limit, data_dir=args.data_dir)
     search = "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {result['alpha']}"
     print(f"{args.split}: {result['sentences']} sentences, {search}, "
           f"{result['sentences_per_second']} sentences/s")
@@ -65,13 +65,16 @@ def add_commands(commands) -> None:
 
     parser = commands.add_parser("evaluate", help="corpus BLEU and chrF (sacreBLEU) on a split")
     run_dir(parser)
-    parser.add_argument("--split", default="test", choices=SPLITS, help="(default: test)")
+    parser.add_argument("--split", default="test", choices=EVALUATION_SPLITS, help="(default: test)")
     parser.add_argument("--beam-size", type=_beam_size, default=1, help="1 = greedy (default)")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: 64)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N sentence pairs")
+    parser.add_argument("--data-dir", default=None,
+                        help="where the prepared data lives (default: where training found it)")
     parser.set_defaults(run=run_evaluate)
 
-    parser = commands.add_parser("translate", help="translate Portuguese sentences (arguments or stdin lines)")
+    parser = commands.add_parser(
+        "translate", help="translate sentences of the run's source language (arguments or stdin lines)")
     run_dir(parser)
     parser.add_argument("--beam-size", type=_beam_size, default=1, help="1 = greedy (default)")
     parser.add_argument("text", nargs="*", help="sentences; without any, one per line on stdin")

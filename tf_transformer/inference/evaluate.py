@@ -25,7 +25,7 @@ def corpus_scores(hypotheses, references) -> dict:
 
     Example:
         >>> corpus_scores(["The cat sat."], ["The cat sat."])["bleu"]
-        100.00000000000004
+        100.0
     """
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
@@ -40,12 +40,12 @@ def corpus_scores(hypotheses, references) -> dict:
 
 
 def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
-    """Translate the Portuguese side of ``pairs`` and score it against the English side.
+    """Translate the source side of ``pairs`` and score it against the target side.
 
     Args:
         translator: a ``Translator``.
-        pairs: ``(pt, en)`` string pairs (``str`` or UTF-8 ``bytes``), e.g. a
-            split of ``tf_transformer.data.load_dataset``.
+        pairs: ``(source, target)`` string pairs (``str`` or UTF-8 ``bytes``),
+            e.g. a split of ``tf_transformer.data.load_dataset``.
 
     Returns ``corpus_scores``'s dict plus ``beam_size``, ``seconds``,
     ``sentences_per_second`` and the ``examples`` (source, reference, output).
@@ -53,7 +53,7 @@ def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
     def text(s):
         return s.decode("utf-8") if isinstance(s, bytes) else str(s)
 
-    pairs = [(text(pt), text(en)) for pt, en in pairs]
+    pairs = [(text(source), text(target)) for source, target in pairs]
     if not pairs:
         raise ValueError("Nothing to evaluate: the split is empty.")
     sources, references = zip(*pairs)
@@ -82,19 +82,31 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
     return path
 
 
-def evaluate_run(run_dir, split="test", beam_size=1, batch_size=64, limit=None) -> dict:
+def evaluate_run(run_dir, split="test", beam_size=1, batch_size=64, limit=None,
+                 data_dir=None) -> dict:
     """Load a run directory, evaluate it on a split of its dataset, write ``metrics.json``.
 
+    Args:
+        run_dir: a directory written by ``tf-transformer train``.
+        split: a split of the run's dataset (``test``, ``validation``...).
+        beam_size: 1 for greedy search.
+        batch_size: sentences translated at once.
+        limit: only the first ``limit`` sentence pairs.
+        data_dir: where the prepared data lives (default: where training found it).
+
     Example:
-        >>> evaluate_run("runs/demo", "test", beam_size=4)["bleu"]
+        >>> evaluate_run("runs/demo", "test", beam_size=4)["bleu"]  # doctest: +SKIP
     """
-    from tf_transformer.data import load_dataset
+    from tf_transformer.data import DatasetSpec, load_dataset
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.training import load_run
+    from tf_transformer.run_dir import load_run
 
     run = load_run(run_dir)
     translator = Translator.from_run(run, jit_compile=True)
-    pairs = load_dataset(run.info.get("dataset", "embedded"), split).as_numpy_iterator()
+    spec = DatasetSpec.from_dict(run.info["data"])  # the language codes beside it are left out
+    if data_dir is None:
+        data_dir = run.info.get("train", {}).get("data_dir")
+    pairs = load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator()
     pairs = list(pairs)[:limit]
     result = evaluate_translator(translator, pairs, beam_size=beam_size, batch_size=batch_size)
     result["split"] = split

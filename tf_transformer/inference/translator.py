@@ -1,4 +1,4 @@
-"""``Translator``: Portuguese strings in, English strings out, batched, all in TensorFlow ops.
+"""``Translator``: source-language strings in, target-language strings out, batched, in TensorFlow ops.
 
 Strings go through the same steps in Python, in the CLI and in the exported
 SavedModel, because all three call the functions defined here:
@@ -18,7 +18,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer.inference.search import END, PAD, START, beam_search, greedy_search
+from tf_transformer.constants import END_ID, MIN_MAX_LENGTH, PAD_ID, START_ID
+from tf_transformer.inference.search import beam_search, greedy_search
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 BEAM_SIZE_SPEC = tf.TensorSpec([], tf.int32, name="beam_size")
@@ -48,7 +49,7 @@ class Translator:
 
     Args:
         model: a built ``Transformer``.
-        pt_tokenizer, en_tokenizer: ``tokenize(strings)`` -> ragged ids with
+        source_tokenizer, target_tokenizer: ``tokenize(strings)`` -> ragged ids with
             ``[START]``/``[END]``; ``detokenize(ids)`` -> strings;
             ``lookup(ids)`` -> ragged token strings.
         max_length: longest source, in tokens, and longest translation; at
@@ -59,21 +60,21 @@ class Translator:
             the exported SavedModel, which must run in servers without XLA.
 
     Example:
-        >>> run = load_run("runs/demo")
-        >>> translator = Translator(run.model, run.pt_tokenizer, run.en_tokenizer)
-        >>> translator.translate(["Eu gosto de gatos.", ""], beam_size=4)
+        >>> run = load_run("runs/demo")  # doctest: +SKIP
+        >>> translator = Translator(run.model, run.source_tokenizer, run.target_tokenizer)  # doctest: +SKIP
+        >>> translator.translate(["Eu gosto de gatos.", ""], beam_size=4)  # doctest: +SKIP
         ['I like cats.', '']
     """
 
-    def __init__(self, model, pt_tokenizer, en_tokenizer, max_length=None, alpha=0.6,
+    def __init__(self, model, source_tokenizer, target_tokenizer, max_length=None, alpha=0.6,
                  jit_compile=False):
         limit = model.config.max_length
-        if max_length is not None and not 3 <= max_length <= limit:
-            raise ValueError(f"max_length must be between 3 and the model's max_length ({limit}), "
-                             f"got {max_length}.")
+        if max_length is not None and not MIN_MAX_LENGTH <= max_length <= limit:
+            raise ValueError(f"max_length must be between {MIN_MAX_LENGTH} and the model's "
+                             f"max_length ({limit}), got {max_length}.")
         self.model = model
-        self.pt_tokenizer = pt_tokenizer
-        self.en_tokenizer = en_tokenizer
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
         self.max_length = max_length or limit
         self.alpha = float(alpha)
         self.jit_compile = bool(jit_compile)
@@ -84,7 +85,7 @@ class Translator:
     @classmethod
     def from_run(cls, run, alpha=0.6, jit_compile=False):
         """A translator for a loaded run (``load_run``): its model, tokenizers and length limit."""
-        return cls(run.model, run.pt_tokenizer, run.en_tokenizer,
+        return cls(run.model, run.source_tokenizer, run.target_tokenizer,
                    max_length=min(run.max_length, run.config.max_length), alpha=alpha,
                    jit_compile=jit_compile)
 
@@ -95,7 +96,7 @@ class Translator:
 
         The tokenizer replaces invalid UTF-8 bytes with U+FFFD first.
         """
-        return self.pt_tokenizer.tokenize(tf.convert_to_tensor(text, tf.string))
+        return self.source_tokenizer.tokenize(tf.convert_to_tensor(text, tf.string))
 
     def source_ids(self, text):
         """Strings ``[B]`` -> int32 ``[B, S]`` model input, truncated to ``max_length`` and padded."""
@@ -103,11 +104,11 @@ class Translator:
         body = tokens[:, 1:-1][:, :self.max_length - 2]      # the words, without [START]/[END]
         ids = tf.concat([tokens[:, :1], body, tokens[:, -1:]], axis=1)
         ids = ids * tf.cast(body.row_lengths() > 0, ids.dtype)[:, None]  # no words: all padding
-        return tf.cast(ids.to_tensor(default_value=PAD), tf.int32)
+        return tf.cast(ids.to_tensor(default_value=PAD_ID), tf.int32)
 
     def target_text(self, ids):
         """Generated ids ``[B, T]`` -> strings ``[B]`` (the tokenizer reads each row up to ``[END]``)."""
-        return self.en_tokenizer.detokenize(tf.cast(ids, tf.int64))
+        return self.target_tokenizer.detokenize(tf.cast(ids, tf.int64))
 
     # -- the two searches, as strings -> strings --------------------------------------------
 
@@ -159,18 +160,17 @@ class Translator:
         else:
             generated, _ = beam_search(self.model, source, beam_size, self.max_length, self.alpha)
         generated = generated[:, :self.max_length - 1]                     # the decoder input keeps [START]
-        ends = tf.equal(generated[0], END)
+        ends = tf.equal(generated[0], END_ID)
         keep = tf.reduce_sum(tf.cast(tf.equal(tf.cumsum(tf.cast(ends, tf.int32)), 0), tf.int32))
-        target = tf.concat([[[START]], generated[:, :keep]], axis=1)            # [START] + words
+        target = tf.concat([[[START_ID]], generated[:, :keep]], axis=1)         # [START] + words
         context, context_mask = self.model.encode(source, training=False)
-        _, weights = self.model.decode(target, context, context_mask,
-                                       return_attention_weights=True, training=False)
+        _, weights = self.model.decode_with_attention(target, context, context_mask, training=False)
 
         def tokens(tokenizer, ids):
             return [t.decode("utf-8", errors="replace") for t in tokenizer.lookup(ids).numpy()[0]]
 
         return AttentionMap(
-            source_tokens=tokens(self.pt_tokenizer, tf.cast(source, tf.int64)),
-            target_tokens=tokens(self.en_tokenizer, tf.cast(target, tf.int64)),
+            source_tokens=tokens(self.source_tokenizer, tf.cast(source, tf.int64)),
+            target_tokens=tokens(self.target_tokenizer, tf.cast(target, tf.int64)),
             weights=np.stack([w.numpy()[0] for w in weights]),
             translation=self.target_text(generated).numpy()[0].decode("utf-8", errors="replace"))

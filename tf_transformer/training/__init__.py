@@ -1,20 +1,27 @@
 """Training: the paper's optimizer and loss, and a resumable ``model.fit`` into a run directory.
 
->>> from tf_transformer.training import WarmupSchedule, masked_loss, train, load_run
->>> result = train("tiny", "runs/tiny", max_steps=50)
->>> run = load_run("runs/tiny")   # what evaluate / translate / export read
+>>> from tf_transformer.training import TrainConfig, train  # doctest: +SKIP
+>>> result = train("tiny", "runs/tiny", max_steps=50)  # doctest: +SKIP
+>>> from tf_transformer.run_dir import load_run  # what evaluate / translate / export read
+
+- ``config``: ``TrainConfig``, every training setting with its default and range.
+- ``loop``: ``train`` and its named steps (prepare the run, build the model,
+  make the callbacks, fit in windows, finish).
+- ``schedule``, ``losses``: the paper's learning-rate schedule, optimizer and loss.
+- ``callbacks``: throughput, resumable backups, NaN and time guards, the history file.
+- ``strategy``: ``tf.distribute`` strategies and the Keras work-arounds they need.
+- ``cli``: ``tf-transformer train``, its flags generated from ``TrainConfig``.
 
 Taught in the optimizer-and-loss and training notebooks.
 """
 
 from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
-from tf_transformer.training.losses import MaskedAccuracy, masked_accuracy, masked_loss
-from tf_transformer.training.run_dir import Run, load_run, read_run_info
-from tf_transformer.training.schedule import WarmupSchedule, make_optimizer
 from tf_transformer.training.callbacks import TrainingDiverged
-# Imported last: the function ``train`` must win over the module of the same name.
-from tf_transformer.training.train import TrainResult, train
+from tf_transformer.training.config import TrainConfig
+from tf_transformer.training.loop import TrainResult, train
+from tf_transformer.training.losses import MaskedAccuracy, masked_accuracy, masked_loss
+from tf_transformer.training.schedule import WarmupSchedule, make_optimizer
+from tf_transformer.training.strategy import make_strategy
 
 __all__ = ["WarmupSchedule", "make_optimizer", "masked_loss", "masked_accuracy", "MaskedAccuracy",
-           "Run", "load_run", "read_run_info", "train", "TrainResult", "TrainingDiverged"]
-
+           "TrainConfig", "train", "TrainResult", "TrainingDiverged", "make_strategy"]

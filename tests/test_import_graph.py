@@ -1,0 +1,121 @@
+"""The package's import graph shows its architecture: no cycles, nothing points up.
+
+    constants, _quiet                  (nothing)
+    config                             constants
+    layers/                            constants, config
+    model                              layers, config, constants
+    data/                              constants
+    run_dir                            config, model, data, constants
+    training/   inference/             peers: each stands on run_dir, model, data; never on the other
+    demo, cli, __main__                the commands, on top of everything
+
+Read from the source with ``ast`` (imports inside functions count too), so the test
+needs no TensorFlow; one subprocess checks what importing inference really loads.
+"""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_transformer"
+SUBPACKAGES = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports(path: pathlib.Path) -> set[str]:
+    """The tf_transformer modules that ``path`` imports, anywhere in the file."""
+    found = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative import
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                + ([node.module] if node.module else []))
+            for alias in node.names:  # `from tf_transformer import data` names a module
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return {name for name in found if name.split(".")[0] == "tf_transformer"}
+
+
+def unit(module: str) -> str:
+    """What the architecture talks about: a subpackage, or a top-level module."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "tf_transformer"  # the package's own __init__
+    return parts[1]
+
+
+def unit_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        edges = graph.setdefault(unit(name), set())
+        edges.update(unit(m) for m in imports(path) if unit(m) != unit(name))
+    return graph
+
+
+def test_the_graph_is_read_from_every_module():
+    graph = unit_graph()
+    assert {"layers", "data", "training", "inference", "config", "constants", "run_dir"} <= set(graph)
+    assert "run_dir" in graph["training"] and "run_dir" in graph["inference"]
+    assert "tf_transformer.data" in imports(PACKAGE / "training" / "loop.py")  # `from tf_transformer import data`
+
+
+def test_no_cycles_between_subpackages_and_modules():
+    graph = unit_graph()
+    done, path = set(), []
+
+    def visit(node):
+        if node in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + [node]))
+        if node in done:
+            return
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt)
+        path.pop()
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node)
+
+
+def test_the_foundations_import_nothing_above_them():
+    graph = unit_graph()
+    allowed = {
+        "constants": set(),
+        "_quiet": set(),
+        "config": {"constants"},
+        "layers": {"constants", "config", "_quiet"},
+        "model": {"constants", "config", "layers", "_quiet"},
+    }
+    for name, below in allowed.items():
+        assert graph[name] <= below, f"{name} imports {sorted(graph[name] - below)}"
+    upper = {"training", "inference", "run_dir", "demo", "cli", "__main__"}
+    assert not graph["data"] & upper, f"data imports {sorted(graph['data'] & upper)}"
+    assert graph["run_dir"] <= {"constants", "config", "model", "data", "tf_transformer"}
+
+
+def test_training_and_inference_are_peers():
+    graph = unit_graph()
+    assert "inference" not in graph["training"], "training imports inference"
+    assert "training" not in graph["inference"], "inference imports training"
+
+
+def test_importing_inference_loads_no_training_code():
+    code = ("import sys\n"
+            "import tf_transformer.inference, tf_transformer.inference.cli, tf_transformer.run_dir\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('tf_transformer.training'))\n"
+            "print('LOADED', loaded)\n"
+            "sys.exit(1 if loaded else 0)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -1,0 +1,374 @@
+"""``train``: fit a Transformer on a translation corpus into a run directory.
+
+Used by ``tf-transformer train`` and by the training notebook. Built on
+``model.fit``; what ``fit`` does not do by itself is here, one named step
+each, in the order ``train`` calls them:
+
+1. ``prepare_run``: the strategy, the tokenizers, the model's sizes, the
+   "same run?" check, ``run.json``: everything decided before training.
+2. ``build_model``: the compiled model, restored from the run's backup.
+3. ``make_callbacks``: checkpoints, backups, history, guards, TensorBoard.
+4. ``fit_in_windows``: ``model.fit`` on the training stream, epoch by epoch.
+5. ``finish``: the final (best) weights and the whole model.
+
+Three ideas hold it together:
+
+- *Steps, not passes.* The training batches are one endless, seeded stream
+  (the bucketed batches of the training split, reshuffled every pass), and an
+  epoch is ``steps_per_epoch`` consecutive batches of it (by default one pass
+  over the split). Optimizer step ``s`` always trains on batch ``s`` of the
+  stream, so a resumed run skips the ``s`` batches it already used and ends
+  with exactly the optimizer steps, and the batches, of an uninterrupted run.
+- *Resume.* ``backup/`` holds the model and optimizer state every
+  ``backup_every`` steps; rerunning the same command continues from it
+  (mid-epoch included). Raising ``--epochs`` / ``--max-steps`` later trains
+  on from where the run ended.
+- *Distribution.* ``strategy`` picks a ``tf.distribute`` strategy; the loss
+  is normalised by the global number of real tokens (see ``masked_loss``),
+  so N replicas follow one device's trajectory on the same global batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import pathlib
+import shutil
+import tempfile
+import time
+from typing import Any, NamedTuple
+
+from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
+
+import keras
+import tensorflow as tf
+
+from tf_transformer import data
+from tf_transformer import run_dir as rd
+from tf_transformer.config import TransformerConfig
+from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
+from tf_transformer.model import Transformer
+from tf_transformer.training import callbacks as cb
+from tf_transformer.training.config import DEFAULT_EPOCHS, MIXED_PRECISION, TrainConfig
+from tf_transformer.training.losses import MaskedAccuracy, masked_loss
+from tf_transformer.training.schedule import make_optimizer
+from tf_transformer.training.strategy import (is_chief, keras_workarounds, make_strategy,
+                                              shard_by_batch, worker_count)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What ``train`` returns.
+
+    Attributes:
+        run_dir: the run directory (load it with ``tf_transformer.run_dir.load_run``).
+        model: the trained model, holding the final (best) weights.
+        history: one dict per epoch of the whole run, resumed parts included
+            (``loss``, ``masked_accuracy``, ``val_*``, ``tokens_per_sec``, ``step``...).
+        steps: optimizer steps done in total.
+        stopped: why training ended: ``"done"``, ``"time limit"`` or ``"already done"``.
+    """
+
+    run_dir: pathlib.Path
+    model: Any
+    history: list
+    steps: int
+    stopped: str
+
+
+def train(config: TrainConfig | str = "tutorial", run_dir: str | os.PathLike = "runs/tutorial", *,
+          callbacks: list | None = None, **settings) -> TrainResult:
+    """Train a Transformer into ``run_dir``, resuming the run it holds if there is one.
+
+    Args:
+        config: a ``TrainConfig``, or a preset name (``tiny``, ``tutorial``,
+            ``base``, ``big``) for ``TrainConfig(preset=...)``.
+        run_dir: the run directory to create or resume (see ``tf_transformer.run_dir``).
+        callbacks: extra Keras callbacks (run after ours, before the progress bar).
+        **settings: ``TrainConfig`` fields (``max_steps=50``, ``seed=0``...),
+            which override the config's.
+
+    Returns a ``TrainResult``.
+
+    Raises:
+        ValueError: a setting out of range, a ``run_dir`` that is not a run
+            directory or that holds a different run; nothing is written then.
+        FileNotFoundError: the dataset's vocabularies are not prepared.
+        TrainingDiverged: the loss became NaN.
+
+    Example:
+        >>> result = train("tiny", "runs/tiny", max_steps=50, seed=0)  # doctest: +SKIP
+        >>> result = train(TrainConfig(preset="tiny", max_steps=50), "runs/tiny")  # doctest: +SKIP
+    """
+    started = time.monotonic()
+    if isinstance(config, str):
+        settings = {"preset": config, **settings}
+        config = TrainConfig()
+    config = dataclasses.replace(config, **settings)        # validates every setting
+    plan = prepare_run(config, run_dir)
+    model, step = build_model(plan)
+    history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
+    if step >= plan.total_steps:
+        print(f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
+              f"to train. Raise --epochs or --max-steps to train on.")
+        return TrainResult(plan.run_dir, model, history, step, "already done")
+    fit_callbacks = make_callbacks(plan, history, started, callbacks)
+    step, stopped = fit_in_windows(model, plan, fit_callbacks, step)
+    finish(model, plan)
+    return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, stopped)
+
+
+# -- 1. prepare the run ------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one ``train`` call does, decided before any training step.
+
+    Attributes:
+        config: the settings, with ``steps_per_epoch`` filled in.
+        run_dir: the run directory.
+        out: where this process writes: ``run_dir`` on the chief, a scratch
+            directory on the other workers of a multi-worker run.
+        strategy: the ``tf.distribute`` strategy.
+        model_config: the model's sizes (the preset, sized to the vocabularies).
+        tokenizers: the (source, target) tokenizers.
+        total_steps: optimizer steps the run has when this call ends.
+    """
+
+    config: TrainConfig
+    run_dir: pathlib.Path
+    out: pathlib.Path
+    strategy: tf.distribute.Strategy
+    model_config: TransformerConfig
+    tokenizers: tuple
+    total_steps: int
+
+    @property
+    def chief(self) -> bool:
+        return self.out == self.run_dir
+
+    def batches(self, split: str, *, shuffle: bool, repeat: bool = False) -> tf.data.Dataset:
+        """Bucketed, token-budgeted batches of a split (``tf_transformer.data.make_batches``)."""
+        return _batches(self.config, self.tokenizers, split, shuffle=shuffle, repeat=repeat)
+
+
+def prepare_run(config: TrainConfig, run_dir) -> Plan:
+    """Decide everything, check it against the run already in ``run_dir``, write ``run.json``.
+
+    Nothing is written unless every check passes.
+    """
+    run_path = pathlib.Path(run_dir)
+    strategy = make_strategy(config.strategy)  # a multi-worker strategy must come before any op
+    chief = is_chief(strategy)
+    previous = _previous_run(run_path, chief)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+    vocab_files = data.vocab_files(config.dataset, data_dir=config.data_dir)
+    tokenizers = tuple(data.Tokenizer(vocab_files[side]) for side in SIDES)
+    model_config = _model_config(config, *tokenizers)
+    if config.steps_per_epoch is None:  # the recorded count, else one pass over the split
+        counted = (previous or {}).get("train", {}).get("steps_per_epoch") or \
+            count_batches(_batches(config, tokenizers, TRAIN_SPLIT, shuffle=False))
+        config = dataclasses.replace(config, steps_per_epoch=counted)
+    if previous is not None:
+        _check_same_run(run_path, previous, config, model_config)
+    if chief:
+        source_language, target_language = config.dataset.languages
+        rd.write_run_info(run_path, config=model_config, max_length=config.max_length,
+                          data={**config.dataset.to_dict(), "source_language": source_language,
+                                "target_language": target_language},
+                          vocab_files=vocab_files, train=config.to_dict())
+    # Saving reads distributed variables, a collective step every worker must take: the
+    # other workers save too, into a scratch directory that is thrown away.
+    out = run_path if chief else pathlib.Path(tempfile.mkdtemp(prefix="tf_transformer_worker_"))
+    return Plan(config=config, run_dir=run_path, out=out, strategy=strategy,
+                model_config=model_config, tokenizers=tokenizers,
+                total_steps=total_steps(config.epochs, config.max_steps, config.steps_per_epoch))
+
+
+def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
+    """The run.json already in ``path`` (None for a new or empty directory)."""
+    if not chief:  # the chief checks the directory (and may be writing it right now)
+        return rd.read_run_info(path) if (path / rd.RUN_FILE).is_file() else None
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        return rd.read_run_info(path)  # raises for a foreign directory
+    return None
+
+
+def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> TransformerConfig:
+    """The preset's sizes, fitted to the vocabularies and the sentence length."""
+    overrides = dict(input_vocab_size=int(source_tokenizer.get_vocab_size()),
+                     target_vocab_size=int(target_tokenizer.get_vocab_size()),
+                     max_length=config.max_length)
+    if config.dropout_rate is not None:
+        overrides["dropout_rate"] = config.dropout_rate
+    if config.norm_first:
+        overrides["norm_first"] = True
+    return TransformerConfig.from_preset(config.preset, **overrides)
+
+
+def _check_same_run(path, previous: dict, config: TrainConfig, model_config: TransformerConfig):
+    changed = config.differences(previous.get("train", {}))
+    if previous["model"] != model_config.to_dict():
+        changed.append("other model sizes")
+    if changed:
+        raise ValueError(
+            f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
+            f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir.")
+
+
+def _batches(config: TrainConfig, tokenizers, split, *, shuffle, repeat=False):
+    examples = config.train_examples if split == TRAIN_SPLIT else config.validation_examples
+    pairs = data.load_dataset(config.dataset, split, data_dir=config.data_dir)
+    if examples:
+        pairs = pairs.take(examples)
+    source_tokenizer, target_tokenizer = tokenizers
+    return data.make_batches(pairs, source_tokenizer, target_tokenizer, max_length=config.max_length,
+                             batch_tokens=config.batch_tokens, shuffle=shuffle, seed=config.seed,
+                             repeat=repeat)
+
+
+def count_batches(batches: tf.data.Dataset) -> int:
+    """Batches in one pass over a (finite) dataset."""
+    return int(batches.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int) -> int:
+    """Where training stops: the smaller of ``max_steps`` and ``epochs`` epochs (default 20 epochs)."""
+    if epochs is None and max_steps is None:
+        epochs = DEFAULT_EPOCHS
+    return min(n for n in (max_steps, epochs and epochs * steps_per_epoch) if n)
+
+
+# -- 2. build the model ------------------------------------------------------------------------
+
+def build_model(plan: Plan) -> tuple[keras.Model, int]:
+    """The compiled model and the optimizer step it is at (restored from ``backup/`` if there is one)."""
+    config = plan.config
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(MIXED_PRECISION[config.mixed_precision])
+    try:  # the policy applies to the layers created here, and to nothing else
+        with plan.strategy.scope():
+            model = Transformer(plan.model_config)
+            model.build()
+            optimizer = make_optimizer(plan.model_config.d_model, config.warmup_steps, config.lr_scale)
+            if config.mixed_precision == "fp16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+
+            def loss(labels, logits):
+                return masked_loss(labels, logits, config.label_smoothing)
+
+            model.compile(optimizer=optimizer, loss=loss, jit_compile=config.jit_compile,
+                          metrics=[MaskedAccuracy(), cb.RealTokens()])
+            step = cb.StepBackup.restore(model, plan.run_dir / rd.BACKUP_DIR)
+            keras_workarounds(model, plan.strategy)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    return model, step
+
+
+# -- 3. make the callbacks ---------------------------------------------------------------------
+
+class Callbacks(NamedTuple):
+    """The callbacks ``fit`` gets (``all``), and the ones ``train`` reads afterwards."""
+
+    all: list
+    guard: cb.TerminateOnNaN
+    timer: cb.TimeLimit | None
+    history: cb.HistoryFile
+
+
+def make_callbacks(plan: Plan, history: list, started: float, extra: list | None) -> Callbacks:
+    """Guards, throughput, backups, checkpoints, TensorBoard, the history file, then ``extra``.
+
+    Keras calls them in this order, and its progress bar last.
+    """
+    config, out = plan.config, plan.out
+    guard = cb.TerminateOnNaN()
+    timer = cb.TimeLimit(config.max_minutes, start=started) if config.max_minutes else None
+    history_file = cb.HistoryFile(plan.run_dir / rd.HISTORY_FILE, write=plan.chief)
+    history_file.epochs = history
+    monitor = "loss" if config.validation_examples == 0 else "val_loss"
+    best = min((e[monitor] for e in history if monitor in e), default=None)
+    (out / rd.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+    callbacks = [guard, cb.TokenThroughput()] + ([timer] if timer else []) + [
+        cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard),
+        keras.callbacks.ModelCheckpoint(str(out / rd.BEST_WEIGHTS), monitor=monitor,
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best),
+        keras.callbacks.ModelCheckpoint(str(out / rd.LATEST_WEIGHTS), save_weights_only=True),
+    ]
+    if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the package
+        callbacks.append(keras.callbacks.TensorBoard(str(out / rd.LOG_DIR),
+                                                     update_freq=max(1, config.backup_every // 4)))
+    else:
+        print("TensorBoard is not installed (pip install tensorboard): no logs/ for this run.")
+    callbacks += [history_file] + list(extra or [])
+    return Callbacks(callbacks, guard, timer, history_file)
+
+
+# -- 4. fit in windows -------------------------------------------------------------------------
+
+def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[int, str]:
+    """``model.fit`` from optimizer step ``step`` to ``plan.total_steps``; returns (step, why it stopped).
+
+    Each call of ``fit`` covers whole epochs; a resumed epoch's rest, or a
+    last short epoch, gets a call of its own. Every call starts the training
+    stream at batch ``step``.
+    """
+    per_epoch = plan.config.steps_per_epoch
+    validation = validation_batches(plan)
+    while step < plan.total_steps:
+        epoch, offset = divmod(step, per_epoch)
+        if offset or plan.total_steps - step < per_epoch:
+            count, length = 1, min(per_epoch - offset, plan.total_steps - step)
+        else:
+            count, length = (plan.total_steps - step) // per_epoch, per_epoch
+        with plan.strategy.scope():
+            model.fit(training_stream(plan, skip=step), initial_epoch=epoch, epochs=epoch + count,
+                      steps_per_epoch=length, validation_data=validation, callbacks=callbacks.all,
+                      verbose=plan.config.verbose, shuffle=False)  # the stream is shuffled already
+        step = int(model.optimizer.iterations.numpy())
+        if callbacks.guard.diverged:
+            raise cb.TrainingDiverged(callbacks.guard.message)
+        if callbacks.timer is not None and callbacks.timer.reached:
+            return step, "time limit"
+    return step, "done"
+
+
+def training_stream(plan: Plan, skip: int) -> tf.data.Dataset:
+    """The endless, seeded stream of training batches, from batch ``skip`` on.
+
+    ``repeat=True`` reshuffles every pass with its own seed, so the order is
+    the same whatever the strategy. With several workers each step consumes
+    one batch per worker, and each worker reads every k-th batch.
+    """
+    stream = plan.batches(TRAIN_SPLIT, shuffle=True, repeat=True)
+    stream = stream.skip(skip * worker_count(plan.strategy))
+    return shard_by_batch(stream) if worker_count(plan.strategy) > 1 else stream
+
+
+def validation_batches(plan: Plan) -> tf.data.Dataset | None:
+    """The validation split's batches, or None for ``validation_examples=0``."""
+    if plan.config.validation_examples == 0:
+        return None
+    batches = plan.batches(VALIDATION_SPLIT, shuffle=False)
+    # A known length spares Keras a "ran out of data" warning after every validation.
+    batches = batches.apply(tf.data.experimental.assert_cardinality(count_batches(batches)))
+    return shard_by_batch(batches)  # several workers: each validates every k-th batch
+
+
+# -- 5. finish ---------------------------------------------------------------------------------
+
+def finish(model, plan: Plan) -> None:
+    """Save the final model: the best checkpoint's weights if there is one, else the current ones."""
+    best = plan.out / rd.BEST_WEIGHTS
+    if best.is_file():
+        model.load_weights(str(best))
+    model.save_weights(str(plan.out / rd.WEIGHTS_FILE))
+    model.save(str(plan.out / rd.MODEL_FILE))
+    if not plan.chief:
+        shutil.rmtree(plan.out, ignore_errors=True)
+
