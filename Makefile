@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab notebooks clean
+.PHONY: demo test test-fast lint lab notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
@@ -17,8 +17,15 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)  ## the main job on the embedded default data
 	$(PY) -m tf_transformer demo
 
-test: $(STAMP)  ## the full test suite
+test: lint  ## lint, then the full test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## the quick unit tests, while developing (no notebooks, subprocesses or wheel)
+	$(PY) -m pytest -m "not slow"
+
+lint: $(STAMP)  ## ruff: lint and formatting, as configured in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 lab: $(STAMP)  ## JupyterLab on the course notebooks
 	$(VENV)/bin/jupyter lab notebooks/

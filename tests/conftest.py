@@ -10,6 +10,22 @@ import tensorflow as tf
 from tf_transformer import Transformer, TransformerConfig
 
 
+# Modules whose tests start subprocesses, train, build a wheel or execute notebooks:
+# `make test-fast` (pytest -m "not slow") leaves them out; `make test` and CI run them.
+SLOW_MODULES = {"test_notebooks", "test_training_distributed", "test_training_run",
+                "test_inference_export", "test_wheel", "test_copy_task", "test_end_to_end"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: subprocesses, training, wheels or notebooks")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def make_model(**overrides):
     """A tiny Transformer with fixed random weights (dropout off unless overridden)."""
     keras.utils.set_random_seed(overrides.pop("seed", 0))
