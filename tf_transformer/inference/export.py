@@ -18,6 +18,9 @@ Signatures:
   (``tf.string [None]``), greedy decoding.
 - ``beam_search``: ``text`` and ``beam_size`` (``tf.int32`` scalar) ->
   ``translation``.
+- ``attention``: ``text`` -> ``source_tokens``, ``target_tokens``, ``weights``
+  (cross-attention, ``[B, layers, heads, T, S]``), ``translation`` (greedy),
+  for the page of ``tf-transformer serve`` (see ``export_attention``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pathlib
 
 import keras
 
+from tf_transformer.inference.export_attention import add_attention_endpoint
 from tf_transformer.inference.translator import BEAM_SIZE_SPEC, TEXT_SPEC, Translator
 
 
@@ -33,23 +37,25 @@ def export_translator(translator, out_dir) -> pathlib.Path:
     """Write ``translator`` as a SavedModel into ``out_dir`` and return its path.
 
     Example:
-        >>> export_translator(Translator(model, pt_tok, en_tok), "export/pt_en")
-        >>> reloaded = tf.saved_model.load("export/pt_en")   # after `import tensorflow_text`
-        >>> reloaded.signatures["serving_default"](text=tf.constant(["Olá."]))["translation"]
+        >>> translator = Translator.from_run(load_run("runs/demo"))  # doctest: +SKIP
+        >>> export_translator(translator, "export/demo")  # doctest: +SKIP
+        >>> reloaded = tf.saved_model.load("export/demo")  # doctest: +SKIP
+        >>> reloaded.signatures["serving_default"](text=tf.constant(["Olá."]))  # doctest: +SKIP
     """
     out_dir = pathlib.Path(out_dir)
     if translator.jit_compile:  # a server may run without XLA: export the plain loop
-        translator = Translator(translator.model, translator.pt_tokenizer, translator.en_tokenizer,
-                                translator.max_length, translator.alpha)
+        translator = Translator(translator.model, translator.source_tokenizer,
+                                translator.target_tokenizer, translator.max_length, translator.alpha)
     archive = keras.export.ExportArchive()
     archive.track(translator.model)
-    archive.track(translator.pt_tokenizer)
-    archive.track(translator.en_tokenizer)
+    archive.track(translator.source_tokenizer)
+    archive.track(translator.target_tokenizer)
     archive.add_endpoint("serving_default",
                          lambda text: {"translation": translator.greedy(text)},
                          input_signature=[TEXT_SPEC])
     archive.add_endpoint("beam_search",
                          lambda text, beam_size: {"translation": translator.beam(text, beam_size)},
                          input_signature=[TEXT_SPEC, BEAM_SIZE_SPEC])
+    add_attention_endpoint(archive, translator)
     archive.write_out(str(out_dir), verbose=False)
     return out_dir
