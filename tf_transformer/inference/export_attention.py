@@ -44,8 +44,9 @@ def attention_outputs(translator, text):
     Returns a dict of tensors, as described in the module docstring.
 
     Example:
-        >>> out = attention_outputs(translator, tf.constant(["O gato dorme."]))
-        >>> out["weights"].shape   # (1, layers, heads, T, S)
+        >>> translator = Translator.from_run(load_run("runs/demo"))  # doctest: +SKIP
+        >>> out = attention_outputs(translator, tf.constant(["O gato dorme."]))  # doctest: +SKIP
+        >>> out["weights"].shape   # (1, layers, heads, T, S)  # doctest: +SKIP
     """
     model, max_length = translator.model, translator.max_length
     source = translator.source_ids(text)  # (B, S)

@@ -1,0 +1,724 @@
+"""`tf-transformer serve`: a real server in a subprocess, its REST API, its limits, its shutdown, its page.
+
+The server runs the way a user starts it (``python -m tf_transformer serve``,
+which replaces itself with ``server.py``) on a free port of 127.0.0.1, over an
+export of the tiny trained model of ``_inference_run``. Every answer is
+compared with the same SavedModel loaded in this process. The page is loaded in
+a real headless Chromium (``_browser``).
+"""
+
+import base64
+import concurrent.futures
+import contextlib
+import http.client
+import json
+import os
+import pathlib
+import queue
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from _browser import Browser
+from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+
+from tf_transformer import cli
+from tf_transformer.serving import server as serving
+
+pytestmark = pytest.mark.slow  # subprocesses and a browser
+
+MODEL = "pt_en"
+PREDICT = f"/v1/models/{MODEL}:predict"
+SCREENSHOT = pathlib.Path("/tmp/serve_page.png")
+MAX_CONNECTIONS = 250  # the module's server: more than the 200 concurrent requests below
+STARTUP_TIMEOUT = 300  # two TensorFlow imports and a SavedModel load, on a busy machine
+
+# Runs in every process this module starts (it is on their PYTHONPATH): at a clean exit the server
+# writes the names of the modules it imported, so the test can check what it did not import.
+SITECUSTOMIZE = textwrap.dedent("""
+    import atexit, os, sys
+    if os.environ.get("SERVE_TEST_MODULES"):
+        def _write_modules():
+            with open(os.environ["SERVE_TEST_MODULES"], "w") as f:
+                f.write("\\n".join(sorted(sys.modules)))
+        atexit.register(_write_modules)  # `serve` replaces its process (execv): only the server's runs
+""")
+
+
+def sentences(count=24):
+    return [source for source, _ in corpus_pairs("test", count)]
+
+
+# -- the server process -----------------------------------------------------------------------
+
+
+class ServerProcess:
+    """``python -m tf_transformer serve`` on a free port; ``url`` once it says it is ready."""
+
+    def __init__(self, export, workdir: pathlib.Path, *flags):
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        self.modules_file = workdir / "modules.txt"
+        self.modules_file.unlink(missing_ok=True)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(PYTHONPATH=str(workdir), SERVE_TEST_MODULES=str(self.modules_file))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tf_transformer", "serve", "--export", str(export), "--port", "0", *flags],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout, self.stderr = queue.Queue(), []
+        threading.Thread(target=self._read, args=(self.process.stdout, self.stdout.put), daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(self.process.stderr, self.stderr.append), daemon=True
+        ).start()
+        self.url = self._wait_ready()
+        self.port = int(self.url.rsplit(":", 1)[1].strip("/"))
+
+    @staticmethod
+    def _read(stream, put):
+        for line in stream:
+            put(line)
+
+    def _wait_ready(self) -> str:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.stdout.get(timeout=1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if match := re.search(r"page:\s+(http://127\.0\.0\.1:\d+)/", line):
+                return match.group(1)
+        self.process.kill()
+        raise AssertionError(f"the server did not start: {''.join(self.stderr)[-3000:]}")
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout=120) -> int:
+        if self.running():
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=120):
+        """One request on a fresh connection -> ``(status, parsed JSON or text)``."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            data = response.read().decode("utf-8")
+            kind = response.getheader("Content-Type", "")
+            return response.status, json.loads(data) if kind.startswith("application/json") else data
+        finally:
+            connection.close()
+
+    def predict(self, body, path=PREDICT):
+        return self.request("POST", path, body)
+
+    def metrics(self) -> dict[str, float]:
+        _, text = self.request("GET", serving.METRICS_PATH)
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+
+class Servers:
+    """The module's server, started on first use and again after a test stopped it."""
+
+    def __init__(self, export, workdir):
+        self.export, self.workdir, self.current = export, workdir, None
+
+    def get(self) -> ServerProcess:
+        if self.current is None or not self.current.running():
+            self.current = ServerProcess(self.export, self.workdir, "--max-connections", str(MAX_CONNECTIONS))
+        return self.current
+
+
+@pytest.fixture(scope="module")
+def export_base(tmp_path_factory):
+    """A TensorFlow Serving base folder: ``pt_en/1`` holds the SavedModel."""
+    base = tmp_path_factory.mktemp("exports") / MODEL
+    assert cli.main(["export", "--run-dir", str(trained_run_dir()), "--out", str(base / "1")]) == 0
+    return base
+
+
+@pytest.fixture(scope="module")
+def servers(export_base, tmp_path_factory):
+    manager = Servers(export_base, tmp_path_factory.mktemp("server"))
+    yield manager
+    if manager.current is not None:
+        manager.current.stop()
+
+
+@pytest.fixture
+def server(servers):
+    return servers.get()
+
+
+@pytest.fixture(scope="module")
+def reference(export_base):
+    """The same SavedModel in this process: what every answer must equal."""
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    loaded = tf.saved_model.load(str(export_base / "1"))
+
+    def translate(texts, beam_size=None):
+        text = tf.constant(texts, tf.string)
+        if beam_size is None:
+            out = loaded.signatures["serving_default"](text=text)
+        else:
+            out = loaded.signatures["beam_search"](text=text, beam_size=tf.constant(beam_size))
+        return [t.decode("utf-8", "replace") for t in out["translation"].numpy()]
+
+    translate.loaded = loaded
+    return translate
+
+
+# -- endpoints --------------------------------------------------------------------------------
+
+
+def test_status_and_metadata(server):
+    status = {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
+    assert server.request("GET", f"/v1/models/{MODEL}") == (200, status)
+    assert server.request("GET", f"/v1/models/{MODEL}/versions/1") == (200, status)
+
+    code, metadata = server.request("GET", f"/v1/models/{MODEL}/metadata")
+    assert code == 200
+    assert metadata["model_spec"] == {"name": MODEL, "signature_name": "", "version": "1"}
+    defs = metadata["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "beam_search", "attention"} <= set(defs)
+    text = defs["serving_default"]["inputs"]["text"]
+    assert text["dtype"] == "DT_STRING" and text["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert defs["serving_default"]["outputs"]["translation"]["dtype"] == "DT_STRING"
+    assert defs["beam_search"]["inputs"]["beam_size"]["dtype"] == "DT_INT32"
+    assert defs["beam_search"]["inputs"]["beam_size"]["tensor_shape"]["dim"] == []
+    assert set(defs["attention"]["outputs"]) == {"source_tokens", "target_tokens", "weights", "translation"}
+    assert defs["serving_default"]["method_name"] == "tensorflow/serving/predict"
+
+
+def test_predict_row_and_columnar_formats(server, reference):
+    texts = sentences(6) + list(BAD_INPUTS.values())
+    expected = reference(texts)
+    assert all(expected[:6])
+    assert server.predict({"instances": texts}) == (200, {"predictions": expected})
+    assert server.predict({"instances": [{"text": t} for t in texts]}) == (200, {"predictions": expected})
+    assert server.predict({"inputs": {"text": texts}}) == (200, {"outputs": expected})
+    assert server.predict({"inputs": texts}) == (200, {"outputs": expected})
+    assert server.predict({"signature_name": "serving_default", "inputs": texts}) == (
+        200,
+        {"outputs": expected},
+    )
+    # Binary strings as {"b64": ...}, and the versioned path.
+    raw = [b"O gato \xff dorme.", "O cão come.".encode()]
+    b64 = [{"b64": base64.b64encode(t).decode()} for t in raw]
+    assert server.predict({"instances": b64}, f"/v1/models/{MODEL}/versions/1:predict") == (
+        200,
+        {"predictions": reference(raw)},
+    )
+
+
+def test_beam_search_signature(server, reference):
+    texts = sentences(5)
+    for beam_size in (1, 4):
+        body = {"signature_name": "beam_search", "inputs": {"text": texts, "beam_size": beam_size}}
+        assert server.predict(body) == (200, {"outputs": reference(texts, beam_size)})
+    assert reference(texts, 1) == reference(texts)  # beam 1 is greedy
+
+
+def test_attention_signature_matches_translator_attention(server, reference):
+    sentence = sentences(1)[0]
+    code, reply = server.predict({"signature_name": "attention", "instances": [sentence]})
+    assert code == 200 and len(reply["predictions"]) == 1
+    got = reply["predictions"][0]
+    want = trained_translator().attention(sentence)  # the Python API the export mirrors
+    assert got["source_tokens"] == want.source_tokens
+    assert got["target_tokens"] == want.target_tokens
+    assert got["translation"] == want.translation == reference([sentence])[0]
+    weights = np.array(got["weights"], np.float32)  # (layers, heads, T, S)
+    np.testing.assert_allclose(weights, want.weights, atol=1e-5)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+
+    # Columnar, two sentences: the shorter one is padded with "" and zero weights, and is
+    # otherwise what it is alone.
+    short, long = "O gato dorme.", sentences(3)[2]
+    code, reply = server.predict({"signature_name": "attention", "inputs": {"text": [long, short]}})
+    assert code == 200
+    out = reply["outputs"]
+    alone = server.predict({"signature_name": "attention", "instances": [short]})[1]["predictions"][0]
+    source, target = out["source_tokens"][1], out["target_tokens"][1]
+    s, t = len(alone["source_tokens"]), len(alone["target_tokens"])
+    assert source[:s] == alone["source_tokens"] and set(source[s:]) <= {""}
+    assert target[:t] == alone["target_tokens"] and set(target[t:]) <= {""}
+    weights = np.array(out["weights"][1], np.float32)
+    np.testing.assert_allclose(weights[:, :, :t, :s], np.array(alone["weights"]), atol=1e-5)
+    assert not weights[:, :, t:, :].any() and not weights[:, :, :, s:].any()
+
+
+# -- bad requests -----------------------------------------------------------------------------
+
+BEAM = {"signature_name": "beam_search"}
+MALFORMED = [
+    # (name, method, path, body, headers, status, words in the error)
+    ("empty body", "POST", PREDICT, "", {}, 400, "empty"),
+    ("not JSON", "POST", PREDICT, "{instances: [", {}, 400, "JSON Parse error"),
+    ("invalid UTF-8", "POST", PREDICT, b'{"instances": ["\xff"]}', {}, 400, "JSON Parse error"),
+    ("deep nesting", "POST", PREDICT, "[" * 100_000 + "]" * 100_000, {}, 400, "JSON Parse error"),
+    ("not an object", "POST", PREDICT, [1, 2], {}, 400, "JSON object"),
+    (
+        "no instances or inputs",
+        "POST",
+        PREDICT,
+        {"instance": ["a"]},
+        {},
+        400,
+        "Missing 'inputs' or 'instances'",
+    ),
+    ("both formats", "POST", PREDICT, {"instances": ["a"], "inputs": ["a"]}, {}, 400, "only one of"),
+    ("instances not a list", "POST", PREDICT, {"instances": "a"}, {}, 400, "must be a list"),
+    ("no instances", "POST", PREDICT, {"instances": []}, {}, 400, "No values"),
+    ("number for text", "POST", PREDICT, {"instances": [1]}, {}, 400, "takes strings"),
+    ("null for text", "POST", PREDICT, {"inputs": {"text": [None]}}, {}, 400, "takes strings"),
+    ("ragged lists", "POST", PREDICT, {"instances": [["a", "b"], ["c"]]}, {}, 400, "not rectangular"),
+    ("text not a list", "POST", PREDICT, {"inputs": {"text": "a"}}, {}, 400, "must have shape"),
+    ("no sentences", "POST", PREDICT, {"inputs": {"text": []}}, {}, 400, "at least one"),
+    ("bad base64", "POST", PREDICT, {"instances": [{"b64": "%%%"}]}, {}, 400, "base64"),
+    ("missing input", "POST", PREDICT, {"inputs": {"txt": ["a"]}}, {}, 400, "Missing named input: text"),
+    (
+        "unknown input",
+        "POST",
+        PREDICT,
+        {"inputs": {"text": ["a"], "beam": 2}},
+        {},
+        400,
+        "Unknown named input",
+    ),
+    ("mixed instances", "POST", PREDICT, {"instances": [{"text": "a"}, "b"]}, {}, 400, "instance 1"),
+    ("wrong instance keys", "POST", PREDICT, {"instances": [{"txt": "a"}]}, {}, 400, "takes exactly"),
+    (
+        "signature not a string",
+        "POST",
+        PREDICT,
+        {"signature_name": 1, "instances": ["a"]},
+        {},
+        400,
+        "must be a string",
+    ),
+    (
+        "unknown signature",
+        "POST",
+        PREDICT,
+        {"signature_name": "sample", "instances": ["a"]},
+        {},
+        400,
+        "not found in signature def",
+    ),
+    (
+        "beam: row format",
+        "POST",
+        PREDICT,
+        {**BEAM, "instances": [{"text": "a", "beam_size": 2}]},
+        {},
+        400,
+        "columnar format",
+    ),
+    ("beam: plain inputs", "POST", PREDICT, {**BEAM, "inputs": ["a"]}, {}, 400, "several named inputs"),
+    (
+        "beam: missing size",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"]}},
+        {},
+        400,
+        "Missing named input: beam_size",
+    ),
+    (
+        "beam: string size",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": "4"}},
+        {},
+        400,
+        "int32",
+    ),
+    (
+        "beam: float size",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": 2.5}},
+        {},
+        400,
+        "int32",
+    ),
+    (
+        "beam: list size",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": [4]}},
+        {},
+        400,
+        "must have shape",
+    ),
+    (
+        "beam: size 0",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": 0}},
+        {},
+        400,
+        "between 1 and 8",
+    ),
+    (
+        "beam: size too large",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": 9}},
+        {},
+        400,
+        "--max-beam-size",
+    ),
+    (
+        "beam: size overflows",
+        "POST",
+        PREDICT,
+        {**BEAM, "inputs": {"text": ["a"], "beam_size": 2**40}},
+        {},
+        400,
+        "does not fit",
+    ),
+    ("too many sentences", "POST", PREDICT, {"instances": ["a"] * 65}, {}, 400, "--max-instances"),
+    (
+        "body too large",
+        "POST",
+        PREDICT,
+        json.dumps({"instances": ["a" * (1 << 20)]}),
+        {},
+        413,
+        "--max-body-bytes",
+    ),
+    ("no Content-Length", "POST", PREDICT, None, {}, 411, "Content-Length"),
+    (
+        "chunked body",
+        "POST",
+        PREDICT,
+        iter([b'{"instances": ["a"]}']),
+        {"Transfer-Encoding": "chunked"},
+        411,
+        "Content-Length",
+    ),
+    (
+        "unknown model",
+        "POST",
+        "/v1/models/en_pt:predict",
+        {"instances": ["a"]},
+        {},
+        404,
+        "Servable not found for request: Latest(en_pt)",
+    ),
+    (
+        "unknown version",
+        "POST",
+        f"/v1/models/{MODEL}/versions/7:predict",
+        {"instances": ["a"]},
+        {},
+        404,
+        f"Specific({MODEL}, 7)",
+    ),
+    ("unknown model status", "GET", "/v1/models/en_pt", None, {}, 404, "Servable not found"),
+    ("unknown model metadata", "GET", "/v1/models/en_pt/metadata", None, {}, 404, "Servable not found"),
+    ("classify", "POST", f"/v1/models/{MODEL}:classify", {"examples": [{}]}, {}, 400, ":predict only"),
+    ("unknown POST path", "POST", "/v2/translate", {"instances": ["a"]}, {}, 404, "Malformed request"),
+    ("unknown GET path", "GET", "/favicon.ico", None, {}, 404, "Malformed request"),
+    ("GET on predict", "GET", PREDICT, None, {}, 405, "takes POST"),
+    ("PUT", "PUT", f"/v1/models/{MODEL}", "{}", {}, 501, "Unsupported method"),
+]
+
+
+def _send(server, method, path, body, headers):
+    """``server.request``, plus what it cannot send: no body at all, and a chunked body."""
+    if body is not None and not hasattr(body, "__next__"):
+        return server.request(method, path, body, headers)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        if body is None:  # no Content-Length header either
+            connection.putrequest(method, path)
+            connection.endheaders()
+        else:
+            connection.request(method, path, body=body, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_every_malformed_request_gets_its_error(server):
+    before = server.metrics()
+    for name, method, path, body, headers, status, words in MALFORMED:
+        code, reply = _send(server, method, path, body, headers)
+        assert code == status, (name, code, reply)
+        assert isinstance(reply, dict) and list(reply) == ["error"], (name, reply)  # TF Serving's shape
+        assert isinstance(reply["error"], str) and words in reply["error"], (name, reply)
+    # Nothing hung, nothing crashed: a good request still works and no request is left in flight.
+    assert server.predict({"instances": ["O gato dorme."]})[0] == 200
+    after = server.metrics()
+    assert after["tf_transformer_requests_in_flight"] == 1  # this metrics request
+    assert after["tf_transformer_queued_sentences"] == 0
+    errors = sum(v for k, v in after.items() if 'code="4' in k or 'code="5' in k) - sum(
+        v for k, v in before.items() if 'code="4' in k or 'code="5' in k
+    )
+    assert errors == len(MALFORMED)
+
+
+def test_a_slow_client_holds_only_its_own_connection(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{".encode())
+        time.sleep(0.2)  # its body never comes; the others are served meanwhile
+        assert server.predict({"instances": ["O gato dorme."]})[0] == 200
+        assert server.metrics()["tf_transformer_requests_in_flight"] == 2  # the slow one and this one
+    # It hung up: its worker is freed (a client that stays silent is cut off after --request-timeout).
+    deadline = time.monotonic() + 30
+    while server.metrics()["tf_transformer_requests_in_flight"] > 1:
+        assert time.monotonic() < deadline, "the slow request's worker was never freed"
+        time.sleep(0.05)
+
+
+def test_connections_beyond_the_cap_get_503(server):
+    sockets = [
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(MAX_CONNECTIONS)
+    ]
+    try:
+        deadline = time.monotonic() + 60  # until the server has taken every one of them
+        while True:
+            code, reply = server.request("GET", f"/v1/models/{MODEL}")
+            if code == 503:
+                break
+            assert time.monotonic() < deadline, "the connection cap never applied"
+            time.sleep(0.1)
+        assert "--max-connections" in reply["error"]
+    finally:
+        for sock in sockets:
+            sock.close()
+    deadline = time.monotonic() + 60
+    while server.request("GET", f"/v1/models/{MODEL}")[0] != 200:  # the idle ones are let go
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+
+def test_200_concurrent_requests_are_all_answered_correctly(server, reference):
+    pool = sentences(24) + list(BAD_INPUTS.values())
+    greedy = dict(zip(pool, reference(pool)))
+    beam = dict(zip(pool[:8], reference(pool[:8], 3)))
+    rng = random.Random(0)
+    jobs = []
+    for i in range(200):
+        texts = rng.sample(pool, rng.randint(1, 3))
+        if i % 10 == 0:
+            picked = rng.sample(pool[:8], 2)
+            jobs.append(
+                ({**BEAM, "inputs": {"text": picked, "beam_size": 3}}, {"outputs": [beam[t] for t in picked]})
+            )
+        elif i % 2:
+            jobs.append(({"instances": texts}, {"predictions": [greedy[t] for t in texts]}))
+        else:
+            jobs.append(({"inputs": {"text": texts}}, {"outputs": [greedy[t] for t in texts]}))
+    before = server.metrics()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as executor:
+        replies = list(executor.map(lambda job: server.predict(job[0]), jobs))
+    for (body, expected), reply in zip(jobs, replies):
+        assert reply == (200, expected), (body, reply)
+    after = server.metrics()
+    key = 'tf_transformer_batches_total{signature="serving_default"}'
+    greedy_batches = after[key] - before.get(key, 0)
+    assert greedy_batches < 180, "requests were not batched"  # 180 greedy requests
+
+
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(servers, reference):
+    server = servers.get()
+    long = [" ".join([t.rstrip(".")] * 4) + "." for t in sentences(64)]  # long inputs, slow beams
+    expected = reference(long, 8)
+    body = {**BEAM, "inputs": {"text": long, "beam_size": 8}}
+    idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)  # keep-alive, then silent
+    idle.request("GET", f"/v1/models/{MODEL}")
+    assert idle.getresponse().read()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as executor:
+        futures = [executor.submit(server.predict, body) for _ in range(6)]
+        deadline = time.monotonic() + 60
+        while server.metrics()["tf_transformer_requests_in_flight"] < 7:  # 6 and this metrics request
+            assert time.monotonic() < deadline, "the requests never were in flight together"
+            time.sleep(0.02)
+        server.process.send_signal(signal.SIGTERM)
+        replies = [f.result(timeout=300) for f in futures]
+    assert all(reply == (200, {"outputs": expected}) for reply in replies)
+    assert server.process.wait(120) == 0, "".join(server.stderr)[-3000:]
+    assert "Stopping" in "".join(server.stderr)
+    with pytest.raises(OSError):  # nothing listens any more
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    with contextlib.suppress(ConnectionResetError):  # closed, not left open until it times out
+        assert idle.sock.recv(1) == b""
+    idle.close()
+
+    # The server held TensorFlow and tensorflow-text, and none of tf_transformer's code.
+    modules = server.modules_file.read_text().split()
+    assert "tensorflow_text" in modules
+    ours = [m for m in modules if m.split(".")[0] == "tf_transformer"]
+    assert not ours, f"the server imported {ours}"
+
+
+# -- the page, in a real browser ---------------------------------------------------------------
+
+
+def test_page_translates_and_shows_attention(server, reference):
+    sentence = "O gato dorme."
+    with Browser(width=1000, height=1000) as browser:
+        browser.open(server.url + "/", ready="document.body.dataset.ready === 'true'")
+        assert browser.evaluate("document.title").startswith("Translate")
+        assert browser.evaluate("document.getElementById('attention-view').hidden") is True
+
+        # Type, and submit with the keyboard.
+        browser.type_text("#source", sentence)
+        browser.press("Enter", 13)
+        translation = browser.wait_for(
+            "document.querySelector('#heatmap tbody') && document.getElementById('translation').textContent"
+        )
+        assert translation == reference([sentence])[0]
+        assert browser.evaluate("document.getElementById('result').getAttribute('aria-live')") == "polite"
+        assert browser.evaluate("document.getElementById('error').hidden") is True
+        source = browser.evaluate(
+            "[...document.querySelectorAll('#heatmap thead .tok')].map(b => b.textContent)"
+        )
+        assert source[0] == "[START]" and "gato" in source and source[-1] == "[END]"
+
+        # Click a source token: its column is highlighted, the rest dimmed, the sentence explains it.
+        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == ""
+        assert browser.evaluate("document.querySelectorAll('#heatmap td.dim').length") == 0
+        gato = source.index("gato")
+        browser.click(f"#heatmap thead .tok[data-index='{gato}']")
+        browser.move_mouse(1, 1)  # the hover preview ends; the click stays
+        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == f"source:{gato}"
+        assert (
+            browser.evaluate(
+                f"document.querySelector(\"#heatmap thead .tok[data-index='{gato}']\")"
+                ".getAttribute('aria-pressed')"
+            )
+            == "true"
+        )
+        assert browser.evaluate("document.querySelectorAll('#heatmap td.dim').length") > 0
+        assert "“gato” was looked at most" in browser.evaluate("document.getElementById('focus').textContent")
+
+        # Another layer and head repaint the cells.
+        cells = (
+            "[...document.querySelectorAll('#heatmap td')].map(c => c.style.getPropertyValue('--w')).join()"
+        )
+        painted = browser.evaluate(cells)
+        browser.evaluate(
+            "const l = document.getElementById('layer'); l.value = '0';"
+            "l.dispatchEvent(new Event('change')); const h = document.getElementById('head');"
+            "h.value = '1'; h.dispatchEvent(new Event('change'))"
+        )
+        assert browser.evaluate(cells) != painted
+        # Keyboard focus on a written token previews its row.
+        browser.evaluate("document.querySelector(\"#heatmap tbody .tok[data-index='1']\").focus()")
+        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == "target:1"
+        browser.evaluate(
+            "document.getElementById('layer').value = String(document.getElementById('layer')"
+            ".options.length - 1); document.getElementById('layer').dispatchEvent(new Event('change'));"
+            "document.getElementById('head').value = 'mean';"
+            "document.getElementById('head').dispatchEvent(new Event('change'));"
+            "document.activeElement.blur()"
+        )
+        browser.screenshot(SCREENSHOT)  # for the README
+
+        # Beam search through the form.
+        browser.evaluate("document.getElementById('mode-beam').click()")
+        assert browser.evaluate("document.getElementById('beam-size').disabled") is False
+        browser.evaluate("document.getElementById('translate').click()")
+        browser.wait_for("document.getElementById('status').textContent.startsWith('Beam search')")
+        assert (
+            browser.evaluate("document.getElementById('translation').textContent")
+            == reference([sentence], 4)[0]
+        )
+
+        # Usable at phone width: nothing wider than the screen (the heatmap scrolls in its box).
+        browser.viewport(375, 800, mobile=True)
+        assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert browser.errors == []
+
+
+def test_page_explains_a_missing_attention_signature_and_server_errors(server):
+    _, metadata = server.request("GET", f"/v1/models/{MODEL}/metadata")
+    del metadata["metadata"]["signature_def"]["signature_def"]["attention"]  # an older export
+
+    def respond(url):
+        if url.endswith("/metadata"):
+            return 200, json.dumps(metadata).encode()
+        return 503, json.dumps({"error": "the server is shutting down"}).encode()
+
+    with Browser() as browser:
+        browser.intercept("*/v1/models/*", respond)
+        browser.open(server.url + "/", ready="document.body.dataset.ready === 'true'")
+        note = browser.evaluate("document.getElementById('attention-note').textContent")
+        assert "no “attention” signature" in note and "tf-transformer export" in note
+        browser.evaluate("document.getElementById('translate').click()")  # nothing typed
+        assert browser.evaluate("document.getElementById('error').textContent") == "Type a sentence first."
+        browser.type_text("#source", "O gato dorme.")
+        browser.press("Enter", 13)
+        error = browser.wait_for(
+            "document.getElementById('error').textContent.includes('busy') && "
+            "document.getElementById('error').textContent"
+        )
+        assert error == "The server is busy or stopping: the server is shutting down"
+        assert browser.evaluate("document.getElementById('error').getAttribute('role')") == "alert"
+        assert browser.evaluate("document.getElementById('attention-view').hidden") is True
+        # The browser logs the 503 itself; the page raised nothing.
+        assert [e for e in browser.errors if not e.startswith("log (network)")] == []
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_export_folders_and_names(tmp_path):
+    for version in ("1", "3", "10"):
+        (tmp_path / "pt_en" / version).mkdir(parents=True)
+        (tmp_path / "pt_en" / version / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "pt_en" / "20").mkdir()  # no SavedModel inside: not a version
+    assert serving.find_saved_model(tmp_path / "pt_en") == (tmp_path / "pt_en" / "10", 10)
+    assert serving.find_saved_model(tmp_path / "pt_en" / "3") == (tmp_path / "pt_en" / "3", 3)
+    assert serving.default_model_name(tmp_path / "pt_en") == "pt_en"
+    assert serving.default_model_name(tmp_path / "pt_en" / "3") == "pt_en"
+    with pytest.raises(FileNotFoundError, match="numbered"):
+        serving.find_saved_model(tmp_path)
+    with pytest.raises(FileNotFoundError, match="tf-transformer export"):
+        serving.find_saved_model(tmp_path / "missing")
+
+
+def test_serve_reports_a_missing_export(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "execv", lambda *a: pytest.fail("serve would have replaced this process"))
+    assert cli.main(["serve", "--export", str(tmp_path / "missing")]) == 2
+    assert "tf-transformer export" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--export", str(tmp_path), "--max-beam-size", "0"])
+    assert "must be at least 1" in capsys.readouterr().err

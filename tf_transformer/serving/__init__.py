@@ -1,0 +1,16 @@
+"""Serving: the exported SavedModel behind TensorFlow Serving's REST API, plus a page to try it.
+
+- ``server``: the HTTP server, the dynamic batcher and the REST protocol. It
+  runs as its own process and imports TensorFlow and tensorflow-text only,
+  never the rest of ``tf_transformer``: it serves the SavedModel the way
+  TensorFlow Serving would, with no model code.
+- ``cli``: the ``serve`` sub-command, which replaces its own process with
+  that server.
+- ``page.html``: the page served at ``GET /`` (translate, then look at the
+  cross-attention of each layer and head).
+
+Run::
+
+    tf-transformer export --run-dir runs/demo --out exports/pt_en/1
+    tf-transformer serve --export exports/pt_en        # http://127.0.0.1:8501/
+"""
