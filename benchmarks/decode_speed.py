@@ -24,12 +24,11 @@ import argparse
 import statistics
 import time
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
 from tf_transformer.inference.recompute import recompute_greedy_search
@@ -38,8 +37,11 @@ from tf_transformer.inference.search import beam_search, greedy_search
 
 def build_model(preset, vocab, max_length):
     keras.utils.set_random_seed(0)
-    model = Transformer(TransformerConfig.from_preset(preset, input_vocab_size=vocab,
-                                                      target_vocab_size=vocab, max_length=max_length))
+    model = Transformer(
+        TransformerConfig.from_preset(
+            preset, input_vocab_size=vocab, target_vocab_size=vocab, max_length=max_length
+        )
+    )
     model.build()
     bias = model.final_layer.bias.numpy()
     bias[END_ID] = -1e4  # never stop early: every decoder runs the same number of steps
@@ -50,8 +52,9 @@ def build_model(preset, vocab, max_length):
 def sources(batch, length, vocab, seed=0):
     rng = np.random.default_rng(seed)
     body = rng.integers(len(RESERVED_TOKENS), vocab, size=(batch, length - 2))  # words only
-    return tf.constant(np.concatenate([np.full((batch, 1), START_ID), body, np.full((batch, 1), END_ID)], 1),
-                       tf.int32)
+    return tf.constant(
+        np.concatenate([np.full((batch, 1), START_ID), body, np.full((batch, 1), END_ID)], 1), tf.int32
+    )
 
 
 def timed(fn, ids, repeats):
@@ -83,15 +86,23 @@ def main(argv=None):
     beam = tf.function(lambda ids: beam_search(model, ids, args.beam_size, n)[0])
     greedy_xla = tf.function(lambda ids: greedy_search(model, ids, n, jit_compile=True))
     beam_xla = tf.function(lambda ids: beam_search(model, ids, args.beam_size, n, jit_compile=True)[0])
-    one, many = sources(1, args.source_tokens, args.vocab), sources(args.batch, args.source_tokens, args.vocab)
+    one, many = (
+        sources(1, args.source_tokens, args.vocab),
+        sources(args.batch, args.source_tokens, args.vocab),
+    )
 
     rows = {}
-    for name, fn, ids in [("recompute greedy", recompute, one), ("cached greedy", greedy, one),
-                          ("cached greedy", greedy, many), (f"beam {args.beam_size}", beam, one),
-                          (f"beam {args.beam_size}", beam, many),
-                          ("cached greedy XLA", greedy_xla, one), ("cached greedy XLA", greedy_xla, many),
-                          (f"beam {args.beam_size} XLA", beam_xla, one),
-                          (f"beam {args.beam_size} XLA", beam_xla, many)]:
+    for name, fn, ids in [
+        ("recompute greedy", recompute, one),
+        ("cached greedy", greedy, one),
+        ("cached greedy", greedy, many),
+        (f"beam {args.beam_size}", beam, one),
+        (f"beam {args.beam_size}", beam, many),
+        ("cached greedy XLA", greedy_xla, one),
+        ("cached greedy XLA", greedy_xla, many),
+        (f"beam {args.beam_size} XLA", beam_xla, one),
+        (f"beam {args.beam_size} XLA", beam_xla, many),
+    ]:
         seconds, out = timed(fn, ids, args.repeats)
         assert out.shape == (ids.shape[0], n), f"{name} decoded {out.shape}, expected {n} tokens each"
         rows[name, int(ids.shape[0])] = seconds
@@ -100,36 +111,60 @@ def main(argv=None):
     xla_agree = float((greedy_xla(many).numpy() == greedy(many).numpy()).mean())
 
     b = args.batch
-    print(f"\n{args.preset} preset, random weights, {args.source_tokens} source tokens -> {n} output "
-          f"tokens, median of {args.repeats} after warm-up, {tf.config.threading.get_intra_op_parallelism_threads() or 'all'} "
-          f"intra-op threads\n")
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or "all"
+    print(
+        f"\n{args.preset} preset, random weights, {args.source_tokens} source tokens -> {n} output "
+        f"tokens, median of {args.repeats} after warm-up, {threads} intra-op threads\n"
+    )
     print(f"{'decoder':<22} {'batch':>5} {'s / call':>9} {'ms / token':>11} {'sentences/s':>12}")
     for (name, batch), seconds in rows.items():
         print(f"{name:<22} {batch:>5} {seconds:>9.3f} {1000 * seconds / n:>11.2f} {batch / seconds:>12.1f}")
 
     def ratio(label, value, goal=None):
-        mark = "" if goal is None else ("  (goal >= %gx: %s)" % (goal, "met" if value >= goal else "NOT met"))
+        mark = "" if goal is None else f"  (goal >= {goal:g}x: {'met' if value >= goal else 'NOT met'})"
         print(f"  {label:<52} {value:6.1f}x{mark}")
 
-    print(f"\nXLA greedy tokens equal to plain greedy tokens: {xla_agree:.1%} (float32 rounding may flip near-ties)")
+    print(
+        f"\nXLA greedy tokens equal to plain greedy tokens: {xla_agree:.1%} "
+        "(float32 rounding may flip near-ties)"
+    )
     print("\nratios")
-    ratio("cached greedy vs recompute, 1 sentence (speed-up)",
-          rows["recompute greedy", 1] / rows["cached greedy", 1], 5)
-    ratio(f"cached greedy sentences/s, batch {b} vs batch 1",
-          (b / rows["cached greedy", b]) / (1 / rows["cached greedy", 1]), 10)
-    ratio(f"beam {args.beam_size} vs greedy time, 1 sentence (cost)",
-          rows[f"beam {args.beam_size}", 1] / rows["cached greedy", 1])
-    ratio(f"beam {args.beam_size} vs greedy time, batch {b} (cost)",
-          rows[f"beam {args.beam_size}", b] / rows["cached greedy", b])
+    ratio(
+        "cached greedy vs recompute, 1 sentence (speed-up)",
+        rows["recompute greedy", 1] / rows["cached greedy", 1],
+        5,
+    )
+    ratio(
+        f"cached greedy sentences/s, batch {b} vs batch 1",
+        (b / rows["cached greedy", b]) / (1 / rows["cached greedy", 1]),
+        10,
+    )
+    ratio(
+        f"beam {args.beam_size} vs greedy time, 1 sentence (cost)",
+        rows[f"beam {args.beam_size}", 1] / rows["cached greedy", 1],
+    )
+    ratio(
+        f"beam {args.beam_size} vs greedy time, batch {b} (cost)",
+        rows[f"beam {args.beam_size}", b] / rows["cached greedy", b],
+    )
     print("\nwith each decoding step compiled by XLA (Translator(jit_compile=True), the CLI's default)")
-    ratio("cached greedy XLA vs recompute, 1 sentence (speed-up)",
-          rows["recompute greedy", 1] / rows["cached greedy XLA", 1], 5)
-    ratio("cached greedy XLA vs cached greedy, 1 sentence (speed-up)",
-          rows["cached greedy", 1] / rows["cached greedy XLA", 1])
-    ratio(f"cached greedy XLA vs cached greedy, batch {b} (speed-up)",
-          rows["cached greedy", b] / rows["cached greedy XLA", b])
-    ratio(f"beam {args.beam_size} XLA vs beam {args.beam_size}, batch {b} (speed-up)",
-          rows[f"beam {args.beam_size}", b] / rows[f"beam {args.beam_size} XLA", b])
+    ratio(
+        "cached greedy XLA vs recompute, 1 sentence (speed-up)",
+        rows["recompute greedy", 1] / rows["cached greedy XLA", 1],
+        5,
+    )
+    ratio(
+        "cached greedy XLA vs cached greedy, 1 sentence (speed-up)",
+        rows["cached greedy", 1] / rows["cached greedy XLA", 1],
+    )
+    ratio(
+        f"cached greedy XLA vs cached greedy, batch {b} (speed-up)",
+        rows["cached greedy", b] / rows["cached greedy XLA", b],
+    )
+    ratio(
+        f"beam {args.beam_size} XLA vs beam {args.beam_size}, batch {b} (speed-up)",
+        rows[f"beam {args.beam_size}", b] / rows[f"beam {args.beam_size} XLA", b],
+    )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,11 @@ import argparse
 import time
 import warnings
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.layers import positional_encoding
 from tf_transformer.training import make_optimizer, masked_loss
@@ -53,6 +52,7 @@ VARIANTS = {  # name: (mixed precision policy, XLA)
 
 
 # --- the baseline, as TensorFlow's Transformer tutorial writes it ------------------------
+
 
 class TutorialPositionalEmbedding(keras.layers.Layer):
     def __init__(self, vocab_size, d_model, max_length):
@@ -75,8 +75,9 @@ class TutorialAttention(keras.layers.Layer):
 
     def __init__(self, d_model, num_heads, dropout_rate, causal=False):
         super().__init__()
-        self.mha = keras.layers.MultiHeadAttention(num_heads=num_heads, key_dim=d_model // num_heads,
-                                                   dropout=dropout_rate)
+        self.mha = keras.layers.MultiHeadAttention(
+            num_heads=num_heads, key_dim=d_model // num_heads, dropout=dropout_rate
+        )
         self.add = keras.layers.Add()
         self.norm = keras.layers.LayerNormalization()
         self.causal = causal
@@ -90,9 +91,13 @@ class TutorialAttention(keras.layers.Layer):
 class TutorialFeedForward(keras.layers.Layer):
     def __init__(self, d_model, dff, dropout_rate):
         super().__init__()
-        self.seq = keras.Sequential([keras.layers.Dense(dff, activation="relu"),
-                                     keras.layers.Dense(d_model),
-                                     keras.layers.Dropout(dropout_rate)])
+        self.seq = keras.Sequential(
+            [
+                keras.layers.Dense(dff, activation="relu"),
+                keras.layers.Dense(d_model),
+                keras.layers.Dropout(dropout_rate),
+            ]
+        )
         self.add = keras.layers.Add()
         self.norm = keras.layers.LayerNormalization()
 
@@ -107,11 +112,21 @@ class TutorialTransformer(keras.Model):
         self.dec_embedding = TutorialPositionalEmbedding(c.target_vocab_size, c.d_model, c.max_length)
         self.enc_dropout = keras.layers.Dropout(c.dropout_rate)
         self.dec_dropout = keras.layers.Dropout(c.dropout_rate)
-        self.enc = [(TutorialAttention(c.d_model, c.num_heads, c.dropout_rate),
-                     TutorialFeedForward(c.d_model, c.dff, c.dropout_rate)) for _ in range(c.num_layers)]
-        self.dec = [(TutorialAttention(c.d_model, c.num_heads, c.dropout_rate, causal=True),
-                     TutorialAttention(c.d_model, c.num_heads, c.dropout_rate),
-                     TutorialFeedForward(c.d_model, c.dff, c.dropout_rate)) for _ in range(c.num_layers)]
+        self.enc = [
+            (
+                TutorialAttention(c.d_model, c.num_heads, c.dropout_rate),
+                TutorialFeedForward(c.d_model, c.dff, c.dropout_rate),
+            )
+            for _ in range(c.num_layers)
+        ]
+        self.dec = [
+            (
+                TutorialAttention(c.d_model, c.num_heads, c.dropout_rate, causal=True),
+                TutorialAttention(c.d_model, c.num_heads, c.dropout_rate),
+                TutorialFeedForward(c.d_model, c.dff, c.dropout_rate),
+            )
+            for _ in range(c.num_layers)
+        ]
         self.final_layer = keras.layers.Dense(c.target_vocab_size)
 
     def call(self, inputs, training=None):
@@ -132,13 +147,16 @@ class TutorialTransformer(keras.Model):
 
 # --- measuring ---------------------------------------------------------------------------
 
+
 def training_flops(c: TransformerConfig, batch, src_len, tgt_len):
     """Matmul FLOPs of one training step: 3 x forward (2 FLOPs per multiply-add)."""
     d, f, L = c.d_model, c.dff, c.num_layers
     enc = src_len * (4 * d * d + 2 * d * f) + 2 * src_len * src_len * d
-    dec = (tgt_len * (4 * d * d + 2 * d * d + 2 * d * f)      # self-attn, cross Q and out, FFN
-           + src_len * 2 * d * d                               # cross K and V
-           + 2 * tgt_len * (tgt_len + src_len) * d)            # scores and weighted sums
+    dec = (
+        tgt_len * (4 * d * d + 2 * d * d + 2 * d * f)  # self-attn, cross Q and out, FFN
+        + src_len * 2 * d * d  # cross K and V
+        + 2 * tgt_len * (tgt_len + src_len) * d
+    )  # scores and weighted sums
     final = tgt_len * d * c.target_vocab_size
     return 3 * 2 * batch * (L * (enc + dec) + final)
 
@@ -161,19 +179,34 @@ def matmul_peak(dtype=tf.float32, n=2048, repeats=10):
         start = time.perf_counter()
         run().numpy()
         best = min(best, time.perf_counter() - start)
-    return 4 * 2 * n ** 3 / best
+    return 4 * 2 * n**3 / best
 
 
 def step_matmuls(c: TransformerConfig, batch, src_len, tgt_len):
     """The forward matmuls of one training step, as ``(batch dims, m, k, n)``, in our layout."""
     d, f, h, V = c.d_model, c.dff, c.num_heads, c.target_vocab_size
     dk, es, dt = d // h, batch * src_len, batch * tgt_len
-    enc = [((), es, d, 3 * d), ((), es, d, d), ((), es, d, f), ((), es, f, d),
-           ((batch * h,), src_len, dk, src_len), ((batch * h,), src_len, src_len, dk)]
-    dec = [((), dt, d, 3 * d), ((), dt, d, d), ((), dt, d, d), ((), es, d, 2 * d), ((), dt, d, d),
-           ((), dt, d, f), ((), dt, f, d),
-           ((batch * h,), tgt_len, dk, tgt_len), ((batch * h,), tgt_len, tgt_len, dk),
-           ((batch * h,), tgt_len, dk, src_len), ((batch * h,), tgt_len, src_len, dk)]
+    enc = [
+        ((), es, d, 3 * d),
+        ((), es, d, d),
+        ((), es, d, f),
+        ((), es, f, d),
+        ((batch * h,), src_len, dk, src_len),
+        ((batch * h,), src_len, src_len, dk),
+    ]
+    dec = [
+        ((), dt, d, 3 * d),
+        ((), dt, d, d),
+        ((), dt, d, d),
+        ((), es, d, 2 * d),
+        ((), dt, d, d),
+        ((), dt, d, f),
+        ((), dt, f, d),
+        ((batch * h,), tgt_len, dk, tgt_len),
+        ((batch * h,), tgt_len, tgt_len, dk),
+        ((batch * h,), tgt_len, dk, src_len),
+        ((batch * h,), tgt_len, src_len, dk),
+    ]
     return c.num_layers * (enc + dec) + [((), dt, d, V)]
 
 
@@ -183,8 +216,9 @@ def matmul_floor(shapes, repeats=10):
     Nothing else a step does (softmax, dropout, norms, the loss, Adam) is in
     it: a step cannot be faster than this with these matmul kernels.
     """
-    operands = [(tf.random.normal((*lead, m, k)), tf.random.normal((*lead, k, n)))
-                for lead, m, k, n in shapes]
+    operands = [
+        (tf.random.normal((*lead, m, k)), tf.random.normal((*lead, k, n))) for lead, m, k, n in shapes
+    ]
 
     @tf.function
     def run():
@@ -220,8 +254,9 @@ def compiled_model(build, c, policy, jit, x, y, warmup):
         keras.utils.set_random_seed(0)
         model = build(c)
         model((tf.ones((1, 2), tf.int32), tf.ones((1, 2), tf.int32)))
-        model.compile(optimizer=make_optimizer(c.d_model, 4000),
-                      loss=lambda y, p: masked_loss(y, p), jit_compile=jit)
+        model.compile(
+            optimizer=make_optimizer(c.d_model, 4000), loss=lambda y, p: masked_loss(y, p), jit_compile=jit
+        )
     finally:
         keras.mixed_precision.set_global_policy("float32")
     for _ in range(warmup):
@@ -261,8 +296,7 @@ def main(argv=None):
     # time; that is the baseline as written, and this batch has no padding anyway).
     warnings.filterwarnings("ignore", message=".*does not support masking")
 
-    c = TransformerConfig.from_preset(args.preset, input_vocab_size=args.vocab,
-                                      target_vocab_size=args.vocab)
+    c = TransformerConfig.from_preset(args.preset, input_vocab_size=args.vocab, target_vocab_size=args.vocab)
     flops = training_flops(c, args.batch, args.src_len, args.tgt_len)
     tokens = args.batch * args.tgt_len
     x, y = batch_of(c, args.batch, args.src_len, args.tgt_len)
@@ -279,13 +313,19 @@ def main(argv=None):
     step = {key: float(np.median(t)) for key, t in times.items()}
     peak32, peak16 = max(peak32, matmul_peak(tf.float32)), max(peak16, matmul_peak(tf.bfloat16))
 
-    print(f"{args.preset}: {c.num_layers} layers, d_model {c.d_model}, {c.num_heads} heads, "
-          f"dff {c.dff}, vocab {args.vocab}; batch {args.batch} x {args.src_len}/{args.tgt_len} tokens")
-    print(f"matmul peak on this machine (best of before and after): float32 {peak32 / 1e9:.0f} GFLOP/s, "
-          f"bfloat16 {peak16 / 1e9:.0f} GFLOP/s; {flops / 1e9:.2f} GFLOP per training step")
+    print(
+        f"{args.preset}: {c.num_layers} layers, d_model {c.d_model}, {c.num_heads} heads, "
+        f"dff {c.dff}, vocab {args.vocab}; batch {args.batch} x {args.src_len}/{args.tgt_len} tokens"
+    )
+    print(
+        f"matmul peak on this machine (best of before and after): float32 {peak32 / 1e9:.0f} GFLOP/s, "
+        f"bfloat16 {peak16 / 1e9:.0f} GFLOP/s; {flops / 1e9:.2f} GFLOP per training step"
+    )
     print(f"median of {args.steps} steps per model, the models taking turns step by step\n")
-    header = (f"{'variant':<10} {'model':<9} {'step ms':>8} {'tokens/s':>9} {'MFU f32':>8} "
-              f"{'MFU bf16':>9} {'ours/base':>9} {'IQR':>11}")
+    header = (
+        f"{'variant':<10} {'model':<9} {'step ms':>8} {'tokens/s':>9} {'MFU f32':>8} "
+        f"{'MFU bf16':>9} {'ours/base':>9} {'IQR':>11}"
+    )
     print(header)
     print("-" * len(header))
     for (name, label), seconds in step.items():
@@ -295,13 +335,18 @@ def main(argv=None):
             pairs = times[name, "baseline"] / times[name, "ours"]
             low, mid, high = np.percentile(pairs, [25, 50, 75])
             ratio, spread = f"{mid:.2f}x", f"{low:.2f}-{high:.2f}"
-        print(f"{name:<10} {label:<9} {seconds * 1e3:8.1f} {tokens / seconds:9.0f} "
-              f"{flops / seconds / peak32:8.1%} {flops / seconds / peak16:9.1%} {ratio:>9} {spread:>11}")
-    print(f"{'fp32':<10} {'matmuls':<9} {floor * 1e3:8.1f} {tokens / floor:9.0f} {flops / floor / peak32:8.1%} "
-          f"{flops / floor / peak16:9.1%}   (the step's matmuls alone: no step can beat this)")
+        print(
+            f"{name:<10} {label:<9} {seconds * 1e3:8.1f} {tokens / seconds:9.0f} "
+            f"{flops / seconds / peak32:8.1%} {flops / seconds / peak16:9.1%} {ratio:>9} {spread:>11}"
+        )
+    print(
+        f"{'fp32':<10} {'matmuls':<9} {floor * 1e3:8.1f} {tokens / floor:9.0f} {flops / floor / peak32:8.1%} "
+        f"{flops / floor / peak16:9.1%}   (the step's matmuls alone: no step can beat this)"
+    )
     if ("fp32", "ours") in step:
-        effects = ", ".join(f"{n} {step['fp32', 'ours'] / step[n, 'ours']:.2f}x"
-                            for n in args.variants if n != "fp32")
+        effects = ", ".join(
+            f"{n} {step['fp32', 'ours'] / step[n, 'ours']:.2f}x" for n in args.variants if n != "fp32"
+        )
         if effects:
             print(f"\nours vs ours fp32 (speed-up): {effects}")
 

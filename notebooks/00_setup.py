@@ -22,13 +22,13 @@ import os
 import platform
 import sys
 
-import tf_transformer
-
 import keras
 import matplotlib
 import tensorflow as tf
 import tensorflow_datasets as tfds
 import tensorflow_text as text
+
+import tf_transformer
 
 versions = {
     "python": platform.python_version(),

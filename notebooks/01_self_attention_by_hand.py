@@ -12,11 +12,9 @@
 # Equation numbers refer to Vaswani et al. (2017), *Attention Is All You Need*.
 
 # %%
-import tf_transformer
 
 import inspect
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
@@ -52,12 +50,12 @@ inputs = tf.constant(rng.normal(size=(steps, 1, width)), tf.float32)
 with tf.GradientTape() as tape:
     tape.watch(inputs)
     h = tf.zeros((1, width))
-    for t in range(steps):                       # strictly one step after another
-        h = tf.tanh(inputs[t] @ W_x + h @ W_h)   # h_t = f(h_{t-1}, x_t)
+    for t in range(steps):  # strictly one step after another
+        h = tf.tanh(inputs[t] @ W_x + h @ W_h)  # h_t = f(h_{t-1}, x_t)
     final = tf.reduce_sum(h)
-grads = tape.gradient(final, inputs)             # (steps, 1, width)
+grads = tape.gradient(final, inputs)  # (steps, 1, width)
 grad_norm = tf.norm(grads[:, 0], axis=-1).numpy()
-distance = steps - 1 - np.arange(steps)          # how far back each input is
+distance = steps - 1 - np.arange(steps)  # how far back each input is
 
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.semilogy(distance, grad_norm, marker=".")
@@ -95,7 +93,7 @@ W_V = np.array([[0, 2, 0], [0, 3, 0], [1, 0, 3], [1, 1, 0]], dtype=float)
 # others, the *value* what it hands over when attended to.
 
 # %%
-q1, k1, v1 = x1 @ W_Q, x1 @ W_K, x1 @ W_V      # each (1, 3)
+q1, k1, v1 = x1 @ W_Q, x1 @ W_K, x1 @ W_V  # each (1, 3)
 q2, k2, v2 = x2 @ W_Q, x2 @ W_K, x2 @ W_V
 print("q1", q1, " k1", k1, " v1", v1)
 print("q2", q2, " k2", k2, " v2", v2)
@@ -127,10 +125,12 @@ print("scaled scores, token 2:", scaled2)
 # **Step 4: softmax.** Turn each token's scores into weights that are
 # positive and sum to one.
 
+
 # %%
 def softmax(v):
     e = np.exp(v - v.max())  # subtracting the max changes nothing but avoids overflow
     return e / e.sum()
+
 
 a1, a2 = softmax(scaled1), softmax(scaled2)
 print("weights of token 1 over (x1, x2):", a1, "sum", a1.sum())
@@ -141,19 +141,25 @@ print("weights of token 2 over (x1, x2):", a2, "sum", a2.sum())
 # average of all values, weighted by its attention.
 
 # %%
-z1 = a1[0] * v1 + a1[1] * v2       # (1, 3)
+z1 = a1[0] * v1 + a1[1] * v2  # (1, 3)
 z2 = a2[0] * v1 + a2[1] * v2
 print("z1", z1)
 print("z2", z2)
 
 # %%
-weights = np.stack([a1, a2])       # row i: where token i looks
+weights = np.stack([a1, a2])  # row i: where token i looks
 fig, ax = plt.subplots(figsize=(3.2, 3))
 im = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
 for i in range(2):
     for j in range(2):
-        ax.text(j, i, f"{weights[i, j]:.3f}", ha="center", va="center",
-                color="white" if weights[i, j] < 0.6 else "black")
+        ax.text(
+            j,
+            i,
+            f"{weights[i, j]:.3f}",
+            ha="center",
+            va="center",
+            color="white" if weights[i, j] < 0.6 else "black",
+        )
 ax.set_xticks([0, 1], ["x1 (key)", "x2 (key)"])
 ax.set_yticks([0, 1], ["x1 (query)", "x2 (query)"])
 ax.set_title("attention weights")
@@ -173,8 +179,10 @@ plt.show()
 W1, b1 = rng.normal(size=(3, 6)).round(1), np.zeros(6)
 W2, b2 = rng.normal(size=(6, 3)).round(1), np.zeros(3)
 
+
 def ffn(z):
     return np.maximum(0, z @ W1 + b1) @ W2 + b2
+
 
 r1, r2 = ffn(z1), ffn(z2)
 print("r1", r1)
@@ -193,12 +201,12 @@ print("r2", r2)
 # positions, just a few large matrix multiplications.
 
 # %%
-X = np.concatenate([x1, x2])                   # (2, 4)
-Q, K, V = X @ W_Q, X @ W_K, X @ W_V            # each (2, 3)
-scores = Q @ K.T / np.sqrt(d_k)                # (2, 2)
-A = np.apply_along_axis(softmax, 1, scores)    # (2, 2), rows sum to 1
-Z = A @ V                                      # (2, 3)
-R = ffn(Z)                                     # the FFN works row by row, so it takes the matrix too
+X = np.concatenate([x1, x2])  # (2, 4)
+Q, K, V = X @ W_Q, X @ W_K, X @ W_V  # each (2, 3)
+scores = Q @ K.T / np.sqrt(d_k)  # (2, 2)
+A = np.apply_along_axis(softmax, 1, scores)  # (2, 2), rows sum to 1
+Z = A @ V  # (2, 3)
+R = ffn(Z)  # the FFN works row by row, so it takes the matrix too
 
 np.testing.assert_allclose(A, weights)
 np.testing.assert_allclose(Z, np.concatenate([z1, z2]))
@@ -227,11 +235,11 @@ W_O = rng.normal(size=(d_model, d_model))
 
 heads, head_weights = [], []
 for i in range(h):
-    Qi, Ki, Vi = X @ W_Qh[i], X @ W_Kh[i], X @ W_Vh[i]              # each (2, head_dim)
+    Qi, Ki, Vi = X @ W_Qh[i], X @ W_Kh[i], X @ W_Vh[i]  # each (2, head_dim)
     Ai = np.apply_along_axis(softmax, 1, Qi @ Ki.T / np.sqrt(head_dim))  # (2, 2)
     heads.append(Ai @ Vi)
     head_weights.append(Ai)
-by_hand = np.concatenate(heads, axis=1) @ W_O                          # (2, 4)
+by_hand = np.concatenate(heads, axis=1) @ W_O  # (2, 4)
 print(by_hand)
 
 # %% [markdown]
@@ -246,15 +254,15 @@ print(by_hand)
 from tf_transformer.layers import MultiHeadAttention
 
 mha = MultiHeadAttention(d_model=d_model, num_heads=h)
-x = tf.constant(X[None], tf.float32)                                  # (batch=1, 2, 4)
-mha(x)                                                                # creates the weights
+x = tf.constant(X[None], tf.float32)  # (batch=1, 2, 4)
+mha(x)  # creates the weights
 mha.query_kernel.assign(np.concatenate(W_Qh, axis=1))
 mha.key_kernel.assign(np.concatenate(W_Kh, axis=1))
 mha.value_kernel.assign(np.concatenate(W_Vh, axis=1))
 mha.output_kernel.assign(W_O)
 # the biases start at zero, as in our hand computation
 
-out, attn = mha.call_with_attention(x)                                # output and weights
+out, attn = mha.call_with_attention(x)  # output and weights
 print("library output:\n", out.numpy()[0])
 np.testing.assert_allclose(out.numpy()[0], by_hand, atol=1e-5)
 np.testing.assert_allclose(attn.numpy()[0], np.stack(head_weights), atol=1e-6)
@@ -270,7 +278,7 @@ print("library == hand computation, for the output and every head's weights")
 # %%
 source = inspect.getsource(MultiHeadAttention._attend)
 start = source.index("        q = self._split_heads(")
-print(source[start:source.index("        return AttentionOutput(")])
+print(source[start : source.index("        return AttentionOutput(")])
 
 # %%
 fig, axes = plt.subplots(1, h, figsize=(6, 2.8))

@@ -12,7 +12,6 @@
 # - the key/value cache that makes decoding fast.
 
 # %%
-import tf_transformer
 
 import inspect
 import math
@@ -44,7 +43,7 @@ def show(obj):
 # %%
 keras.utils.set_random_seed(0)
 mha = MultiHeadAttention(d_model=8, num_heads=2)
-x = tf.random.normal((1, 5, 8))                  # (batch, tokens, d_model)
+x = tf.random.normal((1, 5, 8))  # (batch, tokens, d_model)
 perm = [3, 0, 4, 1, 2]
 out = mha(x)
 out_of_permuted = mha(tf.gather(x, perm, axis=1))
@@ -72,11 +71,13 @@ show(positional_encoding)
 
 # %%
 length, depth = 64, 128
-table = positional_encoding(length, depth).numpy()       # (64, 128)
+table = positional_encoding(length, depth).numpy()  # (64, 128)
 pos, i = 10, 3
 angle = pos / 10000 ** (2 * i / depth)
 print(f"PE[{pos}, {2 * i}]   = sin({angle:.4f}) = {math.sin(angle):.6f}, table: {table[pos, 2 * i]:.6f}")
-print(f"PE[{pos}, {2 * i + 1}] = cos({angle:.4f}) = {math.cos(angle):.6f}, table: {table[pos, 2 * i + 1]:.6f}")
+print(
+    f"PE[{pos}, {2 * i + 1}] = cos({angle:.4f}) = {math.cos(angle):.6f}, table: {table[pos, 2 * i + 1]:.6f}"
+)
 assert abs(table[pos, 2 * i] - math.sin(angle)) < 1e-6
 assert abs(table[pos, 2 * i + 1] - math.cos(angle)) < 1e-6
 
@@ -97,7 +98,7 @@ plt.show()
 # read.
 
 # %%
-similarity = table @ table.T                              # (64, 64)
+similarity = table @ table.T  # (64, 64)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 im = axes[0].imshow(similarity, cmap="viridis")
 axes[0].set_title("PE[p] · PE[q]")
@@ -125,8 +126,8 @@ show(PositionalEmbedding)
 
 # %%
 emb = PositionalEmbedding(vocab_size=20, d_model=8, max_length=16)
-ids = tf.constant([[5, 9, 2, 0]])                          # (batch=1, 4 tokens); 0 is padding
-vectors = emb(ids)                                         # (1, 4, 8)
+ids = tf.constant([[5, 9, 2, 0]])  # (batch=1, 4 tokens); 0 is padding
+vectors = emb(ids)  # (1, 4, 8)
 by_hand = emb.embedding.embeddings.numpy()[ids[0]] * math.sqrt(8) + positional_encoding(16, 8)[:4]
 np.testing.assert_allclose(vectors[0], by_hand, atol=1e-6)
 print("ids", ids.shape, "->", vectors.shape, "and the hand computation agrees")
@@ -148,10 +149,9 @@ print("embedding token 2 alone with start=2 gives the same vector as in the full
 # The decoder uses both at once (their logical AND).
 
 # %%
-batch_ids = tf.constant([[7, 4, 9, 3, 0, 0],
-                         [8, 3, 0, 0, 0, 0]])
-padding_mask = tf.not_equal(batch_ids, 0)                   # (2, 6)
-causal = causal_mask(6, 6)                                  # (6, 6)
+batch_ids = tf.constant([[7, 4, 9, 3, 0, 0], [8, 3, 0, 0, 0, 0]])
+padding_mask = tf.not_equal(batch_ids, 0)  # (2, 6)
+causal = causal_mask(6, 6)  # (6, 6)
 combined = tf.logical_and(padding_mask[:, None, :], causal[None])  # (2, 6, 6)
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
@@ -195,10 +195,10 @@ d_k = d_model // h
 query = tf.random.normal((B, Tq, d_model))
 context = tf.random.normal((B, Tk, d_model))
 context_ids = tf.constant([[4, 5, 6, 7, 8, 9], [4, 5, 6, 0, 0, 0]])
-context_mask = tf.not_equal(context_ids, 0)                   # (B, Tk)
+context_mask = tf.not_equal(context_ids, 0)  # (B, Tk)
 
 mha = MultiHeadAttention(d_model, h)
-expected = mha(query, context, padding_mask=context_mask)    # the first call also creates the weights
+expected = mha(query, context, padding_mask=context_mask)  # the first call also creates the weights
 expected_weights = mha.call_with_attention(query, context, padding_mask=context_mask).weights
 Wq, bq = mha.query_kernel.numpy(), mha.query_bias.numpy()
 Wk, bk = mha.key_kernel.numpy(), mha.key_bias.numpy()
@@ -212,9 +212,9 @@ print("W^Q", Wq.shape, " W^K", Wk.shape, " W^V", Wv.shape, " W^O", Wo.shape)
 # computes both with a single product against `[W^K | W^V]`).
 
 # %%
-q = query.numpy() @ Wq + bq                    # (B, Tq, d_model)
-k = context.numpy() @ Wk + bk                  # (B, Tk, d_model)
-v = context.numpy() @ Wv + bv                  # (B, Tk, d_model)
+q = query.numpy() @ Wq + bq  # (B, Tq, d_model)
+k = context.numpy() @ Wk + bk  # (B, Tk, d_model)
+v = context.numpy() @ Wv + bv  # (B, Tk, d_model)
 print("q", q.shape, " k", k.shape, " v", v.shape)
 
 # %% [markdown]
@@ -222,9 +222,11 @@ print("q", q.shape, " k", k.shape, " v", v.shape)
 # `(h, d_k)` and moves the head axis forward, so each head is an independent
 # batch of attention problems.
 
+
 # %%
-def split_heads(x):                            # (B, T, d_model) -> (B, h, T, d_k)
+def split_heads(x):  # (B, T, d_model) -> (B, h, T, d_k)
     return x.reshape(x.shape[0], x.shape[1], h, d_k).transpose(0, 2, 1, 3)
+
 
 qh, kh, vh = split_heads(q), split_heads(k), split_heads(v)
 print("q heads", qh.shape, " k heads", kh.shape, " v heads", vh.shape)
@@ -237,7 +239,7 @@ print("q heads", qh.shape, " k heads", kh.shape, " v heads", vh.shape)
 # precision, so the mask value and softmax stay safe.
 
 # %%
-scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d_k)   # (B, h, Tq, Tk)
+scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d_k)  # (B, h, Tq, Tk)
 print("scores", scores.shape)
 
 # %% [markdown]
@@ -249,7 +251,7 @@ print("scores", scores.shape)
 # In float32, `score - 1e9` rounds to -1e9, so both give the same weights.)
 
 # %%
-allowed = context_mask.numpy()[:, None, None, :]           # (B, 1, 1, Tk)
+allowed = context_mask.numpy()[:, None, None, :]  # (B, 1, 1, Tk)
 scores = np.where(allowed, scores, -1e9)
 
 # %% [markdown]
@@ -258,7 +260,7 @@ scores = np.where(allowed, scores, -1e9)
 
 # %%
 weights = np.exp(scores - scores.max(-1, keepdims=True))
-weights /= weights.sum(-1, keepdims=True)                  # (B, h, Tq, Tk)
+weights /= weights.sum(-1, keepdims=True)  # (B, h, Tq, Tk)
 np.testing.assert_allclose(weights, expected_weights, atol=1e-6)
 print("weights match the layer's; sentence 1 gives its 3 padding keys:", weights[1, :, :, 3:].max())
 
@@ -267,9 +269,9 @@ print("weights match the layer's; sentence 1 gives its 3 padding keys:", weights
 # undoes step 2 (that is the Concat of equation 1), and $W^O$ mixes the heads.
 
 # %%
-heads = weights @ vh                                        # (B, h, Tq, d_k)
+heads = weights @ vh  # (B, h, Tq, d_k)
 merged = heads.transpose(0, 2, 1, 3).reshape(B, Tq, d_model)  # (B, Tq, d_model)
-output = merged @ Wo + bo                                   # (B, Tq, d_model)
+output = merged @ Wo + bo  # (B, Tq, d_model)
 np.testing.assert_allclose(output, expected, atol=1e-5)
 print("output", output.shape, "== the library's output")
 
@@ -296,13 +298,13 @@ print("output", output.shape, "== the library's output")
 keras.utils.set_random_seed(2)
 self_attention = MultiHeadAttention(d_model=8, num_heads=2)
 sequence = tf.random.normal((1, 5, 8))
-full = self_attention(sequence, use_causal_mask=True)       # all 5 positions at once
+full = self_attention(sequence, use_causal_mask=True)  # all 5 positions at once
 
-cache = self_attention.init_cache(batch_size=1, length=8)   # keys, values: (1, h, 8, d_k) zeros
+cache = self_attention.init_cache(batch_size=1, length=8)  # keys, values: (1, h, 8, d_k) zeros
 filled = []
 steps = []
 for t in range(5):
-    out, cache = self_attention.call_cached(sequence[:, t:t + 1], cache, index=t)
+    out, cache = self_attention.call_cached(sequence[:, t : t + 1], cache, index=t)
     steps.append(out)
     filled.append((tf.reduce_sum(tf.abs(cache[0][0, 0]), axis=-1) > 0).numpy())
 np.testing.assert_allclose(tf.concat(steps, axis=1), full, atol=1e-5)

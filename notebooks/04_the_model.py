@@ -12,7 +12,6 @@
 #   the decoder cannot see the future.
 
 # %%
-import tf_transformer
 
 import inspect
 import os
@@ -24,8 +23,7 @@ import tensorflow as tf
 from IPython.display import Code, display
 
 from tf_transformer import PRESETS, Transformer, TransformerConfig
-from tf_transformer.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward,
-                                   ResidualLayer)
+from tf_transformer.layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualLayer
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -58,7 +56,7 @@ show(ResidualLayer)
 # learned `gamma` and `beta` (initially 1 and 0).
 
 # %%
-x = tf.random.normal((2, 3, 8), seed=0)                      # (batch, positions, features)
+x = tf.random.normal((2, 3, 8), seed=0)  # (batch, positions, features)
 norm = keras.layers.LayerNormalization(epsilon=1e-6)
 mean = tf.reduce_mean(x, axis=-1, keepdims=True)
 variance = tf.reduce_mean((x - mean) ** 2, axis=-1, keepdims=True)
@@ -79,7 +77,7 @@ show(FeedForward)
 
 # %%
 ffn = FeedForward(d_model=8, dff=32)
-y = ffn(x)                                                   # (2, 3, 8)
+y = ffn(x)  # (2, 3, 8)
 W1, b1 = ffn.inner.kernel.numpy(), ffn.inner.bias.numpy()
 W2, b2 = ffn.outer.kernel.numpy(), ffn.outer.bias.numpy()
 np.testing.assert_allclose(y, np.maximum(0, x.numpy() @ W1 + b1) @ W2 + b2, atol=1e-5)
@@ -107,8 +105,8 @@ x = tf.random.normal((2, 5, 8))
 mask = tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]) > 0
 out = layer(x, padding_mask=mask)
 
-a = layer.self_attention(x, padding_mask=mask)               # (2, 5, 8)
-x1 = layer.self_attention_norm(x + a)                        # post-norm residual
+a = layer.self_attention(x, padding_mask=mask)  # (2, 5, 8)
+x1 = layer.self_attention_norm(x + a)  # post-norm residual
 x2 = layer.ffn_norm(x1 + layer.ffn(x1))
 np.testing.assert_allclose(out, x2, atol=1e-5)
 print("EncoderLayer == norm(x + attn(x)) then norm(x + ffn(x))")
@@ -181,6 +179,7 @@ show(Transformer.decode)
 # - embeddings `V_in·d` and `V_out·d`, output projection `d·V_out + V_out`
 #   (or, with shared embeddings, one `V·d` matrix serves all three).
 
+
 # %%
 def count_by_hand(c):
     d, f, N = c.d_model, c.dff, c.num_layers
@@ -188,7 +187,13 @@ def count_by_hand(c):
     layers = N * (attention + ffn + 2 * norm) + N * (2 * attention + ffn + 3 * norm)
     if c.share_embeddings:
         return layers + c.input_vocab_size * d
-    return layers + c.input_vocab_size * d + c.target_vocab_size * d + d * c.target_vocab_size + c.target_vocab_size
+    return (
+        layers
+        + c.input_vocab_size * d
+        + c.target_vocab_size * d
+        + d * c.target_vocab_size
+        + c.target_vocab_size
+    )
 
 
 # Building `big` allocates 290M weights; fast mode (CI) checks the formula on the small presets only.
@@ -197,22 +202,34 @@ checked = ("tiny", "tutorial") if FAST else tuple(PRESETS)
 rows = []
 for name in PRESETS:
     for share in (False, True):
-        config = TransformerConfig.from_preset(name, input_vocab_size=37000, target_vocab_size=37000,
-                                               share_embeddings=share)
+        config = TransformerConfig.from_preset(
+            name, input_vocab_size=37000, target_vocab_size=37000, share_embeddings=share
+        )
         if name in checked:
             model = Transformer(config)
             model.build()
             assert model.count_params() == count_by_hand(config)
             del model
             keras.backend.clear_session()
-        rows.append((name, share, config.num_layers, config.d_model, config.num_heads,
-                     config.dff, count_by_hand(config)))
+        rows.append(
+            (
+                name,
+                share,
+                config.num_layers,
+                config.d_model,
+                config.num_heads,
+                config.dff,
+                count_by_hand(config),
+            )
+        )
 
 print(f"{'preset':9s} {'shared':>6s} {'N':>2s} {'d_model':>7s} {'h':>3s} {'dff':>5s} {'parameters':>12s}")
 for name, share, n, d, h, f, p in rows:
     print(f"{name:9s} {str(share):>6s} {n:2d} {d:7d} {h:3d} {f:5d} {p:12,d}")
-print("\n(37,000-token vocabulary on both sides, as in the paper's EN-DE setup; "
-      "the paper reports 65M for base and 213M for big, with shared embeddings.)")
+print(
+    "\n(37,000-token vocabulary on both sides, as in the paper's EN-DE setup; "
+    "the paper reports 65M for base and 213M for big, with shared embeddings.)"
+)
 
 # %% [markdown]
 # The counts match the hand formula. With shared embeddings, `base` lands at
@@ -228,9 +245,9 @@ model = Transformer(config)
 model.build()
 parts = {
     "encoder embedding": model.encoder.embedding.count_params(),
-    "encoder layers": sum(l.count_params() for l in model.encoder.enc_layers),
+    "encoder layers": sum(layer.count_params() for layer in model.encoder.enc_layers),
     "decoder embedding": model.decoder.embedding.count_params(),
-    "decoder layers": sum(l.count_params() for l in model.decoder.dec_layers),
+    "decoder layers": sum(layer.count_params() for layer in model.decoder.dec_layers),
     "output projection": model.final_layer.count_params(),
 }
 assert sum(parts.values()) == model.count_params()
@@ -250,11 +267,12 @@ plt.show()
 
 # %%
 keras.utils.set_random_seed(0)
-model = Transformer(TransformerConfig.from_preset("tiny", input_vocab_size=50, target_vocab_size=60,
-                                                  num_layers=3))
+model = Transformer(
+    TransformerConfig.from_preset("tiny", input_vocab_size=50, target_vocab_size=60, num_layers=3)
+)
 src = tf.constant([[2, 11, 12, 13, 3]])
 tgt = tf.constant([[2, 21, 22, 23]])
-base = model((src, tgt))                                      # (1, 4, 60)
+base = model((src, tgt))  # (1, 4, 60)
 for src_pad, tgt_pad in [(3, 0), (0, 5), (10, 10)]:
     padded = model((tf.pad(src, [[0, 0], [0, src_pad]]), tf.pad(tgt, [[0, 0], [0, tgt_pad]])))
     diff = float(tf.reduce_max(tf.abs(padded[:, :4] - base)))
@@ -271,7 +289,7 @@ for src_pad, tgt_pad in [(3, 0), (0, 5), (10, 10)]:
 changes = np.zeros((4, 4))
 for t in range(4):
     changed = tgt.numpy().copy()
-    changed[0, t:] = [40 + i for i in range(4 - t)]            # rewrite positions t..3
+    changed[0, t:] = [40 + i for i in range(4 - t)]  # rewrite positions t..3
     out = model((src, tf.constant(changed)))
     changes[t] = tf.reduce_max(tf.abs(out - base), axis=-1)[0].numpy()
 

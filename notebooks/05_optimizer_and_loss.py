@@ -11,7 +11,6 @@
 #   batch with padding and checked against `tf_transformer.training`.
 
 # %%
-import tf_transformer
 
 import inspect
 
@@ -50,7 +49,7 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 for d_model, warmup in [(128, 4000), (512, 4000), (512, 8000), (1024, 4000)]:
     lr = WarmupSchedule(d_model, warmup)(steps - 1).numpy()
     ax.plot(steps, lr, label=f"d_model={d_model}, warmup={warmup}")
-    peak = d_model ** -0.5 * warmup ** -0.5
+    peak = d_model**-0.5 * warmup**-0.5
     assert abs(lr.max() - peak) / peak < 1e-4 and steps[lr.argmax()] == warmup
 ax.set_xlabel("training step")
 ax.set_ylabel("learning rate")
@@ -65,7 +64,7 @@ plt.show()
 # %%
 schedule = WarmupSchedule(d_model=128, warmup_steps=4000)
 for step in [1, 100, 4000, 20000]:
-    by_hand = 128 ** -0.5 * min(step ** -0.5, step * 4000 ** -1.5)
+    by_hand = 128**-0.5 * min(step**-0.5, step * 4000**-1.5)
     print(f"step {step:6d}: formula {by_hand:.6e}   schedule {float(schedule(step - 1)):.6e}")
     assert abs(by_hand - float(schedule(step - 1))) < 1e-9
 
@@ -133,17 +132,25 @@ show(smoothed_cross_entropy)
 # The first has 3 real tokens; the second only 1, then padding.
 
 # %%
-labels = tf.constant([[1, 4, 2], [3, 0, 0]])                      # (batch=2, T=3)
-logits = tf.constant([[[0.1, 2.0, 0.3, 0.0, 0.5],                 # predicts 1: right
-                       [0.2, 0.1, 0.4, 0.3, 1.5],                 # predicts 4: right
-                       [1.0, 0.2, 0.1, 0.9, 0.0]],                # predicts 0: wrong (label 2)
-                      [[0.0, 0.3, 0.2, 2.5, 0.1],                 # predicts 3: right
-                       [9.0, 0.0, 0.0, 0.0, 0.0],                 # padding: ignored
-                       [0.0, 0.0, 9.0, 0.0, 0.0]]])               # padding: ignored
+labels = tf.constant([[1, 4, 2], [3, 0, 0]])  # (batch=2, T=3)
+logits = tf.constant(
+    [
+        [
+            [0.1, 2.0, 0.3, 0.0, 0.5],  # predicts 1: right
+            [0.2, 0.1, 0.4, 0.3, 1.5],  # predicts 4: right
+            [1.0, 0.2, 0.1, 0.9, 0.0],
+        ],  # predicts 0: wrong (label 2)
+        [
+            [0.0, 0.3, 0.2, 2.5, 0.1],  # predicts 3: right
+            [9.0, 0.0, 0.0, 0.0, 0.0],  # padding: ignored
+            [0.0, 0.0, 9.0, 0.0, 0.0],
+        ],
+    ]
+)  # padding: ignored
 
-log_p = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))   # log-softmax
-target = (1 - eps) * np.eye(5)[labels.numpy()] + eps / 5                          # (2, 3, 5)
-per_token = -(target * log_p).sum(-1)                                             # (2, 3)
+log_p = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))  # log-softmax
+target = (1 - eps) * np.eye(5)[labels.numpy()] + eps / 5  # (2, 3, 5)
+per_token = -(target * log_p).sum(-1)  # (2, 3)
 mask = labels.numpy() != 0
 by_hand_loss = per_token[mask].sum() / mask.sum()
 by_hand_accuracy = (log_p.argmax(-1) == labels.numpy())[mask].mean()
@@ -173,15 +180,19 @@ print(f"average over real tokens (ours):    {by_hand_loss:.4f}")
 # library's loss is the same.
 
 # %%
-by_hand_grad = (np.exp(log_p) - target) * mask[..., None] / mask.sum()     # (2, 3, 5)
+by_hand_grad = (np.exp(log_p) - target) * mask[..., None] / mask.sum()  # (2, 3, 5)
 with tf.GradientTape() as tape:
     tape.watch(logits)
     loss = masked_loss(labels, logits)
 library_grad = tape.gradient(loss, logits).numpy()
 np.testing.assert_allclose(library_grad, by_hand_grad, atol=1e-7)
 print("gradient at the first token:", library_grad[0, 0].round(4))
-print("largest at padding:", np.abs(library_grad[1, 1:]).max(), "  largest difference from the hand computation:",
-      np.abs(library_grad - by_hand_grad).max())
+print(
+    "largest at padding:",
+    np.abs(library_grad[1, 1:]).max(),
+    "  largest difference from the hand computation:",
+    np.abs(library_grad - by_hand_grad).max(),
+)
 
 # %% [markdown]
 # ## What we built

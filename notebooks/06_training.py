@@ -12,8 +12,6 @@
 #   precision does.
 
 # %%
-import tf_transformer
-
 import dataclasses
 import inspect
 import json
@@ -27,10 +25,10 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
+import tf_transformer
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import TrainConfig, train
+from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training import callbacks as training_callbacks
-from tf_transformer.training import loop
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 
@@ -108,11 +106,24 @@ except ValueError as error:
 RUN_DIR = pathlib.Path("runs/fast/tutorial" if FAST else "runs/tutorial")
 shutil.rmtree(RUN_DIR, ignore_errors=True)
 if FAST:
-    settings = dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000,
-                    validation_examples=200, warmup_steps=50)
+    settings = dict(
+        preset="tiny",
+        max_steps=60,
+        steps_per_epoch=20,
+        train_examples=4000,
+        validation_examples=200,
+        warmup_steps=50,
+    )
 else:
-    settings = dict(preset="tutorial", epochs=1000, steps_per_epoch=200, max_minutes=10,
-                    warmup_steps=400, batch_tokens=2048, norm_first=True)
+    settings = dict(
+        preset="tutorial",
+        epochs=1000,
+        steps_per_epoch=200,
+        max_minutes=10,
+        warmup_steps=400,
+        batch_tokens=2048,
+        norm_first=True,
+    )
 result = train(run_dir=RUN_DIR, seed=0, verbose=2, **settings)
 print(f"\n{result.steps} optimizer steps; stopped: {result.stopped}")
 
@@ -158,9 +169,15 @@ print("\nrun.json model config:", info["model"])
 
 # %%
 run = load_run(RUN_DIR)
-print(type(run.model).__name__, run.config.num_layers, "layers;",
-      "vocabularies:", int(run.source_tokenizer.get_vocab_size()), int(run.target_tokenizer.get_vocab_size()),
-      f"({run.source_language} -> {run.target_language})")
+print(
+    type(run.model).__name__,
+    run.config.num_layers,
+    "layers;",
+    "vocabularies:",
+    int(run.source_tokenizer.get_vocab_size()),
+    int(run.target_tokenizer.get_vocab_size()),
+    f"({run.source_language} -> {run.target_language})",
+)
 
 # %% [markdown]
 # ## Interrupted? Run it again
@@ -172,6 +189,7 @@ print(type(run.model).__name__, run.config.num_layers, "layers;",
 # steps an uninterrupted run would have made.
 #
 # We simulate the interruption with a callback that raises after 12 steps.
+
 
 # %%
 class Interrupt(keras.callbacks.Callback):
@@ -187,8 +205,16 @@ class Interrupt(keras.callbacks.Callback):
 
 RESUME_DIR = RUN_DIR.parent / "resume_demo"
 shutil.rmtree(RESUME_DIR, ignore_errors=True)
-small = dict(preset="tiny", max_steps=30, steps_per_epoch=10, train_examples=2000,
-             validation_examples=100, backup_every=5, seed=0, verbose=0)
+small = dict(
+    preset="tiny",
+    max_steps=30,
+    steps_per_epoch=10,
+    train_examples=2000,
+    validation_examples=100,
+    backup_every=5,
+    seed=0,
+    verbose=0,
+)
 try:
     train(run_dir=RESUME_DIR, callbacks=[Interrupt(after=12)], **small)
 except KeyboardInterrupt as stop:
@@ -208,6 +234,7 @@ assert resumed.steps == 30
 # here are the learning rate (the warm-up schedule of notebook 5) and the
 # throughput as training went.
 
+
 # %%
 def scalars(log_dir):
     """{tag: [(step, value), ...]} from every event file under log_dir."""
@@ -216,7 +243,9 @@ def scalars(log_dir):
         for record in tf.data.TFRecordDataset(str(path)):
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
-                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                number = (
+                    float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                )
                 out.setdefault(f"{path.parent.name}/{value.tag}", []).append((event.step, number))
     return {tag: sorted(points) for tag, points in out.items()}
 
@@ -267,8 +296,9 @@ show(training_callbacks.TerminateOnNaN)
 # %%
 keras.mixed_precision.set_global_policy("mixed_bfloat16")
 try:
-    model = tf_transformer.Transformer(tf_transformer.TransformerConfig.from_preset(
-        "tiny", input_vocab_size=100, target_vocab_size=100))
+    model = tf_transformer.Transformer(
+        tf_transformer.TransformerConfig.from_preset("tiny", input_vocab_size=100, target_vocab_size=100)
+    )
     logits = model((tf.constant([[2, 5, 3]]), tf.constant([[2, 7]])))
     print("compute dtype of a layer:", model.encoder.enc_layers[0].ffn.inner.compute_dtype)
     print("variable dtype:          ", model.encoder.enc_layers[0].ffn.inner.kernel.dtype)

@@ -13,8 +13,6 @@
 #   (`.keras`), and exporting a SavedModel that serves strings to strings.
 
 # %%
-import tf_transformer
-
 import inspect
 import os
 import pathlib
@@ -28,9 +26,17 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
+import tf_transformer
 from tf_transformer.data import END_ID, START_ID, load_dataset
-from tf_transformer.inference import (Translator, beam_search, corpus_scores, export_translator,
-                                      greedy_search, length_penalty, sequence_log_probs)
+from tf_transformer.inference import (
+    Translator,
+    beam_search,
+    corpus_scores,
+    export_translator,
+    greedy_search,
+    length_penalty,
+    sequence_log_probs,
+)
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import train
 
@@ -53,10 +59,26 @@ def show(obj):
 # %%
 RUN_DIR = pathlib.Path("runs/fast/tutorial" if FAST else "runs/tutorial")
 if not (RUN_DIR / "run.json").exists():
-    settings = (dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000,
-                     validation_examples=200, warmup_steps=50) if FAST else
-                dict(preset="tutorial", epochs=1000, steps_per_epoch=200, max_minutes=10, warmup_steps=400,
-                     batch_tokens=2048, norm_first=True))
+    settings = (
+        dict(
+            preset="tiny",
+            max_steps=60,
+            steps_per_epoch=20,
+            train_examples=4000,
+            validation_examples=200,
+            warmup_steps=50,
+        )
+        if FAST
+        else dict(
+            preset="tutorial",
+            epochs=1000,
+            steps_per_epoch=200,
+            max_minutes=10,
+            warmup_steps=400,
+            batch_tokens=2048,
+            norm_first=True,
+        )
+    )
     train(run_dir=RUN_DIR, seed=0, verbose=0, **settings)
 run = load_run(RUN_DIR)
 model, target_tokenizer = run.model, run.target_tokenizer
@@ -72,11 +94,11 @@ print(run.config)
 # the whole prefix back through the model at every step:
 
 # %%
-source = translator.source_ids(tf.constant([CLASSIC]))           # (1, S): [START] ... [END]
+source = translator.source_ids(tf.constant([CLASSIC]))  # (1, S): [START] ... [END]
 print("source ids:", source.numpy()[0])
-target = tf.constant([[START_ID]])                               # (1, 1)
-for step in range(run.config.max_length - 1):
-    logits = model((source, target), training=False)             # (1, t + 1, V): every position again
+target = tf.constant([[START_ID]])  # (1, 1)
+for _ in range(run.config.max_length - 1):
+    logits = model((source, target), training=False)  # (1, t + 1, V): every position again
     next_id = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)  # only the last one is new
     target = tf.concat([target, next_id[:, None]], axis=1)
     if int(next_id[0]) == END_ID:
@@ -98,7 +120,7 @@ print("text:  ", target_tokenizer.detokenize(tf.constant([plain_ids], tf.int64))
 # source are computed once, up front.
 
 # %%
-context, context_mask = model.encode(source, training=False)     # once: (1, S, d_model)
+context, context_mask = model.encode(source, training=False)  # once: (1, S, d_model)
 cache = model.init_cache(context, length=run.config.max_length)
 token, cached_ids = tf.constant([[START_ID]]), []
 for t in range(run.config.max_length - 1):
@@ -118,7 +140,7 @@ assert cached_ids == plain_ids.tolist()
 # %%
 show(greedy_search)
 library_ids = greedy_search(model, source, run.config.max_length).numpy()[0]
-assert library_ids[:len(cached_ids)].tolist() == cached_ids
+assert library_ids[: len(cached_ids)].tolist() == cached_ids
 print("greedy_search agrees")
 
 # %% [markdown]
@@ -162,8 +184,11 @@ def score(out):
 
 
 greedy_score, beam_score = score(greedy_out), score(beam_out)
-print(f"beam 4 scored higher on {np.sum(beam_score > greedy_score + 1e-4)} of {len(sample)} sentences, "
-      f"equal on {np.sum(np.abs(beam_score - greedy_score) <= 1e-4)}, lower on {np.sum(beam_score < greedy_score - 1e-4)}")
+print(
+    f"beam 4 scored higher on {np.sum(beam_score > greedy_score + 1e-4)} of {len(sample)} sentences, "
+    f"equal on {np.sum(np.abs(beam_score - greedy_score) <= 1e-4)}, "
+    f"lower on {np.sum(beam_score < greedy_score - 1e-4)}"
+)
 
 # %% [markdown]
 # ## BLEU
@@ -177,7 +202,7 @@ print(f"beam 4 scored higher on {np.sum(beam_score > greedy_score + 1e-4)} of {l
 pairs = test_pairs[:200] if FAST else test_pairs
 sources = [pt.decode() for pt, _ in pairs]
 references = [en.decode() for _, en in pairs]
-fast_translator = Translator.from_run(run, jit_compile=True)   # XLA-compiled decoding steps
+fast_translator = Translator.from_run(run, jit_compile=True)  # XLA-compiled decoding steps
 results = {}
 for beam in (1, 4):
     outputs = fast_translator.translate(sources, beam_size=beam)
@@ -226,6 +251,7 @@ plot_heads(attention)
 # classic sentence and its sibling. (In the fast CI run the model is barely
 # trained and these rows mean little.)
 
+
 # %%
 def producing(att, word):
     """Mean attention over the last layer's heads in the row that outputs ``word``."""
@@ -273,11 +299,14 @@ print(".weights.h5 max difference:", float(tf.reduce_max(tf.abs(rebuilt((source,
 
 model.save(SAVE_DIR / "model.keras")
 reloaded = keras.saving.load_model(SAVE_DIR / "model.keras", compile=False)
-print(".keras      max difference:", float(tf.reduce_max(tf.abs(reloaded((source, check_target)) - expected))))
+print(
+    ".keras      max difference:", float(tf.reduce_max(tf.abs(reloaded((source, check_target)) - expected)))
+)
 
 try:
-    tf_transformer.Transformer(run.config.__class__.from_dict(
-        {**run.config.to_dict(), "num_layers": run.config.num_layers + 1})).load_weights(SAVE_DIR / "model.weights.h5")
+    tf_transformer.Transformer(
+        run.config.__class__.from_dict({**run.config.to_dict(), "num_layers": run.config.num_layers + 1})
+    ).load_weights(SAVE_DIR / "model.weights.h5")
 except ValueError as error:
     print("\nwrong architecture:", str(error).split(". Keras said")[0])
 

@@ -10,7 +10,6 @@
 # so the classifier must learn that *não* matters, wherever it sits.
 
 # %%
-import tf_transformer
 
 import os
 import re
@@ -59,33 +58,46 @@ for sentence, label in list(zip(train_pt, train_labels))[:4]:
 # only (the same padding discipline as the translation model), then a
 # single dense unit gives the logit.
 
+
 # %%
 class NegationClassifier(keras.Model):
     def __init__(self, vocab_size, **kwargs):
         super().__init__(**kwargs)
-        self.encoder = Encoder(num_layers=2, d_model=64, num_heads=4, dff=128,
-                               vocab_size=vocab_size, max_length=128, dropout_rate=0.1)
+        self.encoder = Encoder(
+            num_layers=2,
+            d_model=64,
+            num_heads=4,
+            dff=128,
+            vocab_size=vocab_size,
+            max_length=128,
+            dropout_rate=0.1,
+        )
         self.head = keras.layers.Dense(1)
 
     def call(self, ids, training=None):
-        mask = tf.not_equal(ids, PAD_ID)                                  # (B, S)
+        mask = tf.not_equal(ids, PAD_ID)  # (B, S)
         vectors = self.encoder(ids, padding_mask=mask, training=training)  # (B, S, 64)
-        weights = tf.cast(mask, vectors.dtype)[..., None]                 # (B, S, 1)
+        weights = tf.cast(mask, vectors.dtype)[..., None]  # (B, S, 1)
         pooled = tf.reduce_sum(vectors * weights, 1) / tf.reduce_sum(weights, 1)  # (B, 64)
-        return self.head(pooled)[:, 0]                                    # (B,) logits
+        return self.head(pooled)[:, 0]  # (B,) logits
 
 
 classifier = NegationClassifier(int(tokenizers.pt.get_vocab_size()))
-classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
-history = classifier.fit(train_ids, train_labels, batch_size=64, epochs=EPOCHS,
-                         validation_split=0.1, verbose=2)
+classifier.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+)
+history = classifier.fit(
+    train_ids, train_labels, batch_size=64, epochs=EPOCHS, validation_split=0.1, verbose=2
+)
 
 # %%
 result = classifier.evaluate(test_ids, test_labels, verbose=0, return_dict=True)
-print(f"test accuracy: {result['binary_accuracy']:.3f} "
-      f"(always answering the majority class would give {max(test_labels.mean(), 1 - test_labels.mean()):.3f})")
+print(
+    f"test accuracy: {result['binary_accuracy']:.3f} "
+    f"(always answering the majority class would give {max(test_labels.mean(), 1 - test_labels.mean()):.3f})"
+)
 
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(history.history["binary_accuracy"], marker="o", label="train")
@@ -116,8 +128,12 @@ assert diff < 1e-4
 # Ask the trained classifier about sentences with and without *não*.
 
 # %%
-probes = ["O animal atravessou a rua.", "O animal não atravessou a rua.",
-          "Eu não como o pão.", "Eu como o pão."]
+probes = [
+    "O animal atravessou a rua.",
+    "O animal não atravessou a rua.",
+    "Eu não como o pão.",
+    "Eu como o pão.",
+]
 probe_ids = tokenizers.pt.tokenize(tf.constant(probes)).to_tensor()
 for sentence, p in zip(probes, tf.sigmoid(classifier(probe_ids)).numpy()):
     print(f"P(negated) = {p:.3f}   {sentence}")

@@ -36,8 +36,9 @@ def execute(source: Path, timeout: int = 1800) -> nbformat.NotebookNode:
     """Run a notebook source top to bottom in a fresh kernel; raises on the first failing cell."""
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+    ).execute()
     return notebook
 
 

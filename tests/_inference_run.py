@@ -11,18 +11,17 @@ import functools
 import pathlib
 import tempfile
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow first)
-
 import keras
 import tensorflow as tf
 
+import tf_transformer  # noqa: F401  (quiet TensorFlow first)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, Tokenizer, load_dataset, make_batches, vocab_files
 from tf_transformer.training import masked_loss
 
 MAX_LENGTH = 32
-MAX_WORDS = 8      # short sentences only: the tiny model learns them well in a few hundred steps
+MAX_WORDS = 8  # short sentences only: the tiny model learns them well in a few hundred steps
 TRAIN_PAIRS = 12_000
 STEPS = 300
 
@@ -31,7 +30,7 @@ def _loss(labels, logits):
     return masked_loss(labels, logits, label_smoothing=0.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_run_dir() -> pathlib.Path:
     """Train once per process; later calls return the same run directory."""
     path = pathlib.Path(tempfile.mkdtemp(prefix="tf_transformer_inference_")) / "run"
@@ -41,20 +40,36 @@ def trained_run_dir() -> pathlib.Path:
     source_tok, target_tok = Tokenizer(vocab["source"]), Tokenizer(vocab["target"])
     pairs = corpus_pairs("train", TRAIN_PAIRS)
     dataset = tf.data.Dataset.from_tensor_slices(([s for s, _ in pairs], [t for _, t in pairs]))
-    batches = make_batches(dataset, source_tok, target_tok, max_length=MAX_LENGTH, batch_tokens=4096,
-                           shuffle=True, seed=0, shuffle_buffer=TRAIN_PAIRS).repeat()
+    batches = make_batches(
+        dataset,
+        source_tok,
+        target_tok,
+        max_length=MAX_LENGTH,
+        batch_tokens=4096,
+        shuffle=True,
+        seed=0,
+        shuffle_buffer=TRAIN_PAIRS,
+    ).repeat()
     config = TransformerConfig.from_preset(
-        "tiny", input_vocab_size=int(source_tok.get_vocab_size()),
-        target_vocab_size=int(target_tok.get_vocab_size()), max_length=MAX_LENGTH, dropout_rate=0.0)
+        "tiny",
+        input_vocab_size=int(source_tok.get_vocab_size()),
+        target_vocab_size=int(target_tok.get_vocab_size()),
+        max_length=MAX_LENGTH,
+        dropout_rate=0.0,
+    )
     model = Transformer(config)
     model.build()
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=_loss)
     model.fit(batches, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
     source_language, target_language = spec.languages
-    rd.write_run_info(path, config=config, max_length=MAX_LENGTH, vocab_files=vocab,
-                      data={**spec.to_dict(), "source_language": source_language,
-                            "target_language": target_language},
-                      train={"steps": STEPS, "note": "tests/_inference_run.py: a plain model.fit"})
+    rd.write_run_info(
+        path,
+        config=config,
+        max_length=MAX_LENGTH,
+        vocab_files=vocab,
+        data={**spec.to_dict(), "source_language": source_language, "target_language": target_language},
+        train={"steps": STEPS, "note": "tests/_inference_run.py: a plain model.fit"},
+    )
     model.save_weights(str(path / rd.WEIGHTS_FILE))
     model.save(str(path / rd.MODEL_FILE))
     return path
@@ -64,7 +79,7 @@ def _short(pair):
     return len(pair[0].split()) <= MAX_WORDS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def corpus_pairs(split="test", count=24) -> tuple:
     """The first ``count`` short (pt, en) pairs of a split of the embedded corpus, as Python strings."""
     pairs = []
@@ -77,7 +92,7 @@ def corpus_pairs(split="test", count=24) -> tuple:
     return tuple(pairs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_translator():
     """A ``Translator`` on the trained run (its ``tf.function``s trace once per session)."""
     from tf_transformer.inference import Translator

@@ -1,19 +1,25 @@
 """Shared fixtures. Importing tf_transformer first keeps TensorFlow's start-up noise out."""
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow before anything else imports it)
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import tf_transformer  # noqa: F401  (quiet TensorFlow before anything else imports it)
 from tf_transformer import Transformer, TransformerConfig
-
 
 # Modules whose tests start subprocesses, train, build a wheel or execute notebooks:
 # `make test-fast` (pytest -m "not slow") leaves them out; `make test` and CI run them.
-SLOW_MODULES = {"test_notebooks", "test_training_distributed", "test_training_run",
-                "test_inference_export", "test_wheel", "test_copy_task", "test_end_to_end", "test_serving"}
+SLOW_MODULES = {
+    "test_notebooks",
+    "test_training_distributed",
+    "test_training_run",
+    "test_inference_export",
+    "test_wheel",
+    "test_copy_task",
+    "test_end_to_end",
+    "test_serving",
+}
 
 
 def pytest_configure(config):

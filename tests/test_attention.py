@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import max_abs_diff
+
 from tf_transformer.layers import AttentionOutput, MultiHeadAttention
 
 D_MODEL, HEADS = 16, 4
@@ -46,8 +46,9 @@ def test_matches_keras_cross_attention(masked):
     ours, ref, x, ctx = _pair()
     pad = tf.constant([[True] * 7, [True] * 4 + [False] * 3])
     out, w = ours.call_with_attention(x, ctx, padding_mask=pad if masked else None)
-    ref_out, ref_w = ref(x, ctx, attention_mask=pad[:, None, :] if masked else None,
-                         return_attention_scores=True)
+    ref_out, ref_w = ref(
+        x, ctx, attention_mask=pad[:, None, :] if masked else None, return_attention_scores=True
+    )
     # Same sums in another order (see the module docstring); outputs are O(1), weights <= 1.
     assert max_abs_diff(out, ref_out) < 1e-5
     assert max_abs_diff(w, ref_w) < 1e-5
@@ -59,8 +60,13 @@ def test_matches_keras_causal_self_attention(masked):
     ours, ref, x, _ = _pair(seed=1)
     pad = tf.constant([[True] * 5, [True] * 3 + [False] * 2])
     out, w = ours.call_with_attention(x, padding_mask=pad if masked else None, use_causal_mask=True)
-    ref_out, ref_w = ref(x, x, attention_mask=pad[:, None, :] if masked else None,
-                         use_causal_mask=True, return_attention_scores=True)
+    ref_out, ref_w = ref(
+        x,
+        x,
+        attention_mask=pad[:, None, :] if masked else None,
+        use_causal_mask=True,
+        return_attention_scores=True,
+    )
     # Same sums in another order (see the module docstring); outputs are O(1), weights <= 1.
     assert max_abs_diff(out, ref_out) < 1e-5
     assert max_abs_diff(w, ref_w) < 1e-5
@@ -100,7 +106,9 @@ def test_attention_dropout_only_in_training():
     x = tf.random.normal((2, 6, D_MODEL))
     a, b = mha(x, training=False), mha(x, training=False)
     assert max_abs_diff(a, b) == 0.0  # exact: without dropout the same ops run on the same numbers
-    assert max_abs_diff(mha(x, training=True), a) > 1e-3  # dropping half the weights moves O(1) outputs by O(1)
+    assert (
+        max_abs_diff(mha(x, training=True), a) > 1e-3
+    )  # dropping half the weights moves O(1) outputs by O(1)
 
 
 def test_incremental_cache_equals_full_causal_pass():
@@ -111,7 +119,7 @@ def test_incremental_cache_equals_full_causal_pass():
     cache = mha.init_cache(batch_size=3, length=10)
     steps = []
     for t in range(7):
-        out, cache = mha.call_cached(x[:, t:t + 1], cache, t)
+        out, cache = mha.call_cached(x[:, t : t + 1], cache, t)
         steps.append(out)
     # One token against the whole sequence: the same sums in another order (module docstring).
     assert max_abs_diff(tf.concat(steps, axis=1), full) < 1e-5
@@ -130,7 +138,7 @@ def test_cache_works_inside_tf_function_with_tensor_index():
         cache = mha.init_cache(2, 5)
         outs = tf.TensorArray(tf.float32, size=5)
         for t in tf.range(5):
-            out, cache = mha.call_cached(x[:, t:t + 1], cache, t)
+            out, cache = mha.call_cached(x[:, t : t + 1], cache, t)
             outs = outs.write(t, out[:, 0])
         return tf.transpose(outs.stack(), (1, 0, 2))
 

@@ -12,32 +12,38 @@ def test_presets_match_the_papers():
 
 
 def test_base_with_shared_37k_vocab_is_near_the_papers_65m():
-    cfg = TransformerConfig.from_preset("base", input_vocab_size=37000, target_vocab_size=37000,
-                                        share_embeddings=True)
+    cfg = TransformerConfig.from_preset(
+        "base", input_vocab_size=37000, target_vocab_size=37000, share_embeddings=True
+    )
     model = Transformer(cfg)
     model.build()
     assert 60e6 < model.count_params() < 66e6
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("d_model", 130, "divisible by num_heads"),
-    ("num_heads", 0, "num_heads must be a positive integer"),
-    ("num_layers", -1, "num_layers must be a positive integer"),
-    ("dff", 2.5, "dff must be a positive integer"),
-    ("dropout_rate", 1.0, "dropout_rate"),
-    ("input_vocab_size", 3, "at least 4"),
-    ("max_length", 0, "max_length must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("d_model", 130, "divisible by num_heads"),
+        ("num_heads", 0, "num_heads must be a positive integer"),
+        ("num_layers", -1, "num_layers must be a positive integer"),
+        ("dff", 2.5, "dff must be a positive integer"),
+        ("dropout_rate", 1.0, "dropout_rate"),
+        ("input_vocab_size", 3, "at least 4"),
+        ("max_length", 0, "max_length must be a positive integer"),
+    ],
+)
 def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
-        TransformerConfig.from_preset("tutorial", **{"input_vocab_size": 100,
-                                                     "target_vocab_size": 100, field: value})
+        TransformerConfig.from_preset(
+            "tutorial", **{"input_vocab_size": 100, "target_vocab_size": 100, field: value}
+        )
 
 
 def test_sharing_needs_equal_vocabularies():
     with pytest.raises(ValueError, match="share_embeddings"):
-        TransformerConfig.from_preset("tiny", input_vocab_size=100, target_vocab_size=90,
-                                      share_embeddings=True)
+        TransformerConfig.from_preset(
+            "tiny", input_vocab_size=100, target_vocab_size=90, share_embeddings=True
+        )
 
 
 def test_unknown_preset_and_missing_vocab():

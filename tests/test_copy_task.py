@@ -24,11 +24,14 @@ def _copy_batch(rng, size):
 def test_tiny_preset_learns_to_copy():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    model = Transformer(TransformerConfig.from_preset("tiny", input_vocab_size=VOCAB,
-                                                      target_vocab_size=VOCAB, max_length=16))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["sparse_categorical_accuracy"])
+    model = Transformer(
+        TransformerConfig.from_preset("tiny", input_vocab_size=VOCAB, target_vocab_size=VOCAB, max_length=16)
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["sparse_categorical_accuracy"],
+    )
     (src, tgt_in), tgt_out = _copy_batch(rng, 4096)
     first = model.evaluate((src, tgt_in), tgt_out, verbose=0, return_dict=True)
     assert first["sparse_categorical_accuracy"] < 0.2, "an untrained model cannot already copy"

@@ -49,8 +49,10 @@ def test_each_portuguese_sentence_has_one_translation(splits):
 
 def test_classic_example_is_in_test_and_its_family_in_train(splits):
     assert set(corpus.CLASSIC) <= set(splits["test"])
-    assert ("O animal não atravessou a rua porque estava muito cansado.",
-            "The animal didn't cross the street because it was too tired.") in splits["test"]
+    assert (
+        "O animal não atravessou a rua porque estava muito cansado.",
+        "The animal didn't cross the street because it was too tired.",
+    ) in splits["test"]
     siblings = [pair for pair in splits["train"] if pair[0].startswith(corpus.CLASSIC_STEM)]
     assert len(siblings) >= 5
     assert any(en.endswith("it was too wide.") for _, en in siblings)
@@ -76,16 +78,57 @@ def test_natural_text_and_phenomena(splits):
     en_text = "\n".join(en for _, en in pairs)
     assert all(pt[0].isupper() and en[0].isupper() for pt, en in pairs)
     assert all(pt[-1] in ".?" and en[-1] == pt[-1] for pt, en in pairs)
-    for word in ("do", "da", "no", "na", "pelo", "pela", "ao", "à", "neste", "daquele",
-                 "porque", "quando", "se", "que", "não", "mas", "dela", "minha"):
+    for word in (
+        "do",
+        "da",
+        "no",
+        "na",
+        "pelo",
+        "pela",
+        "ao",
+        "à",
+        "neste",
+        "daquele",
+        "porque",
+        "quando",
+        "se",
+        "que",
+        "não",
+        "mas",
+        "dela",
+        "minha",
+    ):
         assert re.search(rf"\b{word}\b", pt_text), word
-    for phrase in ("didn't", "doesn't", "don't", "won't", "wasn't", "isn't", "I'm not",
-                   "'s ", " an ", "Did ", "Does ", "Why ", "Who ", "What ", "Where ", " who ",
-                   " that ", " because ", " when ", "If ", " but ", " was ", "ing "):
+    for phrase in (
+        "didn't",
+        "doesn't",
+        "don't",
+        "won't",
+        "wasn't",
+        "isn't",
+        "I'm not",
+        "'s ",
+        " an ",
+        "Did ",
+        "Does ",
+        "Why ",
+        "Who ",
+        "What ",
+        "Where ",
+        " who ",
+        " that ",
+        " because ",
+        " when ",
+        "If ",
+        " but ",
+        " was ",
+        "ing ",
+    ):
         assert phrase in en_text, phrase
     # Subject drop: a sentence starting with a verb that English gives a pronoun.
     assert ("Comemos o bolo todos os dias.", "We eat the cake every day.") in pairs or any(
-        pt.startswith("Comi ") and en.startswith("I ate ") for pt, en in pairs)
+        pt.startswith("Comi ") and en.startswith("I ate ") for pt, en in pairs
+    )
 
 
 def test_generalization_holds_out_combined_structures(splits):

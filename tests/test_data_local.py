@@ -8,8 +8,7 @@ import importlib
 import pytest
 import tensorflow as tf
 
-from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers, prepare, vocab_files
-from tf_transformer.data import local
+from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers, local, prepare, vocab_files
 
 # The module, not the function that tf_transformer.data exports under the same name.
 prepare_module = importlib.import_module("tf_transformer.data.prepare")
@@ -20,18 +19,17 @@ ATTRIBUTION = "CC-BY 2.0 (France) Attribution: tatoeba.org #{}"
 GOOD = [(f"Eu tenho {n} gatos.", f"I have {n} cats.") for n in range(40)]  # (pt, en)
 # One line of each kind of trouble, in an Anki/Tatoeba export (English<TAB>Portuguese<TAB>attribution).
 DIRTY_LINES = [
-    b"Only one column here",                                 # columns
-    b"One\ttoo\tmany\tcolumns",                              # columns
-    "\tOlá.\tattr".encode(),                                 # empty (English side)
-    b"Hello.\t   \tattr",                                    # empty (Portuguese side, only spaces)
-    b"",                                                     # empty (a blank line)
-    b"Caf\xe9 latte.\tCaf\xc3\xa9 com leite.\tattr",         # invalid_utf8 (Latin-1 bytes)
-    ("Long " * 300).encode() + "\tLongo.\tattr".encode(),    # too_long (1,500 characters)
-    "I have 3 cats.\tEu tenho 3 gatos.\tattr".encode(),      # duplicate of a good pair
-    "I have 3 cats.\tEu tenho 3 gatos.\tattr".encode(),      # duplicate again
+    b"Only one column here",  # columns
+    b"One\ttoo\tmany\tcolumns",  # columns
+    "\tOlá.\tattr".encode(),  # empty (English side)
+    b"Hello.\t   \tattr",  # empty (Portuguese side, only spaces)
+    b"",  # empty (a blank line)
+    b"Caf\xe9 latte.\tCaf\xc3\xa9 com leite.\tattr",  # invalid_utf8 (Latin-1 bytes)
+    ("Long " * 300).encode() + b"\tLongo.\tattr",  # too_long (1,500 characters)
+    b"I have 3 cats.\tEu tenho 3 gatos.\tattr",  # duplicate of a good pair
+    b"I have 3 cats.\tEu tenho 3 gatos.\tattr",  # duplicate again
 ]
-DIRTY_COUNTS = {"invalid_utf8": 1, "columns": 2, "empty": 3, "too_long": 1, "duplicate": 2,
-                "unpaired": 0}
+DIRTY_COUNTS = {"invalid_utf8": 1, "columns": 2, "empty": 3, "too_long": 1, "duplicate": 2, "unpaired": 0}
 
 
 def anki_bytes(pairs, extra=()):
@@ -53,8 +51,9 @@ def anki_spec(path, **options):
 
 
 def read_all(spec, data_dir, split):
-    return [(s.decode(), t.decode()) for s, t in
-            load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator()]
+    return [
+        (s.decode(), t.decode()) for s, t in load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator()
+    ]
 
 
 def test_dirty_tsv_skips_and_counts_every_kind_of_bad_line(dirty_tsv, tmp_path):
@@ -63,8 +62,11 @@ def test_dirty_tsv_skips_and_counts_every_kind_of_bad_line(dirty_tsv, tmp_path):
     assert info["skipped"] == DIRTY_COUNTS
     assert sum(info["splits"].values()) == len(GOOD)
     assert info["carved"] == ["validation", "test"]
-    everything = [pair for split in ("train", "validation", "test")
-                  for pair in read_all(anki_spec(dirty_tsv), tmp_path / "tfds", split)]
+    everything = [
+        pair
+        for split in ("train", "validation", "test")
+        for pair in read_all(anki_spec(dirty_tsv), tmp_path / "tfds", split)
+    ]
     assert sorted(everything) == sorted(GOOD)  # Portuguese first: --source-column 1
 
 
@@ -81,8 +83,10 @@ def test_carving_is_deterministic_and_keeps_a_source_sentence_in_one_split(tmp_p
     path = tmp_path / "pairs.tsv"
     path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
     spec = DatasetSpec.parse(f"tsv:{path}")
-    runs = [{split: read_all(spec, tmp_path / data, split) for split in ("train", "validation", "test")}
-            for data in ("one", "two")]
+    runs = [
+        {split: read_all(spec, tmp_path / data, split) for split in ("train", "validation", "test")}
+        for data in ("one", "two")
+    ]
     assert runs[0] == runs[1]
     sizes = {split: len(p) for split, p in runs[0].items()}
     print("carved sizes:", sizes)
@@ -117,14 +121,16 @@ def test_reverse_swaps_the_sides(dirty_tsv, tmp_path):
 
 def test_gzipped_csv_with_quoted_commas(tmp_path):
     path = tmp_path / "memory.csv.gz"
-    rows = [f'"Hello, {n}!","Olá, {n}!",note' for n in range(30)] + ['"broken,quote', 'a,b']
+    rows = [f'"Hello, {n}!","Olá, {n}!",note' for n in range(30)] + ['"broken,quote', "a,b"]
     with gzip.open(path, "wt", encoding="utf-8") as f:
         f.write("\n".join(rows) + "\n")
     info = local.prepare_local(DatasetSpec.parse(f"tsv:{path}"), tmp_path)
     assert sum(info["splits"].values()) == 30 and info["skipped"]["columns"] == 2
-    assert ("Hello, 0!", "Olá, 0!") in read_all(DatasetSpec.parse(f"tsv:{path}"), tmp_path, "train") + \
-        read_all(DatasetSpec.parse(f"tsv:{path}"), tmp_path, "validation") + \
-        read_all(DatasetSpec.parse(f"tsv:{path}"), tmp_path, "test")
+    assert ("Hello, 0!", "Olá, 0!") in read_all(
+        DatasetSpec.parse(f"tsv:{path}"), tmp_path, "train"
+    ) + read_all(DatasetSpec.parse(f"tsv:{path}"), tmp_path, "validation") + read_all(
+        DatasetSpec.parse(f"tsv:{path}"), tmp_path, "test"
+    )
 
 
 def test_missing_column_is_a_clear_error(dirty_tsv, tmp_path):
@@ -147,7 +153,7 @@ def test_line_aligned_files_with_their_own_splits(tmp_path):
         pt = [f"{split} frase {i} .".encode() for i in range(n)]
         en = [f"{split} sentence {i} .".encode() for i in range(n)]
         if split == "train":
-            pt[2], en[5] = b"caf\xe9", b""     # invalid_utf8; empty
+            pt[2], en[5] = b"caf\xe9", b""  # invalid_utf8; empty
             pt += [b"an extra line", b"and another"]  # unpaired
         write_lines(folder / f"{split}.pt", pt)
         write_lines(folder / f"{split}.en", en)
@@ -156,8 +162,12 @@ def test_line_aligned_files_with_their_own_splits(tmp_path):
     assert DatasetSpec.parse(spec, reverse=True).languages == ("en", "pt")
     info = local.prepare_local(spec, tmp_path / "tfds")
     assert info["splits"] == {"train": 28, "validation": 5, "test": 4} and info["carved"] == []
-    assert info["skipped"] == {**dict.fromkeys(local.SKIP_KINDS, 0), "invalid_utf8": 1, "empty": 1,
-                               "unpaired": 2}
+    assert info["skipped"] == {
+        **dict.fromkeys(local.SKIP_KINDS, 0),
+        "invalid_utf8": 1,
+        "empty": 1,
+        "unpaired": 2,
+    }
     assert read_all(spec, tmp_path / "tfds", "test")[0] == ("test frase 0 .", "test sentence 0 .")
 
 
@@ -172,8 +182,18 @@ def test_one_pair_of_line_aligned_files_is_carved(tmp_path):
 
 
 # A tiny Chinese -> English corpus: no spaces between Chinese words.
-NOUNS = [("猫", "cats"), ("狗", "dogs"), ("苹果", "apples"), ("茶", "tea"), ("咖啡", "coffee"),
-         ("书", "books"), ("音乐", "music"), ("米饭", "rice"), ("面条", "noodles"), ("水果", "fruit")]
+NOUNS = [
+    ("猫", "cats"),
+    ("狗", "dogs"),
+    ("苹果", "apples"),
+    ("茶", "tea"),
+    ("咖啡", "coffee"),
+    ("书", "books"),
+    ("音乐", "music"),
+    ("米饭", "rice"),
+    ("面条", "noodles"),
+    ("水果", "fruit"),
+]
 SUBJECTS = [("我", "I"), ("你", "You"), ("我们", "We"), ("他们", "They")]
 
 
@@ -206,16 +226,29 @@ def test_chinese_to_english_vocabularies_and_round_trip(tmp_path):
     reverse = DatasetSpec.parse(spec, reverse=True)
     assert vocab_files(reverse, data_dir=tmp_path / "tfds") == {
         "source": vocab_files(spec, data_dir=tmp_path / "tfds")["target"],
-        "target": vocab_files(spec, data_dir=tmp_path / "tfds")["source"]}
+        "target": vocab_files(spec, data_dir=tmp_path / "tfds")["source"],
+    }
     assert prepare(reverse, data_dir=tmp_path / "tfds")["vocab_built"] is False
 
 
 def test_prepare_command_prints_sizes_skipped_lines_vocabularies_and_round_trip(dirty_tsv, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     prepare_module.add_commands(parser.add_subparsers())
-    args = parser.parse_args(["prepare", "--dataset", f"tsv:{dirty_tsv}", "--source-column", "1",
-                              "--target-column", "0", "--data-dir", str(tmp_path / "tfds"),
-                              "--vocab-size", "200"])
+    args = parser.parse_args(
+        [
+            "prepare",
+            "--dataset",
+            f"tsv:{dirty_tsv}",
+            "--source-column",
+            "1",
+            "--target-column",
+            "0",
+            "--data-dir",
+            str(tmp_path / "tfds"),
+            "--vocab-size",
+            "200",
+        ]
+    )
     assert args.run(args) == 0
     out = capsys.readouterr().out
     print(out)
@@ -235,13 +268,16 @@ def test_spec_strings_round_trip_through_run_json(tmp_path):
     assert str(spec).endswith("(columns 1->0, reversed)")
 
 
-@pytest.mark.parametrize("name,options,message", [
-    ("pairs.tsv", {}, "write tsv:pairs.tsv"),
-    ("embedded", {"source_column": 2}, "only apply to tsv"),
-    ("tsv:x.tsv", {"source_column": 1, "target_column": 1}, "both 1"),
-    ("tsv:x.tsv", {"source_column": -1}, ">= 0"),
-    ("text:only_one_file.en", {}, "two paths"),
-])
+@pytest.mark.parametrize(
+    "name,options,message",
+    [
+        ("pairs.tsv", {}, "write tsv:pairs.tsv"),
+        ("embedded", {"source_column": 2}, "only apply to tsv"),
+        ("tsv:x.tsv", {"source_column": 1, "target_column": 1}, "both 1"),
+        ("tsv:x.tsv", {"source_column": -1}, ">= 0"),
+        ("text:only_one_file.en", {}, "two paths"),
+    ],
+)
 def test_bad_specs_are_clear_errors(name, options, message):
     with pytest.raises(ValueError, match=message):
         DatasetSpec.parse(name, **options)
@@ -250,8 +286,19 @@ def test_bad_specs_are_clear_errors(name, options, message):
 def test_dataset_flags_are_declared_once():
     parser = argparse.ArgumentParser()
     DatasetSpec.add_arguments(parser)
-    args = parser.parse_args(["--dataset", "tsv:a.tsv", "--source-column", "1", "--target-column", "0",
-                              "--reverse", "--data-dir", "/tmp/d"])
+    args = parser.parse_args(
+        [
+            "--dataset",
+            "tsv:a.tsv",
+            "--source-column",
+            "1",
+            "--target-column",
+            "0",
+            "--reverse",
+            "--data-dir",
+            "/tmp/d",
+        ]
+    )
     spec = DatasetSpec.from_args(args)
     assert (spec.source_column, spec.target_column, spec.reverse, args.data_dir) == (1, 0, True, "/tmp/d")
     assert DatasetSpec.from_args(parser.parse_args([])) == DatasetSpec()
@@ -260,4 +307,6 @@ def test_dataset_flags_are_declared_once():
 def test_loaded_pairs_are_string_scalars(dirty_tsv, tmp_path):
     ds = load_dataset(anki_spec(dirty_tsv), "validation", data_dir=tmp_path)
     assert ds.element_spec == (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string))
-    assert int(ds.cardinality()) == local.prepare_local(anki_spec(dirty_tsv), tmp_path)["splits"]["validation"]
+    assert (
+        int(ds.cardinality()) == local.prepare_local(anki_spec(dirty_tsv), tmp_path)["splits"]["validation"]
+    )

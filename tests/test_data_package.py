@@ -11,20 +11,27 @@ SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_pyproject_lists_every_package():
-    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "tf_transformer").rglob("__init__.py")}
+    found = {
+        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "tf_transformer").rglob("__init__.py")
+    }
     listed = set(SETUPTOOLS["packages"])
     assert listed - {"tf_transformer._data"} == found, (
         "pyproject.toml [tool.setuptools] packages must name every package: "
-        f"add {sorted(found - listed)}, remove {sorted(listed - found - {'tf_transformer._data'})}")
+        f"add {sorted(found - listed)}, remove {sorted(listed - found - {'tf_transformer._data'})}"
+    )
 
 
 def test_the_shipped_files_are_package_data():
     assert SETUPTOOLS["package-dir"] == {"tf_transformer._data": "data"}
-    shipped = {p.relative_to(REPO / "data").as_posix()
-               for glob in SETUPTOOLS["package-data"]["tf_transformer._data"]
-               for p in (REPO / "data").glob(glob)}
-    needed = {p.relative_to(REPO / "data").as_posix()
-              for p in [*_paths.embedded_corpus_dir().glob("*.tsv.gz"), *_paths.embedded_vocab_dir().glob("*.txt")]}
+    shipped = {
+        p.relative_to(REPO / "data").as_posix()
+        for glob in SETUPTOOLS["package-data"]["tf_transformer._data"]
+        for p in (REPO / "data").glob(glob)
+    }
+    needed = {
+        p.relative_to(REPO / "data").as_posix()
+        for p in [*_paths.embedded_corpus_dir().glob("*.tsv.gz"), *_paths.embedded_vocab_dir().glob("*.txt")]
+    }
     assert needed and needed | {"README.md"} == shipped
 
 

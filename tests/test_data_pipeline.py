@@ -17,8 +17,9 @@ BUDGET = 1024
 
 @pytest.fixture(scope="module")
 def batches():
-    ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=64,
-                      batch_tokens=BUDGET, seed=0)
+    ds = make_batches(
+        DATASET, TOKENIZERS.source, TOKENIZERS.target, max_length=64, batch_tokens=BUDGET, seed=0
+    )
     return [((pt.numpy(), en_in.numpy()), en_out.numpy()) for (pt, en_in), en_out in ds]
 
 
@@ -72,6 +73,7 @@ def test_seed_makes_order_reproducible():
     def first(seed):
         ds = make_batches(DATASET, TOKENIZERS.source, TOKENIZERS.target, batch_tokens=BUDGET, seed=seed)
         return next(iter(ds))[0][0].numpy()
+
     np.testing.assert_array_equal(first(3), first(3))
 
 
@@ -88,10 +90,15 @@ def test_bucketing_wastes_less_than_fixed_batches(batches):
 
     batch_size = round(len(PAIRS) / len(batches))
     tokenized = DATASET.batch(256).map(
-        lambda pt, en: (TOKENIZERS.source.tokenize(pt), TOKENIZERS.target.tokenize(en)))
+        lambda pt, en: (TOKENIZERS.source.tokenize(pt), TOKENIZERS.target.tokenize(en))
+    )
     baseline = []
-    for pt, en in tokenized.unbatch().map(lambda a, b: (a, b)).shuffle(5000, seed=0).apply(
-            tf.data.experimental.dense_to_ragged_batch(batch_size)):
+    for pt, en in (
+        tokenized.unbatch()
+        .map(lambda a, b: (a, b))
+        .shuffle(5000, seed=0)
+        .apply(tf.data.experimental.dense_to_ragged_batch(batch_size))
+    ):
         pt, en = pt.to_tensor().numpy(), en.to_tensor().numpy()
         baseline.append(((pt, en[:, :-1]), en[:, 1:]))
     bucketed, plain = efficiency(batches), efficiency(baseline)

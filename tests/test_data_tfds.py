@@ -11,7 +11,15 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tf_transformer.data import (
-    TED, DatasetSpec, DatasetUnavailableError, datasets, load_dataset, manual_dir, prepare, vocab_files)
+    TED,
+    DatasetSpec,
+    DatasetUnavailableError,
+    datasets,
+    load_dataset,
+    manual_dir,
+    prepare,
+    vocab_files,
+)
 from tf_transformer.data.datasets import TED_ARCHIVE, TED_ARCHIVE_COPY
 from tf_transformer.data.generator import corpus
 
@@ -108,8 +116,10 @@ def test_tfds_dataset_goes_through_the_ordinary_download_path(tmp_path, online):
     def download_and_prepare(self, *args, download_config=None, **kwargs):
         configs.append(download_config)
 
-    with tfds.testing.mock_data(num_examples=4), \
-            mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare):
+    with (
+        tfds.testing.mock_data(num_examples=4),
+        mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare),
+    ):
         pairs = list(load_dataset(TED, split="train", data_dir=tmp_path).take(4))
         reverse = list(load_dataset(DatasetSpec.parse(TED, reverse=True), "train", data_dir=tmp_path))
     assert len(pairs) == 4 and all(pt.dtype == en.dtype == tf.string for pt, en in pairs)
@@ -163,8 +173,10 @@ def test_offline_with_the_archive_supplied_skips_the_mirror(tmp_path, no_network
     def download_and_prepare(self, *args, download_config=None, **kwargs):
         configs.append(download_config)
 
-    with tfds.testing.mock_data(num_examples=2), \
-            mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare):
+    with (
+        tfds.testing.mock_data(num_examples=2),
+        mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare),
+    ):
         assert len(list(load_dataset(TED, split="train", data_dir=tmp_path))) == 2
     assert configs[0].try_download_gcs is False
 

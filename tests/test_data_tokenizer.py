@@ -63,8 +63,11 @@ def test_tokenize_adds_start_and_end_and_keeps_case():
 
 
 def test_detokenize_dense_padded_and_ragged_agree():
-    sentences = ["The animal didn't cross the street because it was too tired.",
-                 "Why isn't João's cat eating?", "Yes."]
+    sentences = [
+        "The animal didn't cross the street because it was too tired.",
+        "Why isn't João's cat eating?",
+        "Yes.",
+    ]
     ragged = TOKENIZERS.en.tokenize(sentences)
     dense = ragged.to_tensor()  # 0-padded
     assert [s.decode() for s in TOKENIZERS.en.detokenize(dense).numpy()] == sentences
@@ -130,10 +133,21 @@ def test_unprepared_corpus_says_how_to_learn_its_vocabularies(tmp_path):
 # Scripts without spaces between words. tensorflow-text's BertTokenizer makes every Han
 # character a word of its own (and punctuation too), so the detokenizer must not put the
 # joining spaces back between them; kana runs stay words, split into ## pieces.
-CHINESE = ["我喜欢猫。", "你喜欢喝茶吗？", "他们不喜欢咖啡，但是喜欢水果。", "今天天气很好！",
-           "我用Python写程序。", "这本书有300页。"]
-JAPANESE = ["私は猫が好きです。", "これはペンです。", "東京に行きました。", "コーヒーを飲みますか？",
-            "日本語を話すのは難しいです。"]
+CHINESE = [
+    "我喜欢猫。",
+    "你喜欢喝茶吗？",
+    "他们不喜欢咖啡，但是喜欢水果。",
+    "今天天气很好！",
+    "我用Python写程序。",
+    "这本书有300页。",
+]
+JAPANESE = [
+    "私は猫が好きです。",
+    "これはペンです。",
+    "東京に行きました。",
+    "コーヒーを飲みますか？",
+    "日本語を話すのは難しいです。",
+]
 
 
 @pytest.mark.parametrize("sentences", [CHINESE, JAPANESE], ids=["chinese", "japanese"])

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_model
+
 from tf_transformer.layers import Dropout, dropout_mask
 
 

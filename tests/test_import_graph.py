@@ -40,8 +40,10 @@ def imports(path: pathlib.Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative import
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
-                                + ([node.module] if node.module else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1]
+                    + ([node.module] if node.module else [])
+                )
             for alias in node.names:  # `from tf_transformer import data` names a module
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
     return {name for name in found if name.split(".")[0] == "tf_transformer"}
@@ -67,7 +69,9 @@ def test_the_graph_is_read_from_every_module():
     graph = unit_graph()
     assert {"layers", "data", "training", "inference", "config", "constants", "run_dir"} <= set(graph)
     assert "run_dir" in graph["training"] and "run_dir" in graph["inference"]
-    assert "tf_transformer.data" in imports(PACKAGE / "training" / "loop.py")  # `from tf_transformer import data`
+    assert "tf_transformer.data" in imports(
+        PACKAGE / "training" / "loop.py"
+    )  # `from tf_transformer import data`
 
 
 def test_no_cycles_between_subpackages_and_modules():
@@ -76,7 +80,7 @@ def test_no_cycles_between_subpackages_and_modules():
 
     def visit(node):
         if node in path:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):] + [node]))
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node) :] + [node]))
         if node in done:
             return
         path.append(node)
@@ -112,10 +116,12 @@ def test_training_and_inference_are_peers():
 
 
 def test_importing_inference_loads_no_training_code():
-    code = ("import sys\n"
-            "import tf_transformer.inference, tf_transformer.inference.cli, tf_transformer.run_dir\n"
-            "loaded = sorted(m for m in sys.modules if m.startswith('tf_transformer.training'))\n"
-            "print('LOADED', loaded)\n"
-            "sys.exit(1 if loaded else 0)\n")
+    code = (
+        "import sys\n"
+        "import tf_transformer.inference, tf_transformer.inference.cli, tf_transformer.run_dir\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('tf_transformer.training'))\n"
+        "print('LOADED', loaded)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -8,13 +8,16 @@ import textwrap
 
 import pytest
 import tensorflow as tf
-
 from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+
 from tf_transformer import cli
 
 # Bad input of every kind, invalid UTF-8 included, mixed with real sentences.
-INPUTS = [s.encode("utf-8") for s in BAD_INPUTS.values()] + [b"O gato \xff dorme.", b"\xc3"] + \
-    [pt.encode("utf-8") for pt, _ in corpus_pairs(count=4)]
+INPUTS = (
+    [s.encode("utf-8") for s in BAD_INPUTS.values()]
+    + [b"O gato \xff dorme.", b"\xc3"]
+    + [pt.encode("utf-8") for pt, _ in corpus_pairs(count=4)]
+)
 
 # Runs first in every child process: tf_transformer must not be importable there.
 NO_TF_TRANSFORMER = textwrap.dedent("""
@@ -76,8 +79,14 @@ def expected():
 def _run_child(code, export_dir, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run([sys.executable, "-c", code, str(export_dir), json.dumps([t.hex() for t in INPUTS])],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(export_dir), json.dumps([t.hex() for t in INPUTS])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {k: [bytes.fromhex(t) for t in v] for k, v in result.items()}

@@ -3,12 +3,17 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from _inference_run import corpus_pairs, trained_translator
 from conftest import make_model
+
 from tf_transformer.constants import END_ID, PAD_ID, START_ID
-from tf_transformer.inference import (beam_search, greedy_search, length_penalty,
-                                      recompute_greedy_search, sequence_log_probs)
+from tf_transformer.inference import (
+    beam_search,
+    greedy_search,
+    length_penalty,
+    recompute_greedy_search,
+    sequence_log_probs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,7 @@ def test_cached_greedy_equals_recompute_decoder(translator, sources):
     assert not cached[-1].any(), "an empty source must decode to nothing"
     # Each row pads after its own [END]; the batch stopped right after the last row ended.
     for row, stop in zip(cached[:-1], stops[:-1]):
-        assert (row[stop + 1:] == PAD_ID).all() and (row[:stop] != PAD_ID).all()
+        assert (row[stop + 1 :] == PAD_ID).all() and (row[:stop] != PAD_ID).all()
     assert cached.shape[1] == max(stops[:-1]) + 1
 
 
@@ -87,12 +92,12 @@ def test_mixed_length_batch_equals_each_alone(translator, sources, beam_size):
 
     together = decode(sources)
     for i in range(0, sources.shape[0], 3):  # every third row keeps the test quick
-        alone_ids = sources[i:i + 1]
+        alone_ids = sources[i : i + 1]
         width = int(tf.reduce_sum(tf.cast(alone_ids != 0, tf.int32)))
-        alone = decode(alone_ids[:, :max(width, 1)])[0]   # its own length: no padding at all
+        alone = decode(alone_ids[:, : max(width, 1)])[0]  # its own length: no padding at all
         row = together[i]
-        np.testing.assert_array_equal(row[:len(alone)], alone)
-        assert not row[len(alone):].any()
+        np.testing.assert_array_equal(row[: len(alone)], alone)
+        assert not row[len(alone) :].any()
 
 
 def test_decoding_stops_at_max_new_tokens():

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+
 from tf_transformer import cli
 from tf_transformer import run_dir as rd
 from tf_transformer.inference import Translator, corpus_scores
@@ -29,11 +29,11 @@ def test_bad_input_gets_defined_answers_alone_and_mixed(translator):
         assert isinstance(alone[name], str)
     # In a batch, each sentence still gets exactly its own answer.
     mixed = translator.translate([BAD_INPUTS[n] for n in names] + good)
-    assert mixed[:len(names)] == [alone[n] for n in names]
-    assert mixed[len(names):] == translator.translate(good) and all(mixed[len(names):])
+    assert mixed[: len(names)] == [alone[n] for n in names]
+    assert mixed[len(names) :] == translator.translate(good) and all(mixed[len(names) :])
     # Beam search too.
     mixed4 = translator.translate([BAD_INPUTS[n] for n in names] + good, beam_size=4)
-    assert mixed4[0] == mixed4[1] == "" and all(mixed4[len(names):])
+    assert mixed4[0] == mixed4[1] == "" and all(mixed4[len(names) :])
 
 
 def test_long_input_is_truncated_to_max_length(translator):
@@ -44,7 +44,7 @@ def test_long_input_is_truncated_to_max_length(translator):
     assert ids.shape[1] == translator.max_length
     assert ids[0, 0] == 2 and ids[0, -1] == 3  # [START] ... [END] kept
     # The truncated input translates as its first max_length - 2 tokens would.
-    words = translator.source_tokenizer.tokenize(tf.constant([long]))[0, 1:translator.max_length - 1]
+    words = translator.source_tokenizer.tokenize(tf.constant([long]))[0, 1 : translator.max_length - 1]
     np.testing.assert_array_equal(ids[0, 1:-1], words.numpy())
 
 
@@ -62,8 +62,12 @@ def test_cross_attention_map(translator):
     assert att.translation == translator.translate(sentence)
     assert att.source_tokens[0] == "[START]" and att.source_tokens[-1] == "[END]"
     assert att.target_tokens[0] == "[START]" and "[END]" not in att.target_tokens
-    assert att.weights.shape == (config.num_layers, config.num_heads,
-                                 len(att.target_tokens), len(att.source_tokens))
+    assert att.weights.shape == (
+        config.num_layers,
+        config.num_heads,
+        len(att.target_tokens),
+        len(att.source_tokens),
+    )
     # softmax rows sum to 1 up to float32 rounding of a sum of up to max_length terms (~1e-6)
     np.testing.assert_allclose(att.weights.sum(-1), 1.0, atol=1e-5)
 
@@ -76,8 +80,9 @@ def test_keras_file_and_weights_file_reload_identically():
     tgt = tf.constant([[2, 50, 51]])
     np.testing.assert_array_equal(whole((src, tgt)).numpy(), run.model((src, tgt)).numpy())
     sentences = [pt for pt, _ in corpus_pairs(count=4)]
-    assert (Translator(whole, run.source_tokenizer, run.target_tokenizer, run.max_length).translate(sentences)
-            == Translator.from_run(run).translate(sentences))
+    assert Translator(whole, run.source_tokenizer, run.target_tokenizer, run.max_length).translate(
+        sentences
+    ) == Translator.from_run(run).translate(sentences)
 
 
 def test_format_1_run_directories_keep_loading(tmp_path):
@@ -87,16 +92,23 @@ def test_format_1_run_directories_keep_loading(tmp_path):
     info = json.loads((old / rd.RUN_FILE).read_text())
     (old / "vocab/source.txt").rename(old / "vocab/pt.txt")
     (old / "vocab/target.txt").rename(old / "vocab/en.txt")
-    format_1 = {"model": info["model"], "dataset": "embedded", "max_length": info["max_length"],
-                "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"},
-                "train": {"preset": "tiny", "dataset": "embedded"}, "tf_transformer_version": "0.1.0"}
+    format_1 = {
+        "model": info["model"],
+        "dataset": "embedded",
+        "max_length": info["max_length"],
+        "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"},
+        "train": {"preset": "tiny", "dataset": "embedded"},
+        "tf_transformer_version": "0.1.0",
+    }
     (old / rd.RUN_FILE).write_text(json.dumps(format_1))
     run, new = load_run(old), load_run(trained_run_dir())
     assert (run.source_language, run.target_language, run.max_length) == ("pt", "en", new.max_length)
     assert run.info["format"] == 2 and run.info["data"] == new.info["data"]
     src = new.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
     tgt = new.target_tokenizer.tokenize(tf.constant(["The cat"])).to_tensor()
-    np.testing.assert_array_equal(run.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor(), src)
+    np.testing.assert_array_equal(
+        run.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor(), src
+    )
     np.testing.assert_array_equal(run.model((src, tgt)).numpy(), new.model((src, tgt)).numpy())
 
 
@@ -122,8 +134,22 @@ def test_corpus_scores_report_sacrebleu_signatures():
 
 def test_cli_evaluate_writes_metrics(capsys):
     path = trained_run_dir()
-    assert cli.main(["evaluate", "--run-dir", str(path), "--split", "generalization",
-                     "--beam-size", "3", "--limit", "20"]) == 0
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--run-dir",
+                str(path),
+                "--split",
+                "generalization",
+                "--beam-size",
+                "3",
+                "--limit",
+                "20",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("BLEU|nrefs:1|") == 1 and out.count("chrF2|nrefs:1|") == 1
     entry = json.loads((path / "metrics.json").read_text())["generalization/beam3"]
@@ -142,6 +168,7 @@ def test_cli_translate_arguments_stdin_and_truncation_warning(capsys, monkeypatc
     assert "warning: sentence 3 has" in captured.err and "sentence 1" not in captured.err
 
     import io
+
     monkeypatch.setattr("sys.stdin", io.StringIO(sentences[0] + "\n"))
     assert cli.main(["translate", "--run-dir", path, "--beam-size", "2"]) == 0
     assert capsys.readouterr().out.strip() == translator.translate(sentences[0], beam_size=2)

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_model, max_abs_diff, random_ids
+
 from tf_transformer.layers import AttentionOutput
 
 VARIANTS = {
@@ -38,8 +38,9 @@ def assert_close(actual, expected, rtol=1e-5, what="logits"):
 @pytest.mark.parametrize("mode", ["eager", "tf_function"])
 def test_padding_never_changes_real_positions(variant, mode, rng):
     model = make_model(**VARIANTS[variant])
-    forward = model if mode == "eager" else tf.function(lambda x: model(x, training=False),
-                                                        reduce_retracing=True)
+    forward = (
+        model if mode == "eager" else tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    )
     cfg = model.config
     src = random_ids(rng, 3, 6, cfg.input_vocab_size)
     tgt = random_ids(rng, 3, 5, cfg.target_vocab_size)
@@ -63,14 +64,14 @@ def test_decoder_never_sees_the_future(variant, rng):
     base = model((src, tgt)).numpy()
     for t in range(7):
         changed = tgt.copy()
-        changed[:, t + 1:] = random_ids(rng, 2, 7 - t, cfg.target_vocab_size)
+        changed[:, t + 1 :] = random_ids(rng, 2, 7 - t, cfg.target_vocab_size)
         out = model((src, changed)).numpy()
         # Exact: the shapes are the same, and a future key's weight is exp(-1e9 - max) = 0.0,
         # so every earlier position adds the same numbers in the same order.
-        np.testing.assert_array_equal(out[:, :t + 1], base[:, :t + 1])
-        if (changed[:, t + 1:] != tgt[:, t + 1:]).any():
+        np.testing.assert_array_equal(out[:, : t + 1], base[:, : t + 1])
+        if (changed[:, t + 1 :] != tgt[:, t + 1 :]).any():
             # Another token moves its logits by O(0.1): far above rounding, far below that.
-            assert np.abs(out[:, t + 1:] - base[:, t + 1:]).max() > 1e-4, "later positions must react"
+            assert np.abs(out[:, t + 1 :] - base[:, t + 1 :]).max() > 1e-4, "later positions must react"
 
 
 def test_source_padding_mask_reaches_every_layer(rng):
@@ -105,7 +106,7 @@ def test_cached_decoding_equals_full_forward(variant, rng):
     cache = model.init_cache(context, length=12)
     steps = []
     for t in range(9):
-        logits, cache = model.decode_cached(tgt[:, t:t + 1], context_mask, cache, t)
+        logits, cache = model.decode_cached(tgt[:, t : t + 1], context_mask, cache, t)
         steps.append(logits)
     # One row at a time against all rows at once: the same sums in another order.
     assert_close(tf.concat(steps, axis=1), full)

@@ -2,7 +2,6 @@
 committed .ipynb matches its .py source and holds no error output."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -26,8 +25,9 @@ def test_committed_notebook_matches_source_and_has_outputs(source):
     assert committed.exists(), f"run `make notebooks` to build {committed.name}"
     built = json.loads(committed.read_text())
     expected = jupytext.read(source)
-    assert [c["source"] if isinstance(c["source"], str) else "".join(c["source"]) for c in built["cells"]] == \
-        [c.source for c in expected.cells], f"{committed.name} is stale: run `make notebooks`"
+    assert [
+        c["source"] if isinstance(c["source"], str) else "".join(c["source"]) for c in built["cells"]
+    ] == [c.source for c in expected.cells], f"{committed.name} is stale: run `make notebooks`"
     outputs = [o for c in built["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert outputs, "committed notebooks carry the outputs of a full run"
     assert not [o for o in outputs if o.get("output_type") == "error"]

@@ -35,11 +35,12 @@ def test_embedding_is_scaled_and_shifted_by_start():
     ids = tf.constant([[3, 4, 5, 6]])
     full = emb(ids)
     token = emb.embedding(ids) * math.sqrt(8)
-    np.testing.assert_allclose(full - token, np.broadcast_to(positional_encoding(16, 8)[:4], (1, 4, 8)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        full - token, np.broadcast_to(positional_encoding(16, 8)[:4], (1, 4, 8)), atol=1e-6
+    )
     # Embedding one token at start=t equals row t of the full pass (what a cached decoder needs).
     for t in range(4):
-        np.testing.assert_allclose(emb(ids[:, t:t + 1], start=t), full[:, t:t + 1], atol=1e-6)
+        np.testing.assert_allclose(emb(ids[:, t : t + 1], start=t), full[:, t : t + 1], atol=1e-6)
 
 
 def test_too_long_input_fails_plainly():

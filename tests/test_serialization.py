@@ -7,19 +7,34 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_model, max_abs_diff, random_ids
+
 from tf_transformer import Transformer, TransformerConfig
-from tf_transformer.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward,
-                                   MultiHeadAttention, PositionalEmbedding)
+from tf_transformer.layers import (
+    Decoder,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    FeedForward,
+    MultiHeadAttention,
+    PositionalEmbedding,
+)
 
 LAYERS = [
     (lambda: PositionalEmbedding(vocab_size=20, d_model=8, max_length=10), lambda: tf.constant([[3, 4, 0]])),
-    (lambda: MultiHeadAttention(d_model=8, num_heads=2, dropout_rate=0.1), lambda: tf.random.normal((2, 3, 8))),
+    (
+        lambda: MultiHeadAttention(d_model=8, num_heads=2, dropout_rate=0.1),
+        lambda: tf.random.normal((2, 3, 8)),
+    ),
     (lambda: FeedForward(d_model=8, dff=16), lambda: tf.random.normal((2, 3, 8))),
-    (lambda: EncoderLayer(d_model=8, num_heads=2, dff=16, norm_first=True), lambda: tf.random.normal((2, 3, 8))),
-    (lambda: Encoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=20, max_length=10),
-     lambda: tf.constant([[3, 4, 0]])),
+    (
+        lambda: EncoderLayer(d_model=8, num_heads=2, dff=16, norm_first=True),
+        lambda: tf.random.normal((2, 3, 8)),
+    ),
+    (
+        lambda: Encoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=20, max_length=10),
+        lambda: tf.constant([[3, 4, 0]]),
+    ),
 ]
 
 
@@ -39,8 +54,10 @@ def test_layer_config_round_trip(make, inputs):
 def test_decoder_layers_round_trip():
     keras.utils.set_random_seed(0)
     x, ctx = tf.random.normal((2, 3, 8)), tf.random.normal((2, 4, 8))
-    for layer, ids in [(DecoderLayer(d_model=8, num_heads=2, dff=16), x),
-                       (Decoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=20), tf.constant([[2, 5, 0]]))]:
+    for layer, ids in [
+        (DecoderLayer(d_model=8, num_heads=2, dff=16), x),
+        (Decoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=20), tf.constant([[2, 5, 0]])),
+    ]:
         out = layer(ids, ctx)
         clone = layer.__class__.from_config(layer.get_config())
         clone(ids, ctx)
@@ -55,7 +72,9 @@ def batch(rng):
     return src, random_ids(rng, 2, 5, 41)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"norm_first": True}, {"share_embeddings": True, "target_vocab_size": 37}])
+@pytest.mark.parametrize(
+    "overrides", [{}, {"norm_first": True}, {"share_embeddings": True, "target_vocab_size": 37}]
+)
 def test_keras_file_round_trip(tmp_path, batch, overrides):
     model = make_model(**overrides)
     src, tgt = batch
@@ -87,12 +106,29 @@ def test_weights_file_round_trip(tmp_path, batch):
 # was renamed (see `EncoderLayer.attention_norm`).
 WEIGHT_PATHS = {
     "encoder/embedding/embedding": 1,
-    **{f"encoder/enc_layers/encoder_layer/{name}": count for name, count in [
-        ("self_attention", 8), ("attention_norm", 2), ("ffn/inner", 2), ("ffn/outer", 2), ("ffn_norm", 2)]},
+    **{
+        f"encoder/enc_layers/encoder_layer/{name}": count
+        for name, count in [
+            ("self_attention", 8),
+            ("attention_norm", 2),
+            ("ffn/inner", 2),
+            ("ffn/outer", 2),
+            ("ffn_norm", 2),
+        ]
+    },
     "decoder/embedding/embedding": 1,
-    **{f"decoder/dec_layers/decoder_layer/{name}": count for name, count in [
-        ("self_attention", 8), ("self_attention_norm", 2), ("cross_attention", 8),
-        ("cross_attention_norm", 2), ("ffn/inner", 2), ("ffn/outer", 2), ("ffn_norm", 2)]},
+    **{
+        f"decoder/dec_layers/decoder_layer/{name}": count
+        for name, count in [
+            ("self_attention", 8),
+            ("self_attention_norm", 2),
+            ("cross_attention", 8),
+            ("cross_attention_norm", 2),
+            ("ffn/inner", 2),
+            ("ffn/outer", 2),
+            ("ffn_norm", 2),
+        ]
+    },
     "final_layer": 2,
 }
 
@@ -102,12 +138,17 @@ def test_weight_paths_stay_the_same(tmp_path):
     make_model(num_layers=1).save_weights(path)
     found = collections.Counter()
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, item: found.update([name.rsplit("/vars/", 1)[0]])
-                     if isinstance(item, h5py.Dataset) else None)
+        f.visititems(
+            lambda name, item: (
+                found.update([name.rsplit("/vars/", 1)[0]]) if isinstance(item, h5py.Dataset) else None
+            )
+        )
     assert dict(found) == WEIGHT_PATHS
 
 
-@pytest.mark.parametrize("other", [{"num_layers": 3}, {"d_model": 48, "num_heads": 4}, {"target_vocab_size": 50}])
+@pytest.mark.parametrize(
+    "other", [{"num_layers": 3}, {"d_model": 48, "num_heads": 4}, {"target_vocab_size": 50}]
+)
 def test_weights_into_another_architecture_fail_clearly(tmp_path, other):
     path = tmp_path / "model.weights.h5"
     make_model().save_weights(path)

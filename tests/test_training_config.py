@@ -29,40 +29,46 @@ def test_defaults_come_from_the_shared_constants():
     assert config.epochs is None and config.max_steps is None and config.seed is None
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("preset", "huge", r"preset \(--preset\) must be one of tiny, tutorial, base, big, got 'huge'"),
-    ("strategy", "tpu", r"strategy \(--strategy\) must be one of auto, mirrored, multiworker"),
-    ("mixed_precision", "fp8", r"must be one of none, bf16, fp16, got 'fp8'"),
-    ("verbose", 3, r"verbose \(--verbose\) must be one of 0, 1, 2, got 3"),
-    ("lr_scale", 0.0, r"lr_scale \(--lr-scale\) must be greater than 0, got 0.0"),
-    ("lr_scale", -1, r"must be greater than 0, got -1"),
-    ("label_smoothing", 1.0, r"label_smoothing \(--label-smoothing\) must be in \[0, 1\), got 1.0"),
-    ("label_smoothing", -0.1, r"must be in \[0, 1\), got -0.1"),
-    ("dropout_rate", 1.0, r"dropout_rate \(--dropout-rate\) must be in \[0, 1\), got 1.0"),
-    ("max_length", MIN_MAX_LENGTH - 1, rf"max_length \(--max-length\) must be at least {MIN_MAX_LENGTH}"),
-    ("batch_tokens", 0, r"batch_tokens \(--batch-tokens\) must be at least 1, got 0"),
-    ("epochs", 0, r"epochs \(--epochs\) must be at least 1, got 0"),
-    ("max_steps", -5, r"max_steps \(--max-steps\) must be at least 1, got -5"),
-    ("max_minutes", 0, r"max_minutes \(--max-minutes\) must be greater than 0, got 0"),
-    ("steps_per_epoch", 0, r"steps_per_epoch \(--steps-per-epoch\) must be at least 1"),
-    ("train_examples", 0, r"train_examples \(--train-examples\) must be at least 1"),
-    ("validation_examples", -1, r"validation_examples \(--validation-examples\) must be at least 0"),
-    ("warmup_steps", 0, r"warmup_steps \(--warmup-steps\) must be at least 1"),
-    ("backup_every", -1, r"backup_every \(--backup-every\) must be at least 0"),
-    ("seed", -1, r"seed \(--seed\) must be at least 0"),
-    ("max_steps", 2.5, r"max_steps \(--max-steps\) must be int, got 2.5"),
-    ("max_steps", True, r"must be int, got True"),
-    ("lr_scale", "1", r"lr_scale \(--lr-scale\) must be a number, got '1'"),
-    ("preset", None, r"preset \(--preset\) must be given"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("preset", "huge", r"preset \(--preset\) must be one of tiny, tutorial, base, big, got 'huge'"),
+        ("strategy", "tpu", r"strategy \(--strategy\) must be one of auto, mirrored, multiworker"),
+        ("mixed_precision", "fp8", r"must be one of none, bf16, fp16, got 'fp8'"),
+        ("verbose", 3, r"verbose \(--verbose\) must be one of 0, 1, 2, got 3"),
+        ("lr_scale", 0.0, r"lr_scale \(--lr-scale\) must be greater than 0, got 0.0"),
+        ("lr_scale", -1, r"must be greater than 0, got -1"),
+        ("label_smoothing", 1.0, r"label_smoothing \(--label-smoothing\) must be in \[0, 1\), got 1.0"),
+        ("label_smoothing", -0.1, r"must be in \[0, 1\), got -0.1"),
+        ("dropout_rate", 1.0, r"dropout_rate \(--dropout-rate\) must be in \[0, 1\), got 1.0"),
+        ("max_length", MIN_MAX_LENGTH - 1, rf"max_length \(--max-length\) must be at least {MIN_MAX_LENGTH}"),
+        ("batch_tokens", 0, r"batch_tokens \(--batch-tokens\) must be at least 1, got 0"),
+        ("epochs", 0, r"epochs \(--epochs\) must be at least 1, got 0"),
+        ("max_steps", -5, r"max_steps \(--max-steps\) must be at least 1, got -5"),
+        ("max_minutes", 0, r"max_minutes \(--max-minutes\) must be greater than 0, got 0"),
+        ("steps_per_epoch", 0, r"steps_per_epoch \(--steps-per-epoch\) must be at least 1"),
+        ("train_examples", 0, r"train_examples \(--train-examples\) must be at least 1"),
+        ("validation_examples", -1, r"validation_examples \(--validation-examples\) must be at least 0"),
+        ("warmup_steps", 0, r"warmup_steps \(--warmup-steps\) must be at least 1"),
+        ("backup_every", -1, r"backup_every \(--backup-every\) must be at least 0"),
+        ("seed", -1, r"seed \(--seed\) must be at least 0"),
+        ("max_steps", 2.5, r"max_steps \(--max-steps\) must be int, got 2.5"),
+        ("max_steps", True, r"must be int, got True"),
+        ("lr_scale", "1", r"lr_scale \(--lr-scale\) must be a number, got '1'"),
+        ("preset", None, r"preset \(--preset\) must be given"),
+    ],
+)
 def test_each_bad_value_gets_a_message_with_the_allowed_range(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})
 
 
 def test_settings_that_only_fail_together():
-    with pytest.raises(ValueError, match=r"batch_tokens \(--batch-tokens\) 16 cannot hold one sentence "
-                                         r"of max_length \(--max-length\) 32.*at least 32"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_tokens \(--batch-tokens\) 16 cannot hold one sentence "
+        r"of max_length \(--max-length\) 32.*at least 32",
+    ):
         TrainConfig(batch_tokens=16, max_length=32)
     TrainConfig(batch_tokens=32, max_length=32)  # exactly one sentence fits
     with pytest.raises(ValueError, match="max_minutes.*several workers.*max_steps"):
@@ -87,18 +93,37 @@ def test_to_dict_is_json_and_round_trips():
 
 def test_the_same_run_check_compares_only_the_fixed_fields():
     fixed = set(TrainConfig.fixed_fields())
-    assert {"preset", "dataset", "max_length", "batch_tokens", "seed", "steps_per_epoch",
-            "train_examples", "warmup_steps", "lr_scale", "label_smoothing", "dropout_rate",
-            "norm_first"} == fixed
+    assert {
+        "preset",
+        "dataset",
+        "max_length",
+        "batch_tokens",
+        "seed",
+        "steps_per_epoch",
+        "train_examples",
+        "warmup_steps",
+        "lr_scale",
+        "label_smoothing",
+        "dropout_rate",
+        "norm_first",
+    } == fixed
     config = TrainConfig(preset="tiny", batch_tokens=512, seed=7)
     recorded = config.to_dict()
     # How long, on what hardware, how verbose: free to change when resuming.
-    assert dataclasses.replace(config, max_steps=99, strategy="mirrored", verbose=0,
-                               max_minutes=5, backup_every=3).differences(recorded) == []
+    assert (
+        dataclasses.replace(
+            config, max_steps=99, strategy="mirrored", verbose=0, max_minutes=5, backup_every=3
+        ).differences(recorded)
+        == []
+    )
     assert dataclasses.replace(config, batch_tokens=1024).differences(recorded) == [
-        "batch_tokens: 512 -> 1024"]
-    assert dataclasses.replace(config, dataset=DatasetSpec.parse("embedded", reverse=True)
-                               ).differences(recorded)[0].startswith("dataset: ")
+        "batch_tokens: 512 -> 1024"
+    ]
+    assert (
+        dataclasses.replace(config, dataset=DatasetSpec.parse("embedded", reverse=True))
+        .differences(recorded)[0]
+        .startswith("dataset: ")
+    )
     # An older run.json: a dataset name, and fewer settings (those are not compared).
     old = {"preset": "tiny", "dataset": "embedded", "batch_tokens": 512}
     assert config.differences(old) == []
@@ -135,15 +160,56 @@ def test_cli_defaults_and_values_build_the_same_config():
     parser = train_parser()
     assert TrainConfig.from_args(parser.parse_args([])) == TrainConfig()
     args = parser.parse_args(
-        ["--preset", "tiny", "--max-steps", "7", "--max-minutes", "1.5", "--batch-tokens", "512",
-         "--max-length", "32", "--seed", "3", "--lr-scale", "0.5", "--label-smoothing", "0",
-         "--dropout-rate", "0.2", "--norm-first", "--jit-compile", "--mixed-precision", "bf16",
-         "--validation-examples", "0", "--verbose", "2", "--reverse", "--data-dir", "/tmp/tfds"])
+        [
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "7",
+            "--max-minutes",
+            "1.5",
+            "--batch-tokens",
+            "512",
+            "--max-length",
+            "32",
+            "--seed",
+            "3",
+            "--lr-scale",
+            "0.5",
+            "--label-smoothing",
+            "0",
+            "--dropout-rate",
+            "0.2",
+            "--norm-first",
+            "--jit-compile",
+            "--mixed-precision",
+            "bf16",
+            "--validation-examples",
+            "0",
+            "--verbose",
+            "2",
+            "--reverse",
+            "--data-dir",
+            "/tmp/tfds",
+        ]
+    )
     assert TrainConfig.from_args(args) == TrainConfig(
-        preset="tiny", max_steps=7, max_minutes=1.5, batch_tokens=512, max_length=32, seed=3,
-        lr_scale=0.5, label_smoothing=0.0, dropout_rate=0.2, norm_first=True, jit_compile=True,
-        mixed_precision="bf16", validation_examples=0, verbose=2,
-        dataset=DatasetSpec.parse("embedded", reverse=True), data_dir="/tmp/tfds")
+        preset="tiny",
+        max_steps=7,
+        max_minutes=1.5,
+        batch_tokens=512,
+        max_length=32,
+        seed=3,
+        lr_scale=0.5,
+        label_smoothing=0.0,
+        dropout_rate=0.2,
+        norm_first=True,
+        jit_compile=True,
+        mixed_precision="bf16",
+        validation_examples=0,
+        verbose=2,
+        dataset=DatasetSpec.parse("embedded", reverse=True),
+        data_dir="/tmp/tfds",
+    )
 
 
 def test_cli_help_lists_every_setting_once():
@@ -156,8 +222,13 @@ def test_cli_help_lists_every_setting_once():
 
 def test_invalid_cli_values_write_nothing(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    for flags in (["--lr-scale", "0"], ["--label-smoothing", "1"], ["--max-length", "2"],
-                  ["--batch-tokens", "16", "--max-length", "32"], ["--max-steps", "0"]):
+    for flags in (
+        ["--lr-scale", "0"],
+        ["--label-smoothing", "1"],
+        ["--max-length", "2"],
+        ["--batch-tokens", "16", "--max-length", "32"],
+        ["--max-steps", "0"],
+    ):
         assert cli.main(["train", "--preset", "tiny", "--run-dir", str(run_dir), *flags]) == 2
         err = capsys.readouterr().err
         assert "tf-transformer train: error: TrainConfig." in err and "Traceback" not in err

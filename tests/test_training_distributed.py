@@ -14,8 +14,16 @@ import textwrap
 
 import numpy as np
 
-ARGS = dict(train_examples=256, validation_examples=0, batch_tokens=512, max_length=32,
-            steps_per_epoch=1, max_steps=4, seed=7, verbose=0)
+ARGS = dict(
+    train_examples=256,
+    validation_examples=0,
+    batch_tokens=512,
+    max_length=32,
+    steps_per_epoch=1,
+    max_steps=4,
+    seed=7,
+    verbose=0,
+)
 
 MIRRORED = textwrap.dedent("""
     import json, sys
@@ -101,8 +109,13 @@ def _env(**extra):
 
 
 def test_two_mirrored_replicas_match_one_device(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path), json.dumps(ARGS)],
-                          capture_output=True, text=True, timeout=400, env=_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path), json.dumps(ARGS)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.split("RESULT", 1)[1])
     # The gradient of one global batch, summed over two replicas that each divide by the
@@ -143,9 +156,15 @@ def test_two_multiworker_processes_train_together_and_the_chief_checkpoints(tmp_
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(run_dir), args],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env=_env(TF_CONFIG=tf_config)))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, str(run_dir), args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_env(TF_CONFIG=tf_config),
+            )
+        )
     outputs = []
     try:
         for proc in procs:

@@ -7,23 +7,28 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_model
-from tf_transformer.training import (MaskedAccuracy, WarmupSchedule, make_optimizer,
-                                     masked_accuracy, masked_loss)
 
+from tf_transformer.training import (
+    MaskedAccuracy,
+    WarmupSchedule,
+    make_optimizer,
+    masked_accuracy,
+    masked_loss,
+)
 
 # --- schedule -------------------------------------------------------------------------
+
 
 def test_schedule_follows_the_paper_formula():
     lr = WarmupSchedule(d_model=512, warmup_steps=4000)
     for step in [0, 1, 99, 3998, 3999, 4000, 20000]:
         n = step + 1  # the paper counts steps from 1
-        expected = 512 ** -0.5 * min(n ** -0.5, n * 4000 ** -1.5)
+        expected = 512**-0.5 * min(n**-0.5, n * 4000**-1.5)
         assert float(lr(step)) == pytest.approx(expected, rel=1e-6)
     # Linear warm-up, a peak of d_model^-0.5 * warmup^-0.5 at step_num == warmup, then decay.
     assert float(lr(0)) > 0
-    assert float(lr(3999)) == pytest.approx(512 ** -0.5 * 4000 ** -0.5, rel=1e-6)
+    assert float(lr(3999)) == pytest.approx(512**-0.5 * 4000**-0.5, rel=1e-6)
     assert float(lr(1999)) == pytest.approx(float(lr(3999)) / 2, rel=1e-6)
     assert float(lr(15999)) == pytest.approx(float(lr(3999)) / 2, rel=1e-6)
 
@@ -50,6 +55,7 @@ def test_optimizer_is_the_papers_adam():
 
 
 # --- loss -----------------------------------------------------------------------------
+
 
 def reference_loss(labels, logits, eps):
     """Written out the long way: the smoothed target distribution q, then -sum q log p."""
@@ -80,16 +86,21 @@ def test_loss_by_hand_on_a_tiny_example():
 
 def test_loss_counts_real_tokens_only_including_an_almost_all_padding_row(rng):
     vocab = 7
-    labels = np.array([[3, 5, 2, 6, 1, 4],
-                       [2, 0, 0, 0, 0, 0],     # one real token, five pads
-                       [1, 6, 3, 0, 0, 0]], np.int32)
+    labels = np.array(
+        [
+            [3, 5, 2, 6, 1, 4],
+            [2, 0, 0, 0, 0, 0],  # one real token, five pads
+            [1, 6, 3, 0, 0, 0],
+        ],
+        np.int32,
+    )
     logits = rng.normal(size=(3, 6, vocab)).astype("float32") * 3
     for eps in (0.0, 0.1):
         got = float(masked_loss(tf.constant(labels), tf.constant(logits), label_smoothing=eps))
         assert got == pytest.approx(reference_loss(labels, logits, eps), rel=1e-5)
     # Each real token weighs the same: a per-sentence average would give the lone token of
     # row 1 the weight of a whole sentence.
-    per_row = np.mean([reference_loss(labels[i:i + 1], logits[i:i + 1], 0.1) for i in range(3)])
+    per_row = np.mean([reference_loss(labels[i : i + 1], logits[i : i + 1], 0.1) for i in range(3)])
     assert float(masked_loss(labels, logits)) != pytest.approx(per_row, rel=1e-3)
     # Whatever the logits at padding positions, the loss does not move.
     noisy = logits.copy()
@@ -140,12 +151,16 @@ def test_written_out_gradient_equals_autodiff_of_the_definition(rng, eps):
 def test_accuracy_by_hand():
     # argmax per position: 2, 1, 0, 3 | 1, 1, 1, 1
     logits = tf.one_hot([[2, 1, 0, 3], [1, 1, 1, 1]], depth=4)
-    labels = tf.constant([[2, 2, 3, 0],      # 1 of 3 real tokens right
-                          [1, 0, 0, 0]])     # 1 of 1 (almost all padding)
+    labels = tf.constant(
+        [
+            [2, 2, 3, 0],  # 1 of 3 real tokens right
+            [1, 0, 0, 0],
+        ]
+    )  # 1 of 1 (almost all padding)
     assert float(masked_accuracy(labels, logits)) == pytest.approx(2 / 4)
     # The metric accumulates tokens over batches (not the mean of batch accuracies).
     metric = MaskedAccuracy()
-    metric.update_state(labels, logits)                                           # 2 of 4
+    metric.update_state(labels, logits)  # 2 of 4
     metric.update_state(tf.constant([[1, 1, 1, 1]]), tf.one_hot([[0, 0, 0, 2]], 4))  # 0 of 4
     assert float(metric.result()) == pytest.approx(2 / 8)
     assert float(masked_accuracy(tf.zeros((1, 3), tf.int32), logits[:1, :3])) == 0.0

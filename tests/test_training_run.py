@@ -16,8 +16,17 @@ from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
 
 # A few steps on a slice of the embedded corpus: enough to exercise everything, fast on 2 cores.
-QUICK = dict(train_examples=256, validation_examples=64, batch_tokens=512, max_length=32,
-             steps_per_epoch=3, max_steps=7, backup_every=2, seed=7, verbose=0)
+QUICK = dict(
+    train_examples=256,
+    validation_examples=64,
+    batch_tokens=512,
+    max_length=32,
+    steps_per_epoch=3,
+    max_steps=7,
+    backup_every=2,
+    seed=7,
+    verbose=0,
+)
 
 
 class StepLosses(keras.callbacks.Callback):
@@ -57,8 +66,17 @@ def seeded_run(tmp_path_factory):
 def test_run_directory_holds_what_later_commands_need(seeded_run):
     path, result, _, _ = seeded_run
     assert result.steps == 7 and result.stopped == "done"
-    for name in (rd.RUN_FILE, rd.MODEL_FILE, rd.WEIGHTS_FILE, rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS,
-                 rd.HISTORY_FILE, "vocab/source.txt", "vocab/target.txt", "backup/state.weights.h5"):
+    for name in (
+        rd.RUN_FILE,
+        rd.MODEL_FILE,
+        rd.WEIGHTS_FILE,
+        rd.BEST_WEIGHTS,
+        rd.LATEST_WEIGHTS,
+        rd.HISTORY_FILE,
+        "vocab/source.txt",
+        "vocab/target.txt",
+        "backup/state.weights.h5",
+    ):
         assert (path / name).is_file(), name
     assert any((path / rd.LOG_DIR).rglob("events.out.tfevents*"))
     info = read_run_info(path)
@@ -109,8 +127,8 @@ def test_interrupted_run_is_deterministic_and_resumes_mid_epoch(seeded_run, tmp_
     # backup_every=2: the last saved state is step 4, mid-epoch (epochs are 3 steps).
     keras.backend.clear_session()
     after = StepLosses()
-    result = train("tiny", path, callbacks=[after], **QUICK)    # the same command again
-    assert min(after.losses) == 5                  # continued after step 4, not from 0 or 3
+    result = train("tiny", path, callbacks=[after], **QUICK)  # the same command again
+    assert min(after.losses) == 5  # continued after step 4, not from 0 or 3
     assert result.steps == uninterrupted.steps == 7
     # Not one batch repeated or skipped: the end state is the uninterrupted run's. (Op
     # determinism makes it equal; atol 1e-6 only lets a weight near 0 differ in its last
@@ -130,21 +148,24 @@ def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):
     model.compile(optimizer="sgd", loss=lambda y, p: tf.reduce_mean(p) * float("nan"))
     x = np.ones((8, 2), "float32")
     model.fit(x, x[:, :1], batch_size=2, epochs=3, callbacks=[guard, backup], verbose=0)
-    assert int(model.optimizer.iterations.numpy()) == 1          # stopped after the first bad step
+    assert int(model.optimizer.iterations.numpy()) == 1  # stopped after the first bad step
     assert guard.diverged and "diverged" in guard.message and "--lr-scale" in guard.message
     assert "diverged" in capsys.readouterr().out
-    assert not (tmp_path / "backup" / StepBackup.FILE).exists()   # no NaN state saved
+    assert not (tmp_path / "backup" / StepBackup.FILE).exists()  # no NaN state saved
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(preset="huge"), ValueError, r"preset \(--preset\) must be one of tiny"),
-    (dict(batch_tokens=16, max_length=32), ValueError, "cannot hold one sentence.*at least 32"),
-    (dict(strategy="tpu"), ValueError, r"strategy \(--strategy\) must be one of auto"),
-    (dict(mixed_precision="fp8"), ValueError, r"mixed_precision \(--mixed-precision\) must be one of"),
-    (dict(lr_scale=0), ValueError, "greater than 0"),
-    (dict(colour="red"), TypeError, "colour"),
-    (dict(dataset="tsv:/nonexistent/corpus.tsv"), FileNotFoundError, "no such file"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(preset="huge"), ValueError, r"preset \(--preset\) must be one of tiny"),
+        (dict(batch_tokens=16, max_length=32), ValueError, "cannot hold one sentence.*at least 32"),
+        (dict(strategy="tpu"), ValueError, r"strategy \(--strategy\) must be one of auto"),
+        (dict(mixed_precision="fp8"), ValueError, r"mixed_precision \(--mixed-precision\) must be one of"),
+        (dict(lr_scale=0), ValueError, "greater than 0"),
+        (dict(colour="red"), TypeError, "colour"),
+        (dict(dataset="tsv:/nonexistent/corpus.tsv"), FileNotFoundError, "no such file"),
+    ],
+)
 def test_bad_arguments_fail_before_anything_is_written(tmp_path, kwargs, error, match):
     args = {**QUICK, **kwargs}
     with pytest.raises(error, match=match):
@@ -189,8 +210,10 @@ def test_cli_prints_errors_plainly(tmp_path, capsys):
     assert exit_.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err
     assert cli.main(["train", "--warmup-steps", "0", "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "tf-transformer train: error: TrainConfig.warmup_steps (--warmup-steps) must be at least 1" \
-        in err and "Traceback" not in err
+    assert (
+        "tf-transformer train: error: TrainConfig.warmup_steps (--warmup-steps) must be at least 1" in err
+        and "Traceback" not in err
+    )
     assert not (tmp_path / "r").exists()
     assert "train" in cli.build_parser().format_help()
 
@@ -198,16 +221,44 @@ def test_cli_prints_errors_plainly(tmp_path, capsys):
 def test_cli_trains_the_reversed_corpus(tmp_path, capsys):
     """The CLI's flags become the run's TrainConfig; --reverse trains en -> pt on the same files."""
     path = tmp_path / "en_pt"
-    flags = ["--preset", "tiny", "--train-examples", "64", "--validation-examples", "0",
-             "--batch-tokens", "256", "--max-length", "16", "--max-steps", "2", "--seed", "1",
-             "--verbose", "0", "--reverse"]
+    flags = [
+        "--preset",
+        "tiny",
+        "--train-examples",
+        "64",
+        "--validation-examples",
+        "0",
+        "--batch-tokens",
+        "256",
+        "--max-length",
+        "16",
+        "--max-steps",
+        "2",
+        "--seed",
+        "1",
+        "--verbose",
+        "0",
+        "--reverse",
+    ]
     assert cli.main(["train", "--run-dir", str(path), *flags]) == 0
     assert capsys.readouterr().out.startswith(f"done: 2 steps in {path}")
     info = read_run_info(path)
     parser = cli.build_parser()
-    assert info["train"] == TrainConfig.from_args(parser.parse_args(
-        ["train", "--run-dir", str(path), *flags, "--steps-per-epoch", str(info["train"]["steps_per_epoch"])]
-    )).to_dict()
+    assert (
+        info["train"]
+        == TrainConfig.from_args(
+            parser.parse_args(
+                [
+                    "train",
+                    "--run-dir",
+                    str(path),
+                    *flags,
+                    "--steps-per-epoch",
+                    str(info["train"]["steps_per_epoch"]),
+                ]
+            )
+        ).to_dict()
+    )
     assert (info["data"]["source_language"], info["data"]["target_language"]) == ("en", "pt")
     shipped = vocab_files(DatasetSpec())  # the corpus's own pt -> en vocabularies
     assert (path / "vocab/source.txt").read_text() == shipped["target"].read_text()

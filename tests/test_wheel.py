@@ -35,14 +35,32 @@ def build_wheel(dest: Path) -> Path:
     source = dest / "source"
     for name in BUILD_INPUTS:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+            shutil.copytree(
+                REPO / name,
+                source / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+            )
         elif (REPO / name).exists():
             source.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--no-cache-dir", "--quiet", "--wheel-dir", str(dest / "dist"), str(source)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "--quiet",
+            "--wheel-dir",
+            str(dest / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = (dest / "dist").glob("tf_transformer-*.whl")
     return wheel
 
@@ -67,14 +85,25 @@ class Installed:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        return {**env, "HOME": str(self.home), "TFDS_DATA_DIR": str(self.data_dir),
-                "PYTHONNOUSERSITE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        return {
+            **env,
+            "HOME": str(self.home),
+            "TFDS_DATA_DIR": str(self.data_dir),
+            "PYTHONNOUSERSITE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
 
     def run(self, *args: str | Path, timeout: float = 300) -> str:
         """Run a command of the environment (``python`` or a console script) in ``workdir``."""
         program = args[0] if Path(args[0]).is_absolute() else self.root / "bin" / args[0]
-        result = subprocess.run([str(program), *map(str, args[1:])], cwd=self.workdir,
-                                env=self.env(), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [str(program), *map(str, args[1:])],
+            cwd=self.workdir,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -90,16 +119,33 @@ def make_venv(root: Path, wheel: Path) -> Installed:
         folder.mkdir()
     reuse = Path(sysconfig.get_paths()["purelib"])
     (installed.site_packages / "reuse_test_environment.pth").write_text(f"{reuse}\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(installed.python), "install",
-                    "--no-deps", "--no-index", "--quiet", str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(installed.python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return installed
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``folder``: relative path -> (size, mtime)."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +182,13 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
         print(tokenizers.en.detokenize(tokenizers.en.tokenize([pairs[0][1]])).numpy()[0] == pairs[0][1])
     """).split()
     package = site / "tf_transformer"
-    assert found == [str(package / "__init__.py"), str(package / "_data"), "2000",
-                     str(package / "_data" / "vocab" / "pt.txt"), "True"]
+    assert found == [
+        str(package / "__init__.py"),
+        str(package / "_data"),
+        "2000",
+        str(package / "_data" / "vocab" / "pt.txt"),
+        "True",
+    ]
 
     # TFDS prepared the corpus in the data dir; nothing went into site-packages, the
     # checkout, or the real home directory.

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def _import_tensorflow_quietly():
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
         import tensorflow  # noqa: F401
+
         return
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -33,6 +34,7 @@ def _import_tensorflow_quietly():
         # TensorFlow Datasets and Keras report routine events through absl's
         # Python logger as warnings; errors still show.
         from absl import logging as absl_logging
+
         absl_logging.set_verbosity(absl_logging.ERROR)
         tf.get_logger().setLevel("ERROR")  # retracing notes, "Assets written to ..."
     finally:

@@ -26,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tf-transformer",
         description="Prepare a parallel corpus, then train, evaluate, run and export a Transformer "
-                    "that translates its source language into its target language (the embedded "
-                    "corpus, Portuguese->English, by default).")
+        "that translates its source language into its target language (the embedded "
+        "corpus, Portuguese->English, by default).",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(commands)

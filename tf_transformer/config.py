@@ -62,37 +62,48 @@ class TransformerConfig:
     share_embeddings: bool = False
 
     def __post_init__(self):
-        for name in ("num_layers", "d_model", "num_heads", "dff",
-                     "input_vocab_size", "target_vocab_size", "max_length"):
+        for name in (
+            "num_layers",
+            "d_model",
+            "num_heads",
+            "dff",
+            "input_vocab_size",
+            "target_vocab_size",
+            "max_length",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"TransformerConfig.{name} must be a positive integer, got {value!r}.")
         if self.d_model % self.num_heads:
             raise ValueError(
                 f"TransformerConfig.d_model ({self.d_model}) must be divisible by "
-                f"num_heads ({self.num_heads}): each head gets d_model / num_heads dimensions.")
+                f"num_heads ({self.num_heads}): each head gets d_model / num_heads dimensions."
+            )
         if self.d_model % 2:
             raise ValueError(
                 f"TransformerConfig.d_model must be even for the sine/cosine positional "
-                f"encoding, got {self.d_model}.")
+                f"encoding, got {self.d_model}."
+            )
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"TransformerConfig.dropout_rate must be in [0, 1), got {self.dropout_rate!r}.")
         if self.input_vocab_size < 4 or self.target_vocab_size < 4:
             raise ValueError(
                 "TransformerConfig.input_vocab_size and target_vocab_size must be at least 4 "
-                "(the reserved tokens [PAD], [UNK], [START], [END]).")
+                "(the reserved tokens [PAD], [UNK], [START], [END])."
+            )
         if self.share_embeddings and self.input_vocab_size != self.target_vocab_size:
             raise ValueError(
                 f"TransformerConfig.share_embeddings needs input_vocab_size == target_vocab_size "
                 f"(got {self.input_vocab_size} and {self.target_vocab_size}); use one shared "
-                f"tokenizer or set share_embeddings=False.")
+                f"tokenizer or set share_embeddings=False."
+            )
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.num_heads
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TransformerConfig":
+    def from_preset(cls, name: str, **overrides) -> TransformerConfig:
         """A preset's sizes, with any field overridden (vocabulary sizes are required)."""
         if name not in PRESETS:
             raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
@@ -101,14 +112,15 @@ class TransformerConfig:
         if missing:
             raise ValueError(
                 f"TransformerConfig.from_preset({name!r}) needs {' and '.join(missing)}: "
-                f"the tokenizers' vocabulary sizes.")
+                f"the tokenizers' vocabulary sizes."
+            )
         return cls(**fields)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> "TransformerConfig":
+    def from_dict(cls, fields: dict[str, Any]) -> TransformerConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(fields) - known
         if unknown:
@@ -119,5 +131,5 @@ class TransformerConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TransformerConfig":
+    def from_json(cls, text: str) -> TransformerConfig:
         return cls.from_dict(json.loads(text))

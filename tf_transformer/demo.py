@@ -21,8 +21,10 @@ import time
 from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT
 
 # The sentence whose "it" the course's attention maps look at, in both languages.
-CLASSIC = {"pt": "O animal não atravessou a rua porque estava muito cansado.",
-           "en": "The animal didn't cross the street because it was too tired."}
+CLASSIC = {
+    "pt": "O animal não atravessou a rua porque estava muito cansado.",
+    "en": "The animal didn't cross the street because it was too tired.",
+}
 
 
 def _rule(title):
@@ -37,17 +39,22 @@ def run_demo(args) -> int:
     spec = DatasetSpec.from_args(args)
     prepare_data(spec, args.data_dir)
     train_run(spec, run_dir, args)
-    scores = evaluate(run_dir, splits=(TEST_SPLIT, GENERALIZATION_SPLIT) if spec.name == "embedded"
-                      else (TEST_SPLIT,))
-    export_dir = export_and_show(run_dir, scores[TEST_SPLIT, 1]["examples"][:args.examples])
+    scores = evaluate(
+        run_dir, splits=(TEST_SPLIT, GENERALIZATION_SPLIT) if spec.name == "embedded" else (TEST_SPLIT,)
+    )
+    export_dir = export_and_show(run_dir, scores[TEST_SPLIT, 1]["examples"][: args.examples])
 
     _rule("written")
-    print(f"run directory   {run_dir}/  (run.json, model.keras, model.weights.h5, checkpoints/, "
-          f"history.json, logs/)")
+    print(
+        f"run directory   {run_dir}/  (run.json, model.keras, model.weights.h5, checkpoints/, "
+        f"history.json, logs/)"
+    )
     print(f"metrics         {run_dir / 'metrics.json'}")
     print(f"SavedModel      {export_dir}/  (signatures serving_default and beam_search)")
-    bleu = "; ".join(f"{split} BLEU greedy {scores[split, 1]['bleu']:.2f}, beam 4 {scores[split, 4]['bleu']:.2f}"
-                     for split in dict.fromkeys(split for split, _ in scores))
+    bleu = "; ".join(
+        f"{split} BLEU greedy {scores[split, 1]['bleu']:.2f}, beam 4 {scores[split, 4]['bleu']:.2f}"
+        for split in dict.fromkeys(split for split, _ in scores)
+    )
     print(f"\n{bleu}; demo wall time {(time.monotonic() - started) / 60:.1f} minutes")
     return 0
 
@@ -66,15 +73,27 @@ def train_run(spec, run_dir, args) -> None:
     _rule(f"2. training the {args.preset} preset for at most {args.minutes:g} minutes")
     # Short epochs, so validation, checkpoints and the history come every few minutes.
     # Pre-norm: with a 10-minute budget the paper's post-norm stalls near 50% accuracy.
-    config = TrainConfig(preset=args.preset, dataset=spec, data_dir=args.data_dir, epochs=1000,
-                         steps_per_epoch=200, max_minutes=args.minutes, seed=args.seed,
-                         warmup_steps=args.warmup_steps, batch_tokens=2048, norm_first=True,
-                         verbose=1)
+    config = TrainConfig(
+        preset=args.preset,
+        dataset=spec,
+        data_dir=args.data_dir,
+        epochs=1000,
+        steps_per_epoch=200,
+        max_minutes=args.minutes,
+        seed=args.seed,
+        warmup_steps=args.warmup_steps,
+        batch_tokens=2048,
+        norm_first=True,
+        verbose=1,
+    )
     result = train(config, run_dir)
     last = result.history[-1] if result.history else {}
-    print(f"{result.steps} optimizer steps, stopped: {result.stopped}; last epoch: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in last.items()
-                      if k in ("loss", "val_loss", "val_masked_accuracy")))
+    print(
+        f"{result.steps} optimizer steps, stopped: {result.stopped}; last epoch: "
+        + ", ".join(
+            f"{k} {v:.3f}" for k, v in last.items() if k in ("loss", "val_loss", "val_masked_accuracy")
+        )
+    )
 
 
 def evaluate(run_dir, splits) -> dict:
@@ -86,8 +105,10 @@ def evaluate(run_dir, splits) -> dict:
     for split in splits:
         for beam in (1, 4):
             r = scores[split, beam] = evaluate_run(run_dir, split, beam_size=beam)
-            print(f"{split:>14}, {'greedy' if beam == 1 else f'beam {beam}':>7}: BLEU {r['bleu']:6.2f}  "
-                  f"chrF {r['chrf']:6.2f}  ({r['sentences']} sentences, {r['sentences_per_second']}/s)")
+            print(
+                f"{split:>14}, {'greedy' if beam == 1 else f'beam {beam}':>7}: BLEU {r['bleu']:6.2f}  "
+                f"chrF {r['chrf']:6.2f}  ({r['sentences']} sentences, {r['sentences_per_second']}/s)"
+            )
     print(scores[TEST_SPLIT, 4]["bleu_line"])
     print(scores[TEST_SPLIT, 4]["chrf_line"])
     return scores
@@ -112,10 +133,12 @@ def export_and_show(run_dir, examples) -> pathlib.Path:
     for (source, reference), output in zip(pairs, outputs):
         output = output.decode("utf-8")
         mark = "=" if output == reference else "~"
-        print(textwrap.dedent(f"""
+        print(
+            textwrap.dedent(f"""
             source     {source}
             reference  {reference}
-            output {mark}  {output}""").rstrip())
+            output {mark}  {output}""").rstrip()
+        )
     return export_dir
 
 
@@ -125,10 +148,13 @@ def add_commands(commands) -> None:
     parser = commands.add_parser("demo", help="the whole main job, by default on the embedded corpus")
     parser.add_argument("--preset", default="tutorial", help="model size (default: tutorial)")
     parser.add_argument("--run-dir", default="runs/demo", help="(default: runs/demo)")
-    parser.add_argument("--minutes", type=float, default=10.0,
-                        help="training wall-time budget (default: 10)")
-    parser.add_argument("--warmup-steps", type=int, default=400,
-                        help="learning-rate warm-up, short for a short budget (default: 400)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget (default: 10)")
+    parser.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=400,
+        help="learning-rate warm-up, short for a short budget (default: 400)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=5, help="test sentences to show (default: 5)")
     DatasetSpec.add_arguments(parser)

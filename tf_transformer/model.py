@@ -43,15 +43,26 @@ class Transformer(keras.Model):
             config = TransformerConfig.from_dict(config)
         self.config = config
         c = config
-        sizes = dict(num_layers=c.num_layers, d_model=c.d_model, num_heads=c.num_heads, dff=c.dff,
-                     max_length=c.max_length, dropout_rate=c.dropout_rate, norm_first=c.norm_first)
+        sizes = dict(
+            num_layers=c.num_layers,
+            d_model=c.d_model,
+            num_heads=c.num_heads,
+            dff=c.dff,
+            max_length=c.max_length,
+            dropout_rate=c.dropout_rate,
+            norm_first=c.norm_first,
+        )
         self.encoder = Encoder(vocab_size=c.input_vocab_size, name="encoder", **sizes)
-        self.decoder = Decoder(vocab_size=c.target_vocab_size, name="decoder",
-                               embedding=self.encoder.embedding if c.share_embeddings else None,
-                               **sizes)
+        self.decoder = Decoder(
+            vocab_size=c.target_vocab_size,
+            name="decoder",
+            embedding=self.encoder.embedding if c.share_embeddings else None,
+            **sizes,
+        )
         # With sharing, the pre-softmax projection is the transposed embedding (section 3.4).
-        self.final_layer = (None if c.share_embeddings
-                            else keras.layers.Dense(c.target_vocab_size, name="final_layer"))
+        self.final_layer = (
+            None if c.share_embeddings else keras.layers.Dense(c.target_vocab_size, name="final_layer")
+        )
 
     def build(self, input_shape=None):
         # Every weight's shape follows from the config: one dummy pass creates them all.

@@ -108,7 +108,8 @@ def read_run_info(run_dir) -> dict[str, Any]:
     if not info_file.is_file():
         raise ValueError(
             f"{path} is not a run directory (it has no {RUN_FILE}); pass the --run-dir that "
-            f"`tf-transformer train` wrote, or {_train_first(path)}.")
+            f"`tf-transformer train` wrote, or {_train_first(path)}."
+        )
     try:
         info = json.loads(info_file.read_text())
     except json.JSONDecodeError as err:
@@ -118,8 +119,10 @@ def read_run_info(run_dir) -> dict[str, Any]:
             raise ValueError(f"{info_file} has no {key!r} entry; the run directory is damaged.")
     info = _upgrade(info)
     if info["format"] > FORMAT:
-        raise ValueError(f"{info_file} has format {info['format']}, newer than this tf_transformer "
-                         f"reads ({FORMAT}); upgrade tf_transformer.")
+        raise ValueError(
+            f"{info_file} has format {info['format']}, newer than this tf_transformer "
+            f"reads ({FORMAT}); upgrade tf_transformer."
+        )
     return info
 
 
@@ -137,8 +140,15 @@ def _upgrade(info: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def write_run_info(run_dir, *, config: TransformerConfig, data: dict[str, Any], max_length: int,
-                   vocab_files: dict[str, str | pathlib.Path], train: dict[str, Any]) -> dict:
+def write_run_info(
+    run_dir,
+    *,
+    config: TransformerConfig,
+    data: dict[str, Any],
+    max_length: int,
+    vocab_files: dict[str, str | pathlib.Path],
+    train: dict[str, Any],
+) -> dict:
     """Start a run directory: copy the vocabularies into ``vocab/`` and write ``run.json``.
 
     Args:
@@ -164,9 +174,15 @@ def write_run_info(run_dir, *, config: TransformerConfig, data: dict[str, Any], 
         if pathlib.Path(vocab_files[side]).resolve() != copy.resolve():
             shutil.copyfile(vocab_files[side], copy)
         vocab[side] = f"{VOCAB_DIR}/{side}.txt"
-    info = {"format": FORMAT, "model": config.to_dict(), "data": dict(data),
-            "max_length": int(max_length), "vocab": vocab, "train": train,
-            "tf_transformer_version": tf_transformer.__version__}
+    info = {
+        "format": FORMAT,
+        "model": config.to_dict(),
+        "data": dict(data),
+        "max_length": int(max_length),
+        "vocab": vocab,
+        "train": train,
+        "tf_transformer_version": tf_transformer.__version__,
+    }
     tmp = path / (RUN_FILE + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     tmp.replace(path / RUN_FILE)  # atomic: a run dir never holds half a run.json
@@ -193,7 +209,8 @@ def weights_path(run_dir, weights: str = "best") -> pathlib.Path:
     raise FileNotFoundError(
         f"{path} holds no {weights!r} weights yet (looked for "
         f"{', '.join(str(c) for c in candidates)}); let training finish at least one epoch: "
-        f"{_train_first(path)}.")
+        f"{_train_first(path)}."
+    )
 
 
 def load_tokenizers(run_dir, info: dict[str, Any] | None = None):
@@ -240,5 +257,11 @@ def load_run(run_dir, weights: str = "best") -> Run:
     model = Transformer(config)
     model.build()
     model.load_weights(str(weights_file))
-    return Run(path=path, info=info, config=config, model=model,
-               source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer)
+    return Run(
+        path=path,
+        info=info,
+        config=config,
+        model=model,
+        source_tokenizer=source_tokenizer,
+        target_tokenizer=target_tokenizer,
+    )

@@ -22,10 +22,32 @@ from tf_transformer.data.pipeline import make_batches
 from tf_transformer.data.prepare import prepare
 from tf_transformer.data.spec import EMBEDDED, DatasetSpec
 from tf_transformer.data.tokenizer import (
-    Tokenizer, Tokenizers, build_vocab, build_vocab_files, load_tokenizers, vocab_files)
+    Tokenizer,
+    Tokenizers,
+    build_vocab,
+    build_vocab_files,
+    load_tokenizers,
+    vocab_files,
+)
 
 __all__ = [
-    "EMBEDDED", "TED", "DatasetSpec", "DatasetUnavailableError", "load_dataset", "manual_dir",
-    "make_batches", "prepare", "END_ID", "PAD_ID", "RESERVED_TOKENS", "START_ID", "UNK_ID",
-    "Tokenizer", "Tokenizers", "build_vocab", "build_vocab_files", "load_tokenizers", "vocab_files",
+    "EMBEDDED",
+    "TED",
+    "DatasetSpec",
+    "DatasetUnavailableError",
+    "load_dataset",
+    "manual_dir",
+    "make_batches",
+    "prepare",
+    "END_ID",
+    "PAD_ID",
+    "RESERVED_TOKENS",
+    "START_ID",
+    "UNK_ID",
+    "Tokenizer",
+    "Tokenizers",
+    "build_vocab",
+    "build_vocab_files",
+    "load_tokenizers",
+    "vocab_files",
 ]

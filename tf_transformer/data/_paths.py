@@ -40,7 +40,8 @@ def embedded_dir() -> pathlib.Path:
             return candidate
     raise FileNotFoundError(
         f"the embedded corpus is neither installed ({installed}) nor in a checkout "
-        f"({_CHECKOUT_DATA}); reinstall tf_transformer")
+        f"({_CHECKOUT_DATA}); reinstall tf_transformer"
+    )
 
 
 def embedded_corpus_dir() -> pathlib.Path:

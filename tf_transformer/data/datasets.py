@@ -47,8 +47,9 @@ class DatasetUnavailableError(RuntimeError):
     """A dataset is neither prepared nor downloadable here (no network, or the download failed)."""
 
 
-def load_dataset(spec: DatasetSpec | str = EMBEDDED, split: str = "train", *,
-                 data_dir: str | os.PathLike | None = None) -> tf.data.Dataset:
+def load_dataset(
+    spec: DatasetSpec | str = EMBEDDED, split: str = "train", *, data_dir: str | os.PathLike | None = None
+) -> tf.data.Dataset:
     """``(source, target)`` pairs of ``tf.string`` scalars for one split.
 
     Args:
@@ -73,8 +74,7 @@ def load_dataset(spec: DatasetSpec | str = EMBEDDED, split: str = "train", *,
     """
     spec = DatasetSpec.parse(spec)
     if spec.kind == "embedded":
-        pairs = tfds.load(spec.tfds_name, split=split, data_dir=str(data_root(data_dir)),
-                          as_supervised=True)
+        pairs = tfds.load(spec.tfds_name, split=split, data_dir=str(data_root(data_dir)), as_supervised=True)
     elif spec.kind == "tfds":
         pairs = _load_tfds(spec, split, data_dir)
     else:
@@ -97,7 +97,8 @@ def tfds_builder(name: str, data_dir: str | os.PathLike | None = None) -> tfds.c
         first_line = str(error).strip().splitlines()[0]
         raise ValueError(
             f"unknown dataset {name!r}: it is not 'embedded', 'tsv:PATH', 'text:SRC_PATH,TGT_PATH' "
-            f"or a TFDS translation dataset such as {TED!r} (TFDS says: {first_line})") from error
+            f"or a TFDS translation dataset such as {TED!r} (TFDS says: {first_line})"
+        ) from error
 
 
 def manual_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
@@ -105,8 +106,7 @@ def manual_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
     return data_root(data_dir) / "downloads" / "manual"
 
 
-def network_available(address: tuple[str, int] | None = None,
-                      timeout: float = NETWORK_PROBE_SECONDS) -> bool:
+def network_available(address: tuple[str, int] | None = None, timeout: float = NETWORK_PROBE_SECONDS) -> bool:
     """Whether a TCP connection to TFDS's download host opens within ``timeout`` seconds.
 
     Behind an HTTPS proxy (``$HTTPS_PROXY``) the proxy is probed instead. The
@@ -116,8 +116,7 @@ def network_available(address: tuple[str, int] | None = None,
     if address is None:
         proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
         parsed = urllib.parse.urlsplit(proxy) if proxy else None
-        address = (parsed.hostname, parsed.port or 443) if parsed and parsed.hostname \
-            else NETWORK_PROBE
+        address = (parsed.hostname, parsed.port or 443) if parsed and parsed.hostname else NETWORK_PROBE
     answer: list[bool] = []
 
     def probe():
@@ -155,24 +154,32 @@ def _download_and_prepare(builder: tfds.core.DatasetBuilder, name: str, data_dir
     try:
         builder.download_and_prepare(download_config=config)
     except Exception as error:  # TFDS raises many types; the cause stays attached
-        reason = "the download or preparation failed" if online else \
-            "there is no network, and preparing from the files supplied by hand failed"
+        reason = (
+            "the download or preparation failed"
+            if online
+            else "there is no network, and preparing from the files supplied by hand failed"
+        )
         raise DatasetUnavailableError(
-            f"{offline_help(name, data_dir, reason=reason)}\nTFDS said: {error}") from error
+            f"{offline_help(name, data_dir, reason=reason)}\nTFDS said: {error}"
+        ) from error
 
 
 def offline_help(name: str, data_dir=None, *, reason: str = "there is no network") -> str:
     """What to do when TFDS dataset ``name`` is not prepared and cannot be downloaded."""
     root, manual = data_root(data_dir), manual_dir(data_dir)
     if name.startswith("ted_hrlr_translate"):
-        by_hand = (f"copy the archive {TED_ARCHIVE} into {manual}/ (keep its name) and run again: "
-                   "TFDS prepares it from there without the network. The archive was published at "
-                   f"{TED_ARCHIVE_URL}; if that host does not answer, web archives keep public "
-                   f"copies, e.g. {TED_ARCHIVE_COPY}")
+        by_hand = (
+            f"copy the archive {TED_ARCHIVE} into {manual}/ (keep its name) and run again: "
+            "TFDS prepares it from there without the network. The archive was published at "
+            f"{TED_ARCHIVE_URL}; if that host does not answer, web archives keep public "
+            f"copies, e.g. {TED_ARCHIVE_COPY}"
+        )
     else:
         base = name.split("/")[0].split(":")[0]
-        by_hand = (f"put the files TFDS would download into {manual}/ and run again (the dataset's "
-                   f"page lists them: https://www.tensorflow.org/datasets/catalog/{base})")
+        by_hand = (
+            f"put the files TFDS would download into {manual}/ and run again (the dataset's "
+            f"page lists them: https://www.tensorflow.org/datasets/catalog/{base})"
+        )
     return (
         f"{name} is not prepared in {root}, and TFDS cannot download it: {reason}. Any one of "
         "these works:\n"
@@ -182,7 +189,8 @@ def offline_help(name: str, data_dir=None, *, reason: str = "there is no network
         "  3. point --data-dir (data_dir=, or $TFDS_DATA_DIR) at a TFDS data dir where "
         f"{name} is already prepared, e.g. one copied from a machine with a network;\n"
         f"  4. use the embedded corpus (--dataset {EMBEDDED}) or your own files "
-        "(--dataset tsv:PATH or text:SRC_PATH,TGT_PATH).")
+        "(--dataset tsv:PATH or text:SRC_PATH,TGT_PATH)."
+    )
 
 
 def _alias_importlib_resources() -> None:

@@ -64,8 +64,11 @@ MIN_PAIRS_TO_CARVE = 10
 FORMAT = 1
 INFO_FILE = "corpus.json"
 # File names that line-aligned corpora use for each split (the TED archive says "dev").
-SPLIT_FILE_NAMES = {TRAIN_SPLIT: ("train",), VALIDATION_SPLIT: ("validation", "dev", "valid"),
-                    TEST_SPLIT: ("test",)}
+SPLIT_FILE_NAMES = {
+    TRAIN_SPLIT: ("train",),
+    VALIDATION_SPLIT: ("validation", "dev", "valid"),
+    TEST_SPLIT: ("test",),
+}
 SPLITS = tuple(SPLIT_FILE_NAMES)
 
 # Invalid UTF-8 bytes decode (with "surrogateescape") to lone surrogates.
@@ -103,10 +106,14 @@ def prepared_path(spec: DatasetSpec | str, data_dir=None) -> pathlib.Path:
     if not spec.is_local:
         raise ValueError(f"{spec.name} is not a local corpus (tsv:PATH or text:SRC,TGT)")
     files = split_files(spec)
-    rules = {"format": FORMAT, "kind": spec.kind, "max_chars": MAX_SENTENCE_CHARS,
-             "held_out": [HELD_OUT_SHARE, HELD_OUT_MAX],
-             "columns": [spec.source_column, spec.target_column],
-             "files": {split: [file_sha256(p) for p in paths] for split, paths in files.items()}}
+    rules = {
+        "format": FORMAT,
+        "kind": spec.kind,
+        "max_chars": MAX_SENTENCE_CHARS,
+        "held_out": [HELD_OUT_SHARE, HELD_OUT_MAX],
+        "columns": [spec.source_column, spec.target_column],
+        "files": {split: [file_sha256(p) for p in paths] for split, paths in files.items()},
+    }
     key = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "+".join(p.name for p in spec.paths))[:60]
     return cache_dir(data_dir) / "local" / f"{slug}-{key}"
@@ -122,10 +129,12 @@ def load_local(spec: DatasetSpec | str, split: str, data_dir=None) -> tf.data.Da
     """``(source, target)`` ``tf.string`` pairs of one split, in the corpus's own direction."""
     info = prepare_local(spec, data_dir)
     if split not in info["splits"]:
-        raise ValueError(f"no split {split!r} in {DatasetSpec.parse(spec).name}; "
-                         f"it has {', '.join(info['splits'])}")
-    lines = tf.data.TextLineDataset(str(pathlib.Path(info["path"]) / f"{split}.tsv.gz"),
-                                    compression_type="GZIP")
+        raise ValueError(
+            f"no split {split!r} in {DatasetSpec.parse(spec).name}; it has {', '.join(info['splits'])}"
+        )
+    lines = tf.data.TextLineDataset(
+        str(pathlib.Path(info["path"]) / f"{split}.tsv.gz"), compression_type="GZIP"
+    )
     pairs = lines.map(_split_line, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return pairs.apply(tf.data.experimental.assert_cardinality(info["splits"][split]))
 
@@ -151,7 +160,7 @@ def split_files(spec: DatasetSpec) -> dict[str, tuple[pathlib.Path, ...]]:
     if spec.kind == "text" and all(p.name.split(".")[0] == "train" for p in spec.paths):
         for split in (VALIDATION_SPLIT, TEST_SPLIT):
             for stem in SPLIT_FILE_NAMES[split]:
-                siblings = tuple(p.with_name(stem + p.name[len("train"):]) for p in spec.paths)
+                siblings = tuple(p.with_name(stem + p.name[len("train") :]) for p in spec.paths)
                 if all(s.is_file() for s in siblings):
                     files[split] = siblings
                     break
@@ -206,7 +215,8 @@ def _tsv_records(path: pathlib.Path, source_column: int, target_column: int):
         raise ValueError(
             f"{path}: most lines have {columns} column(s) (separated by "
             f"{'commas' if is_csv else 'tabs'}), but column {needed - 1} was asked for; "
-            "columns count from 0 (--source-column / --target-column)")
+            "columns count from 0 (--source-column / --target-column)"
+        )
     for line in _lines(path):
         if not line.strip():
             yield "empty"
@@ -290,8 +300,7 @@ def _build_atomically(spec: DatasetSpec, path: pathlib.Path) -> None:
     tmp.mkdir(parents=True)
     try:
         info = _build(spec, tmp)
-        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         try:
             tmp.rename(path)
         except OSError:
@@ -318,8 +327,10 @@ def _build(spec: DatasetSpec, out: pathlib.Path) -> dict:
         "format": FORMAT,
         "spec": spec.to_dict(),
         "languages": list(spec.corpus_languages),
-        "files": {split: [{"path": str(p), "sha256": file_sha256(p)} for p in paths]
-                  for split, paths in files.items()},
+        "files": {
+            split: [{"path": str(p), "sha256": file_sha256(p)} for p in paths]
+            for split, paths in files.items()
+        },
         "splits": {split: sizes[split] for split in SPLITS},
         "carved": carve,
         "skipped": skipped,
@@ -340,8 +351,10 @@ def held_out_size(pairs: int) -> int:
 def _carve(out: pathlib.Path, carve: list[str], pairs: int) -> dict[str, int]:
     """Move the pairs with the smallest source hashes from train into the ``carve`` splits."""
     if pairs < MIN_PAIRS_TO_CARVE:
-        raise ValueError(f"only {pairs} usable pairs: too few to carve {' and '.join(carve)} "
-                         f"out of (at least {MIN_PAIRS_TO_CARVE} are needed)")
+        raise ValueError(
+            f"only {pairs} usable pairs: too few to carve {' and '.join(carve)} "
+            f"out of (at least {MIN_PAIRS_TO_CARVE} are needed)"
+        )
     everything = out / "all.tsv.gz"
     (out / f"{TRAIN_SPLIT}.tsv.gz").rename(everything)
 
@@ -358,12 +371,10 @@ def _carve(out: pathlib.Path, carve: list[str], pairs: int) -> dict[str, int]:
     bounds = [-1] + [int(hashes[min((i + 1) * k, pairs) - 1]) for i in range(len(carve))]
     targets = carve + [TRAIN_SPLIT]
     sizes = dict.fromkeys(targets, 0)
-    writers = {s: gzip.open(out / f"{s}.tsv.gz", "wt", encoding="utf-8", newline="\n")
-               for s in targets}
+    writers = {s: gzip.open(out / f"{s}.tsv.gz", "wt", encoding="utf-8", newline="\n") for s in targets}
     try:
         for h, line in rows():
-            split = next((carve[i] for i in range(len(carve)) if bounds[i] < h <= bounds[i + 1]),
-                         TRAIN_SPLIT)
+            split = next((carve[i] for i in range(len(carve)) if bounds[i] < h <= bounds[i + 1]), TRAIN_SPLIT)
             writers[split].write(line)
             sizes[split] += 1
     finally:

@@ -40,11 +40,19 @@ def bucket_batch_sizes(boundaries: list[int], max_length: int, batch_tokens: int
     return [max(1, batch_tokens // n) for n in longest]
 
 
-def make_batches(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer, *,
-                 max_length: int = DEFAULT_MAX_LENGTH, batch_tokens: int = DEFAULT_BATCH_TOKENS,
-                 shuffle: bool = True, seed: int | None = None, cache: bool = True,
-                 shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
-                 repeat: bool = False) -> tf.data.Dataset:
+def make_batches(
+    dataset: tf.data.Dataset,
+    source_tokenizer,
+    target_tokenizer,
+    *,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    shuffle: bool = True,
+    seed: int | None = None,
+    cache: bool = True,
+    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+    repeat: bool = False,
+) -> tf.data.Dataset:
     """Tokenize, cap, bucket, shuffle, cache and prefetch translation pairs.
 
     Args:
@@ -79,35 +87,39 @@ def make_batches(dataset: tf.data.Dataset, source_tokenizer, target_tokenizer, *
             ``batch_tokens`` cannot hold one ``max_length`` sentence.
     """
     if max_length < MIN_MAX_LENGTH:
-        raise ValueError(f"max_length must be at least {MIN_MAX_LENGTH} ([START] word [END]), "
-                         f"got {max_length}")
+        raise ValueError(
+            f"max_length must be at least {MIN_MAX_LENGTH} ([START] word [END]), got {max_length}"
+        )
     if batch_tokens < max_length:
         raise ValueError(
             f"batch_tokens={batch_tokens} cannot hold a single sentence of max_length="
             f"{max_length} tokens; raise batch_tokens to at least {max_length} "
-            f"or lower max_length")
+            f"or lower max_length"
+        )
 
     def tokenize(source, target):
         source = source_tokenizer.tokenize(source)[:, :max_length]
         target = target_tokenizer.tokenize(target)[:, : max_length + 1]
         return source, target
 
-    ds = (dataset.batch(256)  # tokenize many sentences per call: much faster
-          .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
-          .unbatch()
-          .map(_dense_rows))
+    ds = (
+        dataset.batch(256)  # tokenize many sentences per call: much faster
+        .map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        .unbatch()
+        .map(_dense_rows)
+    )
     if cache:
         ds = ds.cache()
     boundaries = bucket_boundaries(max_length)
 
     def one_pass(examples, pass_seed=None, reshuffle=True):
         if shuffle:
-            examples = examples.shuffle(shuffle_buffer, seed=pass_seed,
-                                        reshuffle_each_iteration=reshuffle)
+            examples = examples.shuffle(shuffle_buffer, seed=pass_seed, reshuffle_each_iteration=reshuffle)
         return examples.bucket_by_sequence_length(
             # the length that decides the padding: the longer of source and shifted target
-            element_length_func=lambda source, target: tf.maximum(tf.shape(source)[0],
-                                                                   tf.shape(target)[0] - 1),
+            element_length_func=lambda source, target: tf.maximum(
+                tf.shape(source)[0], tf.shape(target)[0] - 1
+            ),
             bucket_boundaries=boundaries,
             bucket_batch_sizes=bucket_batch_sizes(boundaries, max_length, batch_tokens),
             padded_shapes=([None], [None]),

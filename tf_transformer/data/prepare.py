@@ -32,8 +32,14 @@ from tf_transformer.data._paths import data_root
 from tf_transformer.data.datasets import load_dataset, tfds_builder
 from tf_transformer.data.spec import DatasetSpec
 from tf_transformer.data.tokenizer import (
-    EMBEDDED_VOCAB_SIZE, VOCAB_SIZE, Tokenizers, build_vocab_files, load_tokenizers, vocab_dir,
-    vocab_files)
+    EMBEDDED_VOCAB_SIZE,
+    VOCAB_SIZE,
+    Tokenizers,
+    build_vocab_files,
+    load_tokenizers,
+    vocab_dir,
+    vocab_files,
+)
 
 # Sentences of the validation split that the round-trip check reads (enough for a rate
 # to 0.05%, quick on a CPU).
@@ -43,8 +49,13 @@ ROUND_TRIP_SENTENCES = 2000
 VOCAB_PAIRS = 500_000
 
 
-def prepare(spec: DatasetSpec | str = "embedded", *, data_dir=None, rebuild_vocab: bool = False,
-            vocab_size: int | None = None) -> dict:
+def prepare(
+    spec: DatasetSpec | str = "embedded",
+    *,
+    data_dir=None,
+    rebuild_vocab: bool = False,
+    vocab_size: int | None = None,
+) -> dict:
     """Prepare a corpus and its vocabularies; return a summary (prints nothing).
 
     Args:
@@ -73,8 +84,13 @@ def prepare(spec: DatasetSpec | str = "embedded", *, data_dir=None, rebuild_voca
     """
     start = time.perf_counter()
     spec = DatasetSpec.parse(spec)
-    summary = {"dataset": spec.to_dict(), "name": spec.name, "kind": spec.kind,
-               "languages": dict(zip(SIDES, spec.languages)), "data_dir": str(data_root(data_dir))}
+    summary = {
+        "dataset": spec.to_dict(),
+        "name": spec.name,
+        "kind": spec.kind,
+        "languages": dict(zip(SIDES, spec.languages)),
+        "data_dir": str(data_root(data_dir)),
+    }
     summary.update(_prepare_data(spec, data_dir))
 
     built = rebuild_vocab
@@ -86,16 +102,20 @@ def prepare(spec: DatasetSpec | str = "embedded", *, data_dir=None, rebuild_voca
     if built:
         size = vocab_size or (EMBEDDED_VOCAB_SIZE if spec.kind == "embedded" else VOCAB_SIZE)
         train = load_dataset(spec.unreversed(), TRAIN_SPLIT, data_dir=data_dir).take(VOCAB_PAIRS)
-        build_vocab_files(train, vocab_dir(spec, data_dir=data_dir),
-                          languages=spec.corpus_languages, vocab_size=size)
+        build_vocab_files(
+            train, vocab_dir(spec, data_dir=data_dir), languages=spec.corpus_languages, vocab_size=size
+        )
     files = vocab_files(spec, data_dir=data_dir)
     tokenizers = load_tokenizers(spec, data_dir=data_dir)
     summary.update(
         vocab={side: str(path) for side, path in files.items()},
         vocab_dir=str(files[SOURCE].parent),
-        vocab_sizes={SOURCE: int(tokenizers.source.get_vocab_size()),
-                     TARGET: int(tokenizers.target.get_vocab_size())},
-        vocab_built=built)
+        vocab_sizes={
+            SOURCE: int(tokenizers.source.get_vocab_size()),
+            TARGET: int(tokenizers.target.get_vocab_size()),
+        },
+        vocab_built=built,
+    )
 
     check = next(s for s in (VALIDATION_SPLIT, TEST_SPLIT, TRAIN_SPLIT) if s in summary["splits"])
     pairs = load_dataset(spec, check, data_dir=data_dir).take(ROUND_TRIP_SENTENCES)
@@ -107,14 +127,20 @@ def prepare(spec: DatasetSpec | str = "embedded", *, data_dir=None, rebuild_voca
 def _prepare_data(spec: DatasetSpec, data_dir) -> dict:
     if spec.is_local:
         info = local.prepare_local(spec, data_dir)
-        return {"prepared_in": info["path"], "splits": info["splits"], "carved": info["carved"],
-                "skipped": info["skipped"]}
+        return {
+            "prepared_in": info["path"],
+            "splits": info["splits"],
+            "carved": info["carved"],
+            "skipped": info["skipped"],
+        }
     load_dataset(spec, TRAIN_SPLIT, data_dir=data_dir)  # TFDS prepares on first use
     builder = tfds_builder(spec.tfds_name, data_dir)
     splits = {name: split.num_examples for name, split in builder.info.splits.items()}
     if not splits:  # a builder that has not recorded its splits (TFDS's mocks)
-        splits = {s: _count(load_dataset(spec, s, data_dir=data_dir))
-                  for s in (TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT)}
+        splits = {
+            s: _count(load_dataset(spec, s, data_dir=data_dir))
+            for s in (TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT)
+        }
     return {"prepared_in": str(builder.data_dir), "splits": splits, "carved": [], "skipped": {}}
 
 
@@ -145,37 +171,53 @@ def round_trip(pairs: tf.data.Dataset, tokenizers: Tokenizers, examples: int = 3
                 if original == returned:
                     same[side] += 1
                 elif len(failures[side]) < examples:
-                    failures[side].append((original.decode("utf-8", "replace"),
-                                           returned.decode("utf-8", "replace")))
+                    failures[side].append(
+                        (original.decode("utf-8", "replace"), returned.decode("utf-8", "replace"))
+                    )
         total += int(batch[0].shape[0])
-    return {"round_trip": {side: same[side] / max(total, 1) for side in SIDES},
-            "round_trip_sentences": total, "round_trip_failures": failures}
+    return {
+        "round_trip": {side: same[side] / max(total, 1) for side in SIDES},
+        "round_trip_sentences": total,
+        "round_trip_failures": failures,
+    }
 
 
 def format_summary(summary: dict) -> str:
     """The report ``tf-transformer prepare`` prints."""
     langs = summary["languages"]
-    lines = [f"dataset     {summary['name']} ({langs[SOURCE]} -> {langs[TARGET]}"
-             + (", reversed" if summary["dataset"]["reverse"] else "") + ")",
-             f"prepared in {summary['prepared_in']}"]
+    lines = [
+        f"dataset     {summary['name']} ({langs[SOURCE]} -> {langs[TARGET]}"
+        + (", reversed" if summary["dataset"]["reverse"] else "")
+        + ")",
+        f"prepared in {summary['prepared_in']}",
+    ]
     lines += [f"  {split:15s} {pairs:9,d} pairs" for split, pairs in summary["splits"].items()]
     if summary["carved"]:
-        lines.append(f"  ({' and '.join(summary['carved'])} carved out of the one file by a hash "
-                     "of the source sentence: the same on every run)")
+        lines.append(
+            f"  ({' and '.join(summary['carved'])} carved out of the one file by a hash "
+            "of the source sentence: the same on every run)"
+        )
     if summary["kind"] in ("tsv", "text"):
         bad = {kind: n for kind, n in summary["skipped"].items() if n}
-        lines.append("skipped     " + (f"{sum(bad.values()):,} lines: " + ", ".join(
-            f"{kind} {n:,}" for kind, n in bad.items()) if bad else "no lines"))
+        lines.append(
+            "skipped     "
+            + (
+                f"{sum(bad.values()):,} lines: " + ", ".join(f"{kind} {n:,}" for kind, n in bad.items())
+                if bad
+                else "no lines"
+            )
+        )
     sizes, vocab = summary["vocab_sizes"], summary["vocab"]
-    lines.append(f"vocabulary  {'learned' if summary['vocab_built'] else 'found'} in "
-                 f"{summary['vocab_dir']}")
+    lines.append(f"vocabulary  {'learned' if summary['vocab_built'] else 'found'} in {summary['vocab_dir']}")
     for side in SIDES:
         language = langs[side] if langs[side] != side else ""  # no code: say "source" once
         lines.append(f"  {side:6s} {language:8s} {sizes[side]:7,d} tokens  {vocab[side]}")
     rates = summary["round_trip"]
-    lines.append(f"round trip  detokenize(tokenize(x)) == x on {summary['round_trip_sentences']:,} "
-                 f"{summary['round_trip_split']} sentences: source {rates[SOURCE]:.2%}, "
-                 f"target {rates[TARGET]:.2%}")
+    lines.append(
+        f"round trip  detokenize(tokenize(x)) == x on {summary['round_trip_sentences']:,} "
+        f"{summary['round_trip_split']} sentences: source {rates[SOURCE]:.2%}, "
+        f"target {rates[TARGET]:.2%}"
+    )
     for side in SIDES:
         for text, back in summary["round_trip_failures"][side][:1]:
             lines.append(f"  e.g. {side}: {text!r}\n     back as {back!r}")
@@ -184,20 +226,32 @@ def format_summary(summary: dict) -> str:
 
 
 def run_prepare(args) -> int:
-    summary = prepare(DatasetSpec.from_args(args), data_dir=args.data_dir,
-                      rebuild_vocab=args.rebuild_vocab, vocab_size=args.vocab_size)
+    summary = prepare(
+        DatasetSpec.from_args(args),
+        data_dir=args.data_dir,
+        rebuild_vocab=args.rebuild_vocab,
+        vocab_size=args.vocab_size,
+    )
     print(format_summary(summary))
     return 0
 
 
 def add_commands(commands) -> None:
     parser = commands.add_parser(
-        "prepare", help="prepare a corpus and its vocabularies (what training needs)",
-        description=__doc__.split("\n\n")[0])
+        "prepare",
+        help="prepare a corpus and its vocabularies (what training needs)",
+        description=__doc__.split("\n\n")[0],
+    )
     DatasetSpec.add_arguments(parser)
-    parser.add_argument("--rebuild-vocab", action="store_true",
-                        help="learn the vocabularies again even if they exist")
-    parser.add_argument("--vocab-size", type=int, default=None, metavar="N",
-                        help=f"target vocabulary size per side when learning (default "
-                             f"{EMBEDDED_VOCAB_SIZE:,} for the embedded corpus, {VOCAB_SIZE:,} otherwise)")
+    parser.add_argument(
+        "--rebuild-vocab", action="store_true", help="learn the vocabularies again even if they exist"
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"target vocabulary size per side when learning (default "
+        f"{EMBEDDED_VOCAB_SIZE:,} for the embedded corpus, {VOCAB_SIZE:,} otherwise)",
+    )
     parser.set_defaults(run=run_prepare)

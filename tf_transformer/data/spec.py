@@ -88,17 +88,22 @@ class DatasetSpec:
         if name == EMBEDDED_TFDS_NAME:
             name = EMBEDDED
         if name.startswith(TSV_PREFIX):
-            name = TSV_PREFIX + str(_absolute(name[len(TSV_PREFIX):]))
+            name = TSV_PREFIX + str(_absolute(name[len(TSV_PREFIX) :]))
         elif name.startswith(TEXT_PREFIX):
-            parts = name[len(TEXT_PREFIX):].split(",")
+            parts = name[len(TEXT_PREFIX) :].split(",")
             if len(parts) != 2 or not all(p.strip() for p in parts):
-                raise ValueError(f"{name!r}: line-aligned files are given as "
-                                 "text:SOURCE_PATH,TARGET_PATH (two paths, one comma)")
+                raise ValueError(
+                    f"{name!r}: line-aligned files are given as "
+                    "text:SOURCE_PATH,TARGET_PATH (two paths, one comma)"
+                )
             name = TEXT_PREFIX + ",".join(str(_absolute(p)) for p in parts)
-        elif name != EMBEDDED and (name.endswith(_FILE_SUFFIXES)
-                                   or (name and pathlib.Path(name).expanduser().is_file())):
-            raise ValueError(f"{name!r} looks like a file: write tsv:{name} for a TSV/CSV file, "
-                             "or text:SOURCE_PATH,TARGET_PATH for two line-aligned files")
+        elif name != EMBEDDED and (
+            name.endswith(_FILE_SUFFIXES) or (name and pathlib.Path(name).expanduser().is_file())
+        ):
+            raise ValueError(
+                f"{name!r} looks like a file: write tsv:{name} for a TSV/CSV file, "
+                "or text:SOURCE_PATH,TARGET_PATH for two line-aligned files"
+            )
         if not name:
             raise ValueError("empty dataset name; use 'embedded' for the default corpus")
         object.__setattr__(self, "name", name)
@@ -133,9 +138,9 @@ class DatasetSpec:
     def paths(self) -> tuple[pathlib.Path, ...]:
         """The local files: one for ``tsv:``, (source, target) for ``text:``; ``()`` otherwise."""
         if self.kind == "tsv":
-            return (pathlib.Path(self.name[len(TSV_PREFIX):]),)
+            return (pathlib.Path(self.name[len(TSV_PREFIX) :]),)
         if self.kind == "text":
-            return tuple(pathlib.Path(p) for p in self.name[len(TEXT_PREFIX):].split(","))
+            return tuple(pathlib.Path(p) for p in self.name[len(TEXT_PREFIX) :].split(","))
         return ()
 
     @property
@@ -166,8 +171,10 @@ class DatasetSpec:
             return _tfds_languages(self.name)
         if self.kind == "text":
             codes = tuple(_suffix(p) for p in self.paths)
-            if all(_LANGUAGE_SUFFIX.match(c) and c.lower() not in _NOT_LANGUAGES for c in codes) \
-                    and codes[0] != codes[1]:
+            if (
+                all(_LANGUAGE_SUFFIX.match(c) and c.lower() not in _NOT_LANGUAGES for c in codes)
+                and codes[0] != codes[1]
+            ):
                 return codes
         return (SOURCE, TARGET)
 
@@ -202,25 +209,49 @@ class DatasetSpec:
         """Add ``--dataset --source-column --target-column --reverse --data-dir``."""
         group = parser.add_argument_group("dataset")
         group.add_argument(
-            "--dataset", default=EMBEDDED, metavar="SPEC",
+            "--dataset",
+            default=EMBEDDED,
+            metavar="SPEC",
             help="embedded (default, ships with the package); a TFDS translation dataset such "
-                 "as ted_hrlr_translate/pt_to_en; tsv:PATH (a TSV/CSV file, may be .gz); or "
-                 "text:SRC_PATH,TGT_PATH (line-aligned files)")
-        group.add_argument("--source-column", type=int, default=0, metavar="N",
-                           help="tsv: the column of the source side (default 0)")
-        group.add_argument("--target-column", type=int, default=1, metavar="N",
-                           help="tsv: the column of the target side (default 1)")
-        group.add_argument("--reverse", action="store_true",
-                           help="swap source and target (the embedded corpus reversed is en->pt)")
-        group.add_argument("--data-dir", default=None, metavar="DIR",
-                           help="where prepared data and learned vocabularies go "
-                                "(default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+            "as ted_hrlr_translate/pt_to_en; tsv:PATH (a TSV/CSV file, may be .gz); or "
+            "text:SRC_PATH,TGT_PATH (line-aligned files)",
+        )
+        group.add_argument(
+            "--source-column",
+            type=int,
+            default=0,
+            metavar="N",
+            help="tsv: the column of the source side (default 0)",
+        )
+        group.add_argument(
+            "--target-column",
+            type=int,
+            default=1,
+            metavar="N",
+            help="tsv: the column of the target side (default 1)",
+        )
+        group.add_argument(
+            "--reverse",
+            action="store_true",
+            help="swap source and target (the embedded corpus reversed is en->pt)",
+        )
+        group.add_argument(
+            "--data-dir",
+            default=None,
+            metavar="DIR",
+            help="where prepared data and learned vocabularies go "
+            "(default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DatasetSpec:
         """The spec that :meth:`add_arguments`'s flags describe."""
-        return cls.parse(args.dataset, source_column=args.source_column,
-                         target_column=args.target_column, reverse=args.reverse)
+        return cls.parse(
+            args.dataset,
+            source_column=args.source_column,
+            target_column=args.target_column,
+            reverse=args.reverse,
+        )
 
     def __str__(self) -> str:
         extras = []
@@ -240,13 +271,15 @@ def _suffix(path: pathlib.Path) -> str:
     return pathlib.Path(name).suffix.lstrip(".")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tfds_languages(name: str) -> tuple[str, str]:
     # Building a TFDS builder reads its code only: no download, no network.
     from tf_transformer.data.datasets import tfds_builder
 
     keys = tfds_builder(name).info.supervised_keys
     if not keys or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
-        raise ValueError(f"{name} is not a translation dataset: it has no (source, target) "
-                         f"supervised keys (found {keys!r})")
+        raise ValueError(
+            f"{name} is not a translation dataset: it has no (source, target) "
+            f"supervised keys (found {keys!r})"
+        )
     return tuple(keys)

@@ -54,8 +54,10 @@ BERT_TOKENIZER_PARAMS = {"lower_case": False}
 # Characters written without spaces between words: CJK punctuation, kana, Han
 # ideographs (the ranges tensorflow-text's BertTokenizer splits one by one) and
 # full-width forms. RE2 syntax, for tf.strings.regex_replace.
-_NO_SPACE_CHARS = (r"[\x{3001}-\x{30FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}"
-                   r"\x{FF01}-\x{FFEF}\x{20000}-\x{2FA1F}]")
+_NO_SPACE_CHARS = (
+    r"[\x{3001}-\x{30FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}"
+    r"\x{FF01}-\x{FFEF}\x{20000}-\x{2FA1F}]"
+)
 
 _STRINGS = tf.TensorSpec([None], tf.string)
 _DENSE_IDS = tf.TensorSpec([None, None], tf.int64)
@@ -97,9 +99,13 @@ def write_vocab(vocab: list[str], path: pathlib.Path | str) -> pathlib.Path:
     return path
 
 
-def build_vocab_files(pairs: tf.data.Dataset, vocab_dir: pathlib.Path | str, *,
-                      languages: tuple[str, str] = SIDES,
-                      vocab_size: int = EMBEDDED_VOCAB_SIZE) -> dict[str, pathlib.Path]:
+def build_vocab_files(
+    pairs: tf.data.Dataset,
+    vocab_dir: pathlib.Path | str,
+    *,
+    languages: tuple[str, str] = SIDES,
+    vocab_size: int = EMBEDDED_VOCAB_SIZE,
+) -> dict[str, pathlib.Path]:
     """Learn both sides' vocabularies and write ``<vocab_dir>/<language>.txt``.
 
     Args:
@@ -112,10 +118,14 @@ def build_vocab_files(pairs: tf.data.Dataset, vocab_dir: pathlib.Path | str, *,
         ``{"source": path, "target": path}``.
     """
     vocab_dir = pathlib.Path(vocab_dir)
-    sides = {SOURCE: pairs.map(lambda source, target: source),
-             TARGET: pairs.map(lambda source, target: target)}
-    return {side: write_vocab(build_vocab(sides[side], vocab_size), vocab_dir / f"{lang}.txt")
-            for side, lang in zip(SIDES, languages)}
+    sides = {
+        SOURCE: pairs.map(lambda source, target: source),
+        TARGET: pairs.map(lambda source, target: target),
+    }
+    return {
+        side: write_vocab(build_vocab(sides[side], vocab_size), vocab_dir / f"{lang}.txt")
+        for side, lang in zip(SIDES, languages)
+    }
 
 
 # ---------------------------------------------------------------- the tokenizer
@@ -144,10 +154,12 @@ class Tokenizer(tf.Module):
         vocab_path = str(vocab_path)
         vocab = pathlib.Path(vocab_path).read_text(encoding="utf-8").splitlines()
         if vocab[: len(RESERVED_TOKENS)] != list(RESERVED_TOKENS):
-            raise ValueError(f"{vocab_path} must start with {list(RESERVED_TOKENS)}, "
-                             f"found {vocab[:len(RESERVED_TOKENS)]}")
-        self._tokenizer = tf_text.BertTokenizer(vocab_path, lower_case=False,
-                                                unknown_token=RESERVED_TOKENS[UNK_ID])
+            raise ValueError(
+                f"{vocab_path} must start with {list(RESERVED_TOKENS)}, found {vocab[: len(RESERVED_TOKENS)]}"
+            )
+        self._tokenizer = tf_text.BertTokenizer(
+            vocab_path, lower_case=False, unknown_token=RESERVED_TOKENS[UNK_ID]
+        )
         self._vocab_path = tf.saved_model.Asset(vocab_path)
         self.vocab = tf.Variable(vocab, trainable=False, name="vocab")
         self._reserved_tokens = tf.constant(RESERVED_TOKENS)
@@ -164,8 +176,11 @@ class Tokenizer(tf.Module):
         vocabulary cannot spell become [UNK]; "" becomes [START, END].
         """
         strings = tf.strings.unicode_transcode(
-            strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-        ids = self._tokenizer.tokenize(strings).merge_dims(-2, -1)  # (batch, words, pieces) -> (batch, pieces)
+            strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+        )
+        ids = self._tokenizer.tokenize(strings).merge_dims(
+            -2, -1
+        )  # (batch, words, pieces) -> (batch, pieces)
         ids = tf.cast(ids, tf.int64)
         batch = ids.nrows()
         starts = tf.fill([batch, 1], tf.constant(START_ID, tf.int64))
@@ -227,8 +242,14 @@ class Tokenizers(tf.Module):
         ('pt', True)
     """
 
-    def __init__(self, source_vocab: pathlib.Path | str, target_vocab: pathlib.Path | str, *,
-                 source_language: str = SOURCE, target_language: str = TARGET):
+    def __init__(
+        self,
+        source_vocab: pathlib.Path | str,
+        target_vocab: pathlib.Path | str,
+        *,
+        source_language: str = SOURCE,
+        target_language: str = TARGET,
+    ):
         super().__init__(name="tokenizers")
         self.source_language, self.target_language = source_language, target_language
         self.source = Tokenizer(source_vocab, name=_module_name(source_language, SOURCE))
@@ -236,8 +257,7 @@ class Tokenizers(tf.Module):
         # `tokenizers.pt` reads better than `tokenizers.source` in a notebook; a code
         # that would shadow an attribute (or the other side's) is left out.
         for language, tokenizer in ((source_language, self.source), (target_language, self.target)):
-            if language.isidentifier() and source_language != target_language \
-                    and not hasattr(self, language):
+            if language.isidentifier() and source_language != target_language and not hasattr(self, language):
                 setattr(self, language, tokenizer)
 
 
@@ -279,12 +299,16 @@ def vocab_files(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> dict[
     names = [f"{lang}.txt" for lang in spec.corpus_languages]
     if not all((learned / n).is_file() for n in names):
         if spec.kind != "embedded":
-            flags = "".join(f" --{flag.replace('_', '-')} {getattr(spec, flag)}"
-                            for flag in ("source_column", "target_column") if spec.kind == "tsv")
+            flags = "".join(
+                f" --{flag.replace('_', '-')} {getattr(spec, flag)}"
+                for flag in ("source_column", "target_column")
+                if spec.kind == "tsv"
+            )
             data = f" --data-dir {data_dir}" if data_dir else ""
             raise FileNotFoundError(
                 f"no vocabularies for {spec.name} in {learned}; run "
-                f"`tf-transformer prepare --dataset {spec.name}{flags}{data}` first")
+                f"`tf-transformer prepare --dataset {spec.name}{flags}{data}` first"
+            )
         learned = embedded_vocab_dir()
     paths = [learned / n for n in names]
     if spec.reverse:
@@ -303,5 +327,6 @@ def load_tokenizers(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> T
     spec = DatasetSpec.parse(spec)
     files = vocab_files(spec, data_dir=data_dir)
     source_language, target_language = spec.languages
-    return Tokenizers(files[SOURCE], files[TARGET], source_language=source_language,
-                      target_language=target_language)
+    return Tokenizers(
+        files[SOURCE], files[TARGET], source_language=source_language, target_language=target_language
+    )

@@ -21,6 +21,16 @@ from tf_transformer.inference.recompute import recompute_greedy_search
 from tf_transformer.inference.search import beam_search, greedy_search, length_penalty, sequence_log_probs
 from tf_transformer.inference.translator import AttentionMap, Translator
 
-__all__ = ["Translator", "AttentionMap", "greedy_search", "beam_search", "length_penalty",
-           "sequence_log_probs", "recompute_greedy_search", "corpus_scores", "evaluate_translator",
-           "evaluate_run", "export_translator"]
+__all__ = [
+    "Translator",
+    "AttentionMap",
+    "greedy_search",
+    "beam_search",
+    "length_penalty",
+    "sequence_log_probs",
+    "recompute_greedy_search",
+    "corpus_scores",
+    "evaluate_translator",
+    "evaluate_run",
+    "export_translator",
+]

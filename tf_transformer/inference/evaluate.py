@@ -34,8 +34,13 @@ def corpus_scores(hypotheses, references) -> dict:
     for name, metric in (("bleu", BLEU()), ("chrf", CHRF())):
         score = metric.corpus_score(hypotheses, [references])
         signature = str(metric.get_signature())
-        result.update({name: round(float(score.score), 2), f"{name}_signature": signature,
-                       f"{name}_line": score.format(signature=signature)})
+        result.update(
+            {
+                name: round(float(score.score), 2),
+                f"{name}_signature": signature,
+                f"{name}_line": score.format(signature=signature),
+            }
+        )
     return result
 
 
@@ -50,6 +55,7 @@ def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
     Returns ``corpus_scores``'s dict plus ``beam_size``, ``seconds``,
     ``sentences_per_second`` and the ``examples`` (source, reference, output).
     """
+
     def text(s):
         return s.decode("utf-8") if isinstance(s, bytes) else str(s)
 
@@ -61,9 +67,13 @@ def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
     outputs = translator.translate(list(sources), beam_size=beam_size, batch_size=batch_size)
     seconds = time.perf_counter() - started
     result = corpus_scores(outputs, references)
-    result.update(beam_size=beam_size, alpha=translator.alpha if beam_size > 1 else None,
-                  seconds=round(seconds, 2), sentences_per_second=round(len(pairs) / seconds, 1),
-                  examples=list(zip(sources, references, outputs)))
+    result.update(
+        beam_size=beam_size,
+        alpha=translator.alpha if beam_size > 1 else None,
+        seconds=round(seconds, 2),
+        sentences_per_second=round(len(pairs) / seconds, 1),
+        examples=list(zip(sources, references, outputs)),
+    )
     return result
 
 
@@ -82,8 +92,7 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
     return path
 
 
-def evaluate_run(run_dir, split="test", beam_size=1, batch_size=64, limit=None,
-                 data_dir=None) -> dict:
+def evaluate_run(run_dir, split="test", beam_size=1, batch_size=64, limit=None, data_dir=None) -> dict:
     """Load a run directory, evaluate it on a split of its dataset, write ``metrics.json``.
 
     Args:

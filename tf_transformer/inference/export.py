@@ -44,18 +44,25 @@ def export_translator(translator, out_dir) -> pathlib.Path:
     """
     out_dir = pathlib.Path(out_dir)
     if translator.jit_compile:  # a server may run without XLA: export the plain loop
-        translator = Translator(translator.model, translator.source_tokenizer,
-                                translator.target_tokenizer, translator.max_length, translator.alpha)
+        translator = Translator(
+            translator.model,
+            translator.source_tokenizer,
+            translator.target_tokenizer,
+            translator.max_length,
+            translator.alpha,
+        )
     archive = keras.export.ExportArchive()
     archive.track(translator.model)
     archive.track(translator.source_tokenizer)
     archive.track(translator.target_tokenizer)
-    archive.add_endpoint("serving_default",
-                         lambda text: {"translation": translator.greedy(text)},
-                         input_signature=[TEXT_SPEC])
-    archive.add_endpoint("beam_search",
-                         lambda text, beam_size: {"translation": translator.beam(text, beam_size)},
-                         input_signature=[TEXT_SPEC, BEAM_SIZE_SPEC])
+    archive.add_endpoint(
+        "serving_default", lambda text: {"translation": translator.greedy(text)}, input_signature=[TEXT_SPEC]
+    )
+    archive.add_endpoint(
+        "beam_search",
+        lambda text, beam_size: {"translation": translator.beam(text, beam_size)},
+        input_signature=[TEXT_SPEC, BEAM_SIZE_SPEC],
+    )
     add_attention_endpoint(archive, translator)
     archive.write_out(str(out_dir), verbose=False)
     return out_dir

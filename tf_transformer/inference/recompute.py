@@ -27,10 +27,10 @@ def recompute_greedy_search(model, context_ids, max_new_tokens):
     for t in tf.range(max_new_tokens):
         if tf.reduce_all(done):
             break
-        prefix = tf.transpose(output.stack())                         # (B, t + 1)
-        logits = model((context_ids, prefix), training=False)         # (B, t + 1, V): all positions again
+        prefix = tf.transpose(output.stack())  # (B, t + 1)
+        logits = model((context_ids, prefix), training=False)  # (B, t + 1, V): all positions again
         tokens = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)
         tokens = tf.where(done, PAD_ID, tokens)
         done = tf.logical_or(done, tf.equal(tokens, END_ID))
         output = output.write(t + 1, tokens)
-    return tf.transpose(output.stack())[:, 1:]                        # drop [START]
+    return tf.transpose(output.stack())[:, 1:]  # drop [START]

@@ -37,8 +37,10 @@ def _decode_step(model, jit_compile):
     not arithmetic, is most of the time. Results agree with the plain step to
     float32 rounding (XLA fuses and orders operations differently).
     """
+
     def step(tokens, cache, t, context_mask):
         return model.decode_cached(tokens[:, None], context_mask, cache, t)
+
     return tf.function(step, jit_compile=True) if jit_compile else step
 
 
@@ -59,7 +61,13 @@ def greedy_search(model, context_ids, max_new_tokens, jit_compile=False):
     Returns int32 ``[batch, T]`` generated ids, ``T <= max_new_tokens``.
 
     Example:
+        >>> from tf_transformer import Transformer, TransformerConfig
+        >>> model = Transformer(TransformerConfig.from_preset(
+        ...     "tiny", input_vocab_size=40, target_vocab_size=40, max_length=32))
+        >>> model.build()
         >>> ids = greedy_search(model, tf.constant([[2, 17, 9, 3]]), max_new_tokens=20)
+        >>> ids.dtype, ids.shape[0], ids.shape[1] <= 20
+        (tf.int32, 1, True)
     """
     context_ids = tf.cast(context_ids, tf.int32)
     batch = tf.shape(context_ids)[0]
@@ -71,24 +79,31 @@ def greedy_search(model, context_ids, max_new_tokens, jit_compile=False):
         return tf.logical_and(t < max_new_tokens, tf.logical_not(tf.reduce_all(done)))
 
     def step(t, tokens, done, cache, outputs):
-        logits, cache = decode(tokens, cache, t, context_mask)                   # (B, 1, V)
-        tokens = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)          # (B,)
-        tokens = tf.where(done, PAD_ID, tokens)        # finished rows only pad
+        logits, cache = decode(tokens, cache, t, context_mask)  # (B, 1, V)
+        tokens = tf.argmax(logits[:, -1], axis=-1, output_type=tf.int32)  # (B,)
+        tokens = tf.where(done, PAD_ID, tokens)  # finished rows only pad
         done = tf.logical_or(done, tf.equal(tokens, END_ID))
         return t + 1, tokens, done, cache, outputs.write(t, tokens)
 
     _, _, _, _, outputs = tf.while_loop(
-        keep_going, step,
-        (tf.constant(0), tf.fill([batch], START_ID), _is_empty(context_ids), cache,
-         tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None])))
+        keep_going,
+        step,
+        (
+            tf.constant(0),
+            tf.fill([batch], START_ID),
+            _is_empty(context_ids),
+            cache,
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None]),
+        ),
+    )
     return _stacked(outputs, batch)
 
 
 def _stacked(outputs, batch):
     """TensorArray of T ``[B]`` steps -> ``[B, T]`` (``[B, 0]`` when no step ran)."""
-    return tf.cond(outputs.size() > 0,
-                   lambda: tf.transpose(outputs.stack()),
-                   lambda: tf.zeros([batch, 0], tf.int32))
+    return tf.cond(
+        outputs.size() > 0, lambda: tf.transpose(outputs.stack()), lambda: tf.zeros([batch, 0], tf.int32)
+    )
 
 
 def length_penalty(length, alpha):
@@ -130,12 +145,12 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
     batch = tf.shape(context_ids)[0]
     context, context_mask = model.encode(context_ids, training=False)
     # Every beam of a sentence shares its source: repeat it k times, beams of a sentence adjacent.
-    context = tf.repeat(context, k, axis=0)                          # (B*k, S, d)
-    context_mask = tf.repeat(context_mask, k, axis=0)                # (B*k, S)
+    context = tf.repeat(context, k, axis=0)  # (B*k, S, d)
+    context_mask = tf.repeat(context_mask, k, axis=0)  # (B*k, S)
     cache = model.init_cache(context, max_new_tokens)
     decode = _decode_step(model, jit_compile)
     length = max_new_tokens
-    beam_rank = tf.range(2 * k)[None, :]                             # (1, 2k)
+    beam_rank = tf.range(2 * k)[None, :]  # (1, 2k)
 
     def write(seqs, t, tokens):
         """Put ``tokens`` at position ``t`` of every ``[B, n, L]`` sequence."""
@@ -156,13 +171,13 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
         return tf.logical_and(t < length, tf.logical_not(tf.reduce_all(done)))
 
     def step(t, alive_seqs, alive_logp, fin_seqs, fin_scores, fin_count, cache):
-        done = finished(t, alive_logp, fin_scores, fin_count)          # (B,)
+        done = finished(t, alive_logp, fin_scores, fin_count)  # (B,)
         last = tf.reshape(tf.where(t > 0, alive_seqs[:, :, tf.maximum(t - 1, 0)], START_ID), [-1])
-        logits, cache = decode(last, cache, t, context_mask)                    # (B*k, 1, V)
+        logits, cache = decode(last, cache, t, context_mask)  # (B*k, 1, V)
         vocab = tf.shape(logits)[-1]
         logp = tf.reshape(tf.nn.log_softmax(logits[:, -1]), [batch, k, vocab])
         candidates = tf.reshape(alive_logp[:, :, None] + logp, [batch, k * vocab])
-        cand_logp, flat = tf.math.top_k(candidates, k=2 * k)             # (B, 2k), best first
+        cand_logp, flat = tf.math.top_k(candidates, k=2 * k)  # (B, 2k), best first
         cand_beam, cand_token = flat // vocab, flat % vocab
         cand_seqs = write(gather_beams(alive_seqs, cand_beam), t, cand_token)  # (B, 2k, L)
         ends = tf.equal(cand_token, END_ID)
@@ -170,7 +185,7 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
         # Hypotheses that end here and rank among the k best join the finished pool.
         new_fin = ends & (beam_rank < k) & tf.logical_not(done)[:, None]
         new_scores = tf.where(new_fin, cand_logp / length_penalty(t + 1, alpha), NEG_INF)
-        pool_scores = tf.concat([fin_scores, new_scores], axis=1)          # (B, 3k)
+        pool_scores = tf.concat([fin_scores, new_scores], axis=1)  # (B, 3k)
         pool_seqs = tf.concat([fin_seqs, cand_seqs], axis=1)
         fin_scores, best = tf.math.top_k(pool_scores, k=k)
         fin_seqs = gather_beams(pool_seqs, best)
@@ -181,26 +196,40 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
         alive_seqs = gather_beams(cand_seqs, keep)
         # Reorder the self-attention caches to follow their beams; the source's are the same for all.
         rows = tf.reshape(tf.range(batch)[:, None] * k + gather_beams(cand_beam, keep), [-1])
-        cache = [{"self": tuple(tf.ensure_shape(tf.gather(c, rows), c.shape) for c in layer["self"]),
-                  "cross": layer["cross"]} for layer in cache]
+        cache = [
+            {
+                "self": tuple(tf.ensure_shape(tf.gather(c, rows), c.shape) for c in layer["self"]),
+                "cross": layer["cross"],
+            }
+            for layer in cache
+        ]
         return t + 1, alive_seqs, alive_logp, fin_seqs, fin_scores, fin_count, cache
 
     # Only the first beam is live at first, so step 0 does not pick k copies of one token.
     first_beam = tf.where(tf.range(k) == 0, 0.0, NEG_INF)
     t, alive_seqs, alive_logp, fin_seqs, fin_scores, fin_count, _ = tf.while_loop(
-        keep_going, step,
-        (tf.constant(0), tf.zeros([batch, k, length], tf.int32), tf.tile(first_beam[None], [batch, 1]),
-         tf.zeros([batch, k, length], tf.int32), tf.fill([batch, k], NEG_INF),
-         tf.zeros([batch], tf.int32), cache))
+        keep_going,
+        step,
+        (
+            tf.constant(0),
+            tf.zeros([batch, k, length], tf.int32),
+            tf.tile(first_beam[None], [batch, 1]),
+            tf.zeros([batch, k, length], tf.int32),
+            tf.fill([batch, k], NEG_INF),
+            tf.zeros([batch], tf.int32),
+            cache,
+        ),
+    )
 
     # Sentences cut off at max_new_tokens: their live prefixes compete with what finished.
     running = tf.logical_not(finished(t, alive_logp, fin_scores, fin_count))
-    alive_scores = tf.where(running[:, None] & (alive_logp > NEG_INF / 2),
-                            alive_logp / length_penalty(t, alpha), NEG_INF)
+    alive_scores = tf.where(
+        running[:, None] & (alive_logp > NEG_INF / 2), alive_logp / length_penalty(t, alpha), NEG_INF
+    )
     pool_scores = tf.concat([fin_scores, alive_scores], axis=1)
     pool_seqs = tf.concat([fin_seqs, alive_seqs], axis=1)
     best = tf.argmax(pool_scores, axis=1, output_type=tf.int32)
-    ids = tf.gather(pool_seqs, best, axis=1, batch_dims=1)[:, :t]       # (B, T)
+    ids = tf.gather(pool_seqs, best, axis=1, batch_dims=1)[:, :t]  # (B, T)
     return ids, tf.gather(pool_scores, best, axis=1, batch_dims=1)
 
 
@@ -219,8 +248,10 @@ def sequence_log_probs(model, context_ids, output_ids):
     batch = tf.shape(output_ids)[0]
     inputs = tf.concat([tf.fill([batch, 1], START_ID), output_ids[:, :-1]], axis=1)
     logits = model((tf.cast(context_ids, tf.int32), inputs), training=False)
-    logp = tf.nn.log_softmax(logits)                                             # (B, T, V)
-    token_logp = tf.gather(logp, output_ids, axis=2, batch_dims=2)              # (B, T)
+    logp = tf.nn.log_softmax(logits)  # (B, T, V)
+    token_logp = tf.gather(logp, output_ids, axis=2, batch_dims=2)  # (B, T)
     real = tf.not_equal(output_ids, PAD_ID)
-    return (tf.reduce_sum(tf.where(real, token_logp, 0.0), axis=1),
-            tf.reduce_sum(tf.cast(real, tf.int32), axis=1))
+    return (
+        tf.reduce_sum(tf.where(real, token_logp, 0.0), axis=1),
+        tf.reduce_sum(tf.cast(real, tf.int32), axis=1),
+    )

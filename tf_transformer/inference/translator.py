@@ -66,12 +66,15 @@ class Translator:
         ['I like cats.', '']
     """
 
-    def __init__(self, model, source_tokenizer, target_tokenizer, max_length=None, alpha=0.6,
-                 jit_compile=False):
+    def __init__(
+        self, model, source_tokenizer, target_tokenizer, max_length=None, alpha=0.6, jit_compile=False
+    ):
         limit = model.config.max_length
         if max_length is not None and not MIN_MAX_LENGTH <= max_length <= limit:
-            raise ValueError(f"max_length must be between {MIN_MAX_LENGTH} and the model's "
-                             f"max_length ({limit}), got {max_length}.")
+            raise ValueError(
+                f"max_length must be between {MIN_MAX_LENGTH} and the model's "
+                f"max_length ({limit}), got {max_length}."
+            )
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
@@ -85,9 +88,14 @@ class Translator:
     @classmethod
     def from_run(cls, run, alpha=0.6, jit_compile=False):
         """A translator for a loaded run (``load_run``): its model, tokenizers and length limit."""
-        return cls(run.model, run.source_tokenizer, run.target_tokenizer,
-                   max_length=min(run.max_length, run.config.max_length), alpha=alpha,
-                   jit_compile=jit_compile)
+        return cls(
+            run.model,
+            run.source_tokenizer,
+            run.target_tokenizer,
+            max_length=min(run.max_length, run.config.max_length),
+            alpha=alpha,
+            jit_compile=jit_compile,
+        )
 
     # -- strings <-> ids (TensorFlow ops, so the SavedModel holds them too) ----------------
 
@@ -101,7 +109,7 @@ class Translator:
     def source_ids(self, text):
         """Strings ``[B]`` -> int32 ``[B, S]`` model input, truncated to ``max_length`` and padded."""
         tokens = self.source_tokens(text)
-        body = tokens[:, 1:-1][:, :self.max_length - 2]      # the words, without [START]/[END]
+        body = tokens[:, 1:-1][:, : self.max_length - 2]  # the words, without [START]/[END]
         ids = tf.concat([tokens[:, :1], body, tokens[:, -1:]], axis=1)
         ids = ids * tf.cast(body.row_lengths() > 0, ids.dtype)[:, None]  # no words: all padding
         return tf.cast(ids.to_tensor(default_value=PAD_ID), tf.int32)
@@ -113,13 +121,15 @@ class Translator:
     # -- the two searches, as strings -> strings --------------------------------------------
 
     def _greedy(self, text):
-        return self.target_text(greedy_search(self.model, self.source_ids(text), self.max_length,
-                                              self.jit_compile))
+        return self.target_text(
+            greedy_search(self.model, self.source_ids(text), self.max_length, self.jit_compile)
+        )
 
     def _beam(self, text, beam_size):
         tf.debugging.assert_positive(beam_size, message="beam_size must be at least 1")
-        ids, _ = beam_search(self.model, self.source_ids(text), beam_size, self.max_length, self.alpha,
-                            self.jit_compile)
+        ids, _ = beam_search(
+            self.model, self.source_ids(text), beam_size, self.max_length, self.alpha, self.jit_compile
+        )
         return self.target_text(ids)
 
     def __call__(self, text, beam_size=1):
@@ -137,7 +147,7 @@ class Translator:
         sentences = [sentences] if single else list(sentences)
         out = []
         for i in range(0, len(sentences), batch_size):
-            batch = self(tf.constant(sentences[i:i + batch_size], tf.string), beam_size)
+            batch = self(tf.constant(sentences[i : i + batch_size], tf.string), beam_size)
             out += [s.decode("utf-8", errors="replace") for s in batch.numpy()]
         return out[0] if single else out
 
@@ -154,15 +164,15 @@ class Translator:
         pass that returns the attention weights (the cached search does not
         keep them).
         """
-        source = self.source_ids(tf.constant([sentence]))                   # (1, S)
+        source = self.source_ids(tf.constant([sentence]))  # (1, S)
         if beam_size == 1:
             generated = greedy_search(self.model, source, self.max_length)
         else:
             generated, _ = beam_search(self.model, source, beam_size, self.max_length, self.alpha)
-        generated = generated[:, :self.max_length - 1]                     # the decoder input keeps [START]
+        generated = generated[:, : self.max_length - 1]  # the decoder input keeps [START]
         ends = tf.equal(generated[0], END_ID)
         keep = tf.reduce_sum(tf.cast(tf.equal(tf.cumsum(tf.cast(ends, tf.int32)), 0), tf.int32))
-        target = tf.concat([[[START_ID]], generated[:, :keep]], axis=1)         # [START] + words
+        target = tf.concat([[[START_ID]], generated[:, :keep]], axis=1)  # [START] + words
         context, context_mask = self.model.encode(source, training=False)
         _, weights = self.model.decode_with_attention(target, context, context_mask, training=False)
 
@@ -173,4 +183,5 @@ class Translator:
             source_tokens=tokens(self.source_tokenizer, tf.cast(source, tf.int64)),
             target_tokens=tokens(self.target_tokenizer, tf.cast(target, tf.int64)),
             weights=np.stack([w.numpy()[0] for w in weights]),
-            translation=self.target_text(generated).numpy()[0].decode("utf-8", errors="replace"))
+            translation=self.target_text(generated).numpy()[0].decode("utf-8", errors="replace"),
+        )

@@ -14,7 +14,18 @@ from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
 
 __all__ = [
-    "positional_encoding", "PositionalEmbedding", "MultiHeadAttention", "AttentionOutput", "causal_mask",
-    "Dropout", "dropout_mask", "FeedForward", "ResidualLayer", "LayerStack",
-    "EncoderLayer", "Encoder", "DecoderLayer", "Decoder",
+    "positional_encoding",
+    "PositionalEmbedding",
+    "MultiHeadAttention",
+    "AttentionOutput",
+    "causal_mask",
+    "Dropout",
+    "dropout_mask",
+    "FeedForward",
+    "ResidualLayer",
+    "LayerStack",
+    "EncoderLayer",
+    "Encoder",
+    "DecoderLayer",
+    "Decoder",
 ]

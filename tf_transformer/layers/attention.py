@@ -35,7 +35,7 @@ def causal_mask(query_length, key_length, offset=0):
     step t has one query at position t and keys at positions 0 .. L-1.
     """
     query_pos = offset + tf.range(query_length)[:, None]  # (Tq, 1)
-    key_pos = tf.range(key_length)[None, :]              # (1, Tk)
+    key_pos = tf.range(key_length)[None, :]  # (1, Tk)
     return key_pos <= query_pos
 
 
@@ -110,11 +110,11 @@ class MultiHeadAttention(keras.layers.Layer):
             return self.add_weight(name=name, shape=shape, initializer=init)
 
         d = self.d_model
-        self.query_kernel = weight("query_kernel", (d, d), "glorot_uniform")   # W^Q
+        self.query_kernel = weight("query_kernel", (d, d), "glorot_uniform")  # W^Q
         self.query_bias = weight("query_bias", (d,), "zeros")
-        self.key_kernel = weight("key_kernel", (d, d), "glorot_uniform")       # W^K
+        self.key_kernel = weight("key_kernel", (d, d), "glorot_uniform")  # W^K
         self.key_bias = weight("key_bias", (d,), "zeros")
-        self.value_kernel = weight("value_kernel", (d, d), "glorot_uniform")   # W^V
+        self.value_kernel = weight("value_kernel", (d, d), "glorot_uniform")  # W^V
         self.value_bias = weight("value_bias", (d,), "zeros")
         self.output_kernel = weight("output_kernel", (d, d), "glorot_uniform")  # W^O
         self.output_bias = weight("output_bias", (d,), "zeros")
@@ -123,11 +123,11 @@ class MultiHeadAttention(keras.layers.Layer):
         """``[B, T, d_model]`` -> ``[B, heads, T, d_k]``."""
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
         x = tf.reshape(x, (batch, length, self.num_heads, self.head_dim))  # (B, T, h, dk)
-        return tf.transpose(x, (0, 2, 1, 3))                               # (B, h, T, dk)
+        return tf.transpose(x, (0, 2, 1, 3))  # (B, h, T, dk)
 
     def _merge_heads(self, x):
         """``[B, heads, T, d_k]`` -> ``[B, T, d_model]``: the Concat in eq. 1."""
-        x = tf.transpose(x, (0, 2, 1, 3))                                  # (B, T, h, dk)
+        x = tf.transpose(x, (0, 2, 1, 3))  # (B, T, h, dk)
         return tf.reshape(x, (tf.shape(x)[0], tf.shape(x)[1], self.d_model))
 
     def project_key_value(self, context):
@@ -141,14 +141,17 @@ class MultiHeadAttention(keras.layers.Layer):
         key, value = tf.split(_dense(context, kernel, bias), 2, axis=-1)
         return self._split_heads(key), self._split_heads(value)
 
-    def call(self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None,
-             training=None):
+    def call(
+        self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None, training=None
+    ):
         # The weights are the softmax the output is made from: dropping them costs nothing.
-        return self.call_with_attention(query, context, padding_mask, use_causal_mask, key_value,
-                                        training).output
+        return self.call_with_attention(
+            query, context, padding_mask, use_causal_mask, key_value, training
+        ).output
 
-    def call_with_attention(self, query, context=None, padding_mask=None, use_causal_mask=False,
-                            key_value=None, training=None):
+    def call_with_attention(
+        self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None, training=None
+    ):
         """``call`` (same arguments), plus the attention weights (on a built layer).
 
         Returns ``AttentionOutput(output, weights)``, ``weights`` ``[batch, heads, Tq, Tk]``.
@@ -157,10 +160,10 @@ class MultiHeadAttention(keras.layers.Layer):
             # Self-attention: Q, K and V in one fused matmul.
             kernel = tf.concat([self.query_kernel, self.key_kernel, self.value_kernel], axis=1)
             bias = tf.concat([self.query_bias, self.key_bias, self.value_bias], axis=0)
-            q, k, v = tf.split(_dense(query, kernel, bias), 3, axis=-1)   # 3 x (B, T, d)
+            q, k, v = tf.split(_dense(query, kernel, bias), 3, axis=-1)  # 3 x (B, T, d)
             k, v = self._split_heads(k), self._split_heads(v)
         else:
-            q = _dense(query, self.query_kernel, self.query_bias)         # (B, Tq, d)
+            q = _dense(query, self.query_kernel, self.query_bias)  # (B, Tq, d)
             k, v = self.project_key_value(context) if key_value is None else key_value
         return self._attend(q, k, v, padding_mask, use_causal_mask, training=training)
 
@@ -178,8 +181,8 @@ class MultiHeadAttention(keras.layers.Layer):
         cache with the new keys and values written at ``index ..``. Decoding
         is inference, so no dropout.
         """
-        q = _dense(query, self.query_kernel, self.query_bias)             # (B, Tq, d)
-        k, v = self.project_key_value(query)                              # (B, h, Tq, dk) each
+        q = _dense(query, self.query_kernel, self.query_bias)  # (B, Tq, d)
+        k, v = self.project_key_value(query)  # (B, h, Tq, dk) each
         start = [0, 0, index, 0]
         k = keras.ops.slice_update(cache[0], start, tf.cast(k, cache[0].dtype))  # (B, h, L, dk)
         v = keras.ops.slice_update(cache[1], start, tf.cast(v, cache[1].dtype))
@@ -192,7 +195,7 @@ class MultiHeadAttention(keras.layers.Layer):
         ``offset`` is the position of the first query (a cached step's ``index``).
         Returns ``AttentionOutput(output [B, Tq, d], weights [B, h, Tq, Tk])``.
         """
-        q = self._split_heads(q * (1.0 / math.sqrt(self.head_dim)))      # (B, h, Tq, dk), scaled
+        q = self._split_heads(q * (1.0 / math.sqrt(self.head_dim)))  # (B, h, Tq, dk), scaled
 
         # Scores in float32 so the mask value and softmax are safe under fp16/bf16.
         scores = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)  # (B, h, Tq, Tk)
@@ -203,13 +206,13 @@ class MultiHeadAttention(keras.layers.Layer):
             bias = tf.where(tf.cast(padding_mask, tf.bool), 0.0, -1e9)[:, None, None, :]  # (B, 1, 1, Tk)
         if use_causal_mask:
             causal = causal_mask(tf.shape(q)[2], tf.shape(k)[2], offset)
-            causal = tf.where(causal, 0.0, -1e9)[None, None]             # (1, 1, Tq, Tk)
+            causal = tf.where(causal, 0.0, -1e9)[None, None]  # (1, 1, Tq, Tk)
             bias = causal if bias is None else tf.minimum(bias, causal)
         if bias is not None:
             scores += bias
-        weights = tf.nn.softmax(scores, axis=-1)                         # rows sum to 1
+        weights = tf.nn.softmax(scores, axis=-1)  # rows sum to 1
         dropped = self.dropout(tf.cast(weights, v.dtype), training=training)
-        heads = tf.matmul(dropped, v)                                    # (B, h, Tq, dk)
+        heads = tf.matmul(dropped, v)  # (B, h, Tq, dk)
         output = _dense(self._merge_heads(heads), self.output_kernel, self.output_bias)  # (B, Tq, d)
         return AttentionOutput(output, weights)
 
@@ -220,5 +223,9 @@ class MultiHeadAttention(keras.layers.Layer):
         return zeros, zeros
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model,
-                "num_heads": self.num_heads, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dropout_rate": self.dropout_rate,
+        }

@@ -52,7 +52,7 @@ class DecoderLayer(ResidualLayer):
         h = self.sublayer_input(x, self.cross_attention_norm)
         y = self.cross_attention(h, context, padding_mask=context_mask, training=training)
         x = self.sublayer_output(x, y, self.cross_attention_norm, training)
-        return self._feed_forward(x, training)                     # 3. position-wise feed-forward
+        return self._feed_forward(x, training)  # 3. position-wise feed-forward
 
     def call_with_attention(self, x, context, context_mask=None, target_mask=None, training=None):
         """``call``, plus the cross-attention weights (on a built layer).
@@ -61,8 +61,9 @@ class DecoderLayer(ResidualLayer):
         """
         x = self._masked_self_attention(x, target_mask, training)
         h = self.sublayer_input(x, self.cross_attention_norm)
-        y, weights = self.cross_attention.call_with_attention(h, context, padding_mask=context_mask,
-                                                              training=training)
+        y, weights = self.cross_attention.call_with_attention(
+            h, context, padding_mask=context_mask, training=training
+        )
         x = self.sublayer_output(x, y, self.cross_attention_norm, training)
         return AttentionOutput(self._feed_forward(x, training), weights)
 
@@ -100,8 +101,7 @@ class DecoderLayer(ResidualLayer):
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff}
+        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads, "dff": self.dff}
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -132,16 +132,39 @@ class Decoder(LayerStack):
         TensorShape([1, 3, 8])
     """
 
-    def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
-                 dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
-        super().__init__(num_layers, d_model, num_heads, dff, vocab_size, max_length,
-                         dropout_rate, norm_first, embedding, **kwargs)
-        self.dec_layers = [DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
-                                        name=f"layer_{i}") for i in range(num_layers)]
+    def __init__(
+        self,
+        num_layers,
+        d_model,
+        num_heads,
+        dff,
+        vocab_size,
+        max_length=128,
+        dropout_rate=0.1,
+        norm_first=False,
+        embedding=None,
+        **kwargs,
+    ):
+        super().__init__(
+            num_layers,
+            d_model,
+            num_heads,
+            dff,
+            vocab_size,
+            max_length,
+            dropout_rate,
+            norm_first,
+            embedding,
+            **kwargs,
+        )
+        self.dec_layers = [
+            DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
+            for i in range(num_layers)
+        ]
 
     def call(self, token_ids, context, context_mask=None, training=None):
-        target_mask = tf.not_equal(token_ids, PAD_ID)                          # (B, T)
-        x = self.embed_tokens(token_ids, training=training)                    # (B, T, d)
+        target_mask = tf.not_equal(token_ids, PAD_ID)  # (B, T)
+        x = self.embed_tokens(token_ids, training=training)  # (B, T, d)
         for layer in self.dec_layers:
             x = layer(x, context, context_mask=context_mask, target_mask=target_mask, training=training)
         return self.normalize_output(x)
@@ -169,9 +192,13 @@ class Decoder(LayerStack):
         every step has the same shapes (a ``tf.while_loop`` can carry them).
         """
         batch = tf.shape(context)[0]
-        return [{"self": layer.self_attention.init_cache(batch, length, context.dtype),
-                 "cross": layer.cross_attention.project_key_value(context)}
-                for layer in self.dec_layers]
+        return [
+            {
+                "self": layer.self_attention.init_cache(batch, length, context.dtype),
+                "cross": layer.cross_attention.project_key_value(context),
+            }
+            for layer in self.dec_layers
+        ]
 
     def call_cached(self, token_ids, context_mask, cache, index):
         """Decode the tokens at positions ``index ..`` (usually one per row) against the cache.
@@ -185,7 +212,7 @@ class Decoder(LayerStack):
 
         Returns ``(x, cache)``: ``[batch, T, d_model]`` and the updated cache.
         """
-        x = self.embed_tokens(token_ids, start=index, training=False)          # (B, T, d)
+        x = self.embed_tokens(token_ids, start=index, training=False)  # (B, T, d)
         new_cache = []
         for layer, layer_cache in zip(self.dec_layers, cache):
             x, layer_cache = layer.call_cached(x, context_mask, layer_cache, index)

@@ -35,14 +35,14 @@ def dropout_mask(shape, rate, seed, dtype=tf.float32, last_dim=None):
     shape = tf.convert_to_tensor(shape, tf.int32)
     seed = tf.cast(seed, tf.int64)
     if last_dim is not None and last_dim % 2 == 0:
-        levels = 2 ** 16
+        levels = 2**16
         half = tf.concat([shape[:-1], [last_dim // 2]], axis=0)
         bits = tf.random.stateless_uniform(half, seed, minval=None, maxval=None, dtype=tf.uint32)
-        bits = tf.reshape(tf.bitcast(bits, tf.uint16), shape)      # two 16-bit draws per number
+        bits = tf.reshape(tf.bitcast(bits, tf.uint16), shape)  # two 16-bit draws per number
         threshold = min(round(rate * levels), levels - 1)
         keep_bits = tf.constant(threshold, tf.uint16)
     else:
-        levels = 2 ** 32
+        levels = 2**32
         bits = tf.random.stateless_uniform(shape, seed, minval=None, maxval=None, dtype=tf.uint32)
         threshold = min(round(rate * levels), levels - 1)
         keep_bits = tf.constant(threshold, tf.uint32)
@@ -67,6 +67,11 @@ class Dropout(keras.layers.Dropout):
             return inputs
         if self.noise_shape is not None or self.rate >= 1:
             return super().call(inputs, training=training)
-        mask, _ = dropout_mask(tf.shape(inputs), self.rate, self.seed_generator.next(),
-                               dtype=inputs.dtype, last_dim=inputs.shape[-1])
+        mask, _ = dropout_mask(
+            tf.shape(inputs),
+            self.rate,
+            self.seed_generator.next(),
+            dtype=inputs.dtype,
+            last_dim=inputs.shape[-1],
+        )
         return inputs * mask

@@ -56,8 +56,7 @@ class EncoderLayer(ResidualLayer):
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff}
+        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads, "dff": self.dff}
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -82,17 +81,40 @@ class Encoder(LayerStack):
         TensorShape([1, 4, 8])
     """
 
-    def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
-                 dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
-        super().__init__(num_layers, d_model, num_heads, dff, vocab_size, max_length,
-                         dropout_rate, norm_first, embedding, **kwargs)
-        self.enc_layers = [EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first,
-                                        name=f"layer_{i}") for i in range(num_layers)]
+    def __init__(
+        self,
+        num_layers,
+        d_model,
+        num_heads,
+        dff,
+        vocab_size,
+        max_length=128,
+        dropout_rate=0.1,
+        norm_first=False,
+        embedding=None,
+        **kwargs,
+    ):
+        super().__init__(
+            num_layers,
+            d_model,
+            num_heads,
+            dff,
+            vocab_size,
+            max_length,
+            dropout_rate,
+            norm_first,
+            embedding,
+            **kwargs,
+        )
+        self.enc_layers = [
+            EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
+            for i in range(num_layers)
+        ]
 
     def call(self, token_ids, padding_mask=None, training=None):
         if padding_mask is None:
-            padding_mask = tf.not_equal(token_ids, PAD_ID)            # (B, S)
-        x = self.embed_tokens(token_ids, training=training)           # (B, S, d)
+            padding_mask = tf.not_equal(token_ids, PAD_ID)  # (B, S)
+        x = self.embed_tokens(token_ids, training=training)  # (B, S, d)
         for layer in self.enc_layers:
             x = layer(x, padding_mask=padding_mask, training=training)
         return self.normalize_output(x)

@@ -13,7 +13,7 @@ class FeedForward(keras.layers.Layer):
 
     Example:
         >>> FeedForward(d_model=8, dff=32)(keras.ops.ones((2, 5, 8))).shape
-        (2, 5, 8)
+        TensorShape([2, 5, 8])
     """
 
     def __init__(self, d_model, dff, **kwargs):
@@ -21,7 +21,7 @@ class FeedForward(keras.layers.Layer):
         self.d_model = d_model
         self.dff = dff
         self.inner = keras.layers.Dense(dff, activation="relu", name="inner")  # W1, b1
-        self.outer = keras.layers.Dense(d_model, name="outer")                 # W2, b2
+        self.outer = keras.layers.Dense(d_model, name="outer")  # W2, b2
 
     def build(self, input_shape):
         self.inner.build(input_shape)

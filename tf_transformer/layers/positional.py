@@ -30,10 +30,10 @@ def positional_encoding(length, depth):
     """
     if depth % 2:
         raise ValueError(f"positional_encoding needs an even depth, got {depth}.")
-    positions = np.arange(length, dtype=np.float64)[:, None]           # (L, 1)
-    inv_freq = 1.0 / 10000 ** (np.arange(0, depth, 2) / depth)          # (depth/2,)
-    angles = positions * inv_freq[None, :]                              # (L, depth/2)
-    table = np.stack([np.sin(angles), np.cos(angles)], axis=-1)         # (L, depth/2, 2)
+    positions = np.arange(length, dtype=np.float64)[:, None]  # (L, 1)
+    inv_freq = 1.0 / 10000 ** (np.arange(0, depth, 2) / depth)  # (depth/2,)
+    angles = positions * inv_freq[None, :]  # (L, depth/2)
+    table = np.stack([np.sin(angles), np.cos(angles)], axis=-1)  # (L, depth/2, 2)
     return tf.constant(table.reshape(length, depth), dtype=tf.float32)  # (L, depth)
 
 
@@ -78,11 +78,13 @@ class PositionalEmbedding(keras.layers.Layer):
     def call(self, token_ids, start=0):
         length = tf.shape(token_ids)[1]
         tf.debugging.assert_less_equal(
-            start + length, self.max_length,
-            message=f"sequence longer than max_length={self.max_length}; truncate it first")
-        x = self.embedding(token_ids) * math.sqrt(self.d_model)            # (B, T, d)
+            start + length,
+            self.max_length,
+            message=f"sequence longer than max_length={self.max_length}; truncate it first",
+        )
+        x = self.embedding(token_ids) * math.sqrt(self.d_model)  # (B, T, d)
         # A gather, not a slice with a tensor start: XLA can compile it.
-        positions = tf.gather(self.encoding, start + tf.range(length))    # (T, d)
+        positions = tf.gather(self.encoding, start + tf.range(length))  # (T, d)
         return x + tf.cast(positions, x.dtype)[None]
 
     def reverse(self, x):
@@ -93,5 +95,9 @@ class PositionalEmbedding(keras.layers.Layer):
         return tf.matmul(x, tf.cast(self.embedding.embeddings, x.dtype), transpose_b=True)
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size,
-                "d_model": self.d_model, "max_length": self.max_length}
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "d_model": self.d_model,
+            "max_length": self.max_length,
+        }

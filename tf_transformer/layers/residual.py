@@ -35,6 +35,4 @@ class ResidualLayer(keras.layers.Layer):
         return x + y if self.norm_first else norm(x + y)
 
     def get_config(self):
-        return {**super().get_config(), "dropout_rate": self.dropout_rate,
-                "norm_first": self.norm_first}
-
+        return {**super().get_config(), "dropout_rate": self.dropout_rate, "norm_first": self.norm_first}

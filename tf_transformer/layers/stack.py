@@ -22,17 +22,28 @@ class LayerStack(keras.layers.Layer):
             the shared embedding passes it again when it is rebuilt.
     """
 
-    def __init__(self, num_layers, d_model, num_heads, dff, vocab_size, max_length=128,
-                 dropout_rate=0.1, norm_first=False, embedding=None, **kwargs):
+    def __init__(
+        self,
+        num_layers,
+        d_model,
+        num_heads,
+        dff,
+        vocab_size,
+        max_length=128,
+        dropout_rate=0.1,
+        norm_first=False,
+        embedding=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
         self.vocab_size, self.max_length = vocab_size, max_length
         self.dropout_rate, self.norm_first = dropout_rate, norm_first
-        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length,
-                                                          name="embedding")
+        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length, name="embedding")
         self.dropout = Dropout(dropout_rate)
-        self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
-                           if norm_first else None)
+        self.final_norm = (
+            keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
+        )
 
     def embed_tokens(self, token_ids, start=0, training=None):
         """``[B, T]`` ids at positions ``start ..`` -> ``[B, T, d_model]`` input to the first layer."""
@@ -43,7 +54,14 @@ class LayerStack(keras.layers.Layer):
         return x if self.final_norm is None else self.final_norm(x)
 
     def get_config(self):
-        return {**super().get_config(), "num_layers": self.num_layers, "d_model": self.d_model,
-                "num_heads": self.num_heads, "dff": self.dff, "vocab_size": self.vocab_size,
-                "max_length": self.max_length, "dropout_rate": self.dropout_rate,
-                "norm_first": self.norm_first}
+        return {
+            **super().get_config(),
+            "num_layers": self.num_layers,
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dff": self.dff,
+            "vocab_size": self.vocab_size,
+            "max_length": self.max_length,
+            "dropout_rate": self.dropout_rate,
+            "norm_first": self.norm_first,
+        }

@@ -23,5 +23,15 @@ from tf_transformer.training.losses import MaskedAccuracy, masked_accuracy, mask
 from tf_transformer.training.schedule import WarmupSchedule, make_optimizer
 from tf_transformer.training.strategy import make_strategy
 
-__all__ = ["WarmupSchedule", "make_optimizer", "masked_loss", "masked_accuracy", "MaskedAccuracy",
-           "TrainConfig", "train", "TrainResult", "TrainingDiverged", "make_strategy"]
+__all__ = [
+    "WarmupSchedule",
+    "make_optimizer",
+    "masked_loss",
+    "masked_accuracy",
+    "MaskedAccuracy",
+    "TrainConfig",
+    "train",
+    "TrainResult",
+    "TrainingDiverged",
+    "make_strategy",
+]

@@ -91,7 +91,8 @@ class TerminateOnNaN(keras.callbacks.Callback):
                 f"training diverged: the loss became {float(loss)} at optimizer step {step}. "
                 f"Lower the learning rate (--lr-scale 0.5), lengthen the warm-up (--warmup-steps), "
                 f"or train in float32/bf16 instead of fp16. The last good state is kept in "
-                f"backup/ and checkpoints/ (rerunning the same command resumes from it).")
+                f"backup/ and checkpoints/ (rerunning the same command resumes from it)."
+            )
             print(f"\n{self.message}", flush=True)
             self.model.stop_training = True
 

@@ -21,10 +21,14 @@ def run_train(args) -> int:
         print(f"tf-transformer train: {err}", file=sys.stderr)
         return 1
     last = result.history[-1] if result.history else {}
-    summary = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "masked_accuracy", "val_loss",
-                                                      "val_masked_accuracy") if k in last)
-    print(f"{result.stopped}: {result.steps} steps in {result.run_dir}"
-          + (f" ({summary})" if summary else ""))
+    summary = ", ".join(
+        f"{k} {last[k]:.4f}"
+        for k in ("loss", "masked_accuracy", "val_loss", "val_masked_accuracy")
+        if k in last
+    )
+    print(
+        f"{result.stopped}: {result.steps} steps in {result.run_dir}" + (f" ({summary})" if summary else "")
+    )
     return 0
 
 
@@ -32,9 +36,11 @@ def add_commands(commands) -> None:
     from tf_transformer.training.config import TrainConfig
 
     parser = commands.add_parser(
-        "train", help="train a Transformer into a run directory (rerun to resume)",
+        "train",
+        help="train a Transformer into a run directory (rerun to resume)",
         description="Train a preset Transformer into --run-dir. Rerunning the same command "
-                    "resumes an interrupted run where it stopped.")
+        "resumes an interrupted run where it stopped.",
+    )
     parser.add_argument("--run-dir", required=True, help="where the run lives (created or resumed)")
     TrainConfig.add_arguments(parser)
     parser.set_defaults(run=run_train)

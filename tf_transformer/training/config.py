@@ -26,8 +26,18 @@ MIXED_PRECISION = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_f
 DEFAULT_EPOCHS = 20  # when neither epochs nor max_steps is given
 
 
-def setting(default=None, help="", *, fixed=False, choices=None, at_least=None, above=None,
-            below=None, flag=True, factory=None):
+def setting(
+    default=None,
+    help="",
+    *,
+    fixed=False,
+    choices=None,
+    at_least=None,
+    above=None,
+    below=None,
+    flag=True,
+    factory=None,
+):
     """A ``TrainConfig`` field: its default and what validation and the CLI read.
 
     Args:
@@ -40,8 +50,9 @@ def setting(default=None, help="", *, fixed=False, choices=None, at_least=None, 
         flag: False for the data settings, whose flags ``DatasetSpec.add_arguments``
             declares (shared with ``prepare`` and ``demo``).
     """
-    metadata = dict(help=help, fixed=fixed, choices=choices, at_least=at_least, above=above,
-                    below=below, flag=flag)
+    metadata = dict(
+        help=help, fixed=fixed, choices=choices, at_least=at_least, above=above, below=below, flag=flag
+    )
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -68,51 +79,65 @@ class TrainConfig:
     # -- what is trained on what ------------------------------------------------------------
     preset: str = setting("tutorial", "model size", fixed=True, choices=tuple(PRESETS))
     dataset: DatasetSpec = setting(
-        help="the corpus and its direction (see tf_transformer.data.DatasetSpec)", fixed=True,
-        flag=False, factory=DatasetSpec)
+        help="the corpus and its direction (see tf_transformer.data.DatasetSpec)",
+        fixed=True,
+        flag=False,
+        factory=DatasetSpec,
+    )
     data_dir: str | None = setting(
-        None, "where prepared data and learned vocabularies live (default: TFDS's data dir)",
-        flag=False)
+        None, "where prepared data and learned vocabularies live (default: TFDS's data dir)", flag=False
+    )
     max_length: int = setting(
-        DEFAULT_MAX_LENGTH, "longest sentence in tokens, either side; longer ones are cut",
-        fixed=True, at_least=MIN_MAX_LENGTH)
-    train_examples: int | None = setting(
-        None, "use only the first N training pairs", fixed=True, at_least=1)
+        DEFAULT_MAX_LENGTH,
+        "longest sentence in tokens, either side; longer ones are cut",
+        fixed=True,
+        at_least=MIN_MAX_LENGTH,
+    )
+    train_examples: int | None = setting(None, "use only the first N training pairs", fixed=True, at_least=1)
     validation_examples: int | None = setting(
-        None, "use only the first N validation pairs (0: no validation)", at_least=0)
+        None, "use only the first N validation pairs (0: no validation)", at_least=0
+    )
     # -- how long ----------------------------------------------------------------------------
-    epochs: int | None = setting(None, f"epochs (default {DEFAULT_EPOCHS} unless --max-steps)",
-                                 at_least=1)
+    epochs: int | None = setting(None, f"epochs (default {DEFAULT_EPOCHS} unless --max-steps)", at_least=1)
     max_steps: int | None = setting(None, "stop after this many optimizer steps in all", at_least=1)
     max_minutes: float | None = setting(
-        None, "stop after this much wall time in this session (the finished part is kept)", above=0)
+        None, "stop after this much wall time in this session (the finished part is kept)", above=0
+    )
     steps_per_epoch: int | None = setting(
-        None, "batches per epoch (default: one pass over the training split)", fixed=True, at_least=1)
+        None, "batches per epoch (default: one pass over the training split)", fixed=True, at_least=1
+    )
     # -- batches, optimizer, regularisation -------------------------------------------------
-    batch_tokens: int = setting(4096, "tokens per (global) batch, padding included", fixed=True,
-                                at_least=1)
+    batch_tokens: int = setting(4096, "tokens per (global) batch, padding included", fixed=True, at_least=1)
     seed: int | None = setting(
-        None, "seed Python, NumPy, TensorFlow and the data order; make ops deterministic",
-        fixed=True, at_least=0)
-    warmup_steps: int = setting(4000, "learning-rate warm-up steps (WarmupSchedule)", fixed=True,
-                                at_least=1)
+        None,
+        "seed Python, NumPy, TensorFlow and the data order; make ops deterministic",
+        fixed=True,
+        at_least=0,
+    )
+    warmup_steps: int = setting(4000, "learning-rate warm-up steps (WarmupSchedule)", fixed=True, at_least=1)
     lr_scale: float = setting(1.0, "factor on the whole learning-rate curve", fixed=True, above=0)
-    label_smoothing: float = setting(0.1, "label smoothing of the loss (0.1 as in the paper)",
-                                     fixed=True, at_least=0, below=1)
-    dropout_rate: float | None = setting(None, "override the preset's dropout", fixed=True,
-                                         at_least=0, below=1)
+    label_smoothing: float = setting(
+        0.1, "label smoothing of the loss (0.1 as in the paper)", fixed=True, at_least=0, below=1
+    )
+    dropout_rate: float | None = setting(
+        None, "override the preset's dropout", fixed=True, at_least=0, below=1
+    )
     norm_first: bool = setting(
-        False, "pre-norm layers instead of the paper's post-norm (learn much faster with a "
-        "short warm-up)", fixed=True)
+        False,
+        "pre-norm layers instead of the paper's post-norm (learn much faster with a short warm-up)",
+        fixed=True,
+    )
     # -- hardware and bookkeeping -------------------------------------------------------------
-    strategy: str = setting("auto", "tf.distribute strategy (multiworker reads TF_CONFIG)",
-                            choices=STRATEGIES)
+    strategy: str = setting(
+        "auto", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES
+    )
     mixed_precision: str = setting(
-        "none", "compute dtype (logits and loss stay float32; fp16 scales the loss)",
-        choices=tuple(MIXED_PRECISION))
+        "none",
+        "compute dtype (logits and loss stay float32; fp16 scales the loss)",
+        choices=tuple(MIXED_PRECISION),
+    )
     jit_compile: bool = setting(False, "compile the train step with XLA")
-    backup_every: int = setting(100, "save the resumable state every N steps (0: at epoch ends)",
-                                at_least=0)
+    backup_every: int = setting(100, "save the resumable state every N steps (0: at epoch ends)", at_least=0)
     verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per epoch", choices=(0, 1, 2))
 
     def __post_init__(self):
@@ -132,10 +157,13 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.batch_tokens (--batch-tokens) {self.batch_tokens} cannot hold one "
                 f"sentence of max_length (--max-length) {self.max_length} tokens: it must be at "
-                f"least {self.max_length} (a few thousand is typical), or max_length smaller.")
+                f"least {self.max_length} (a few thousand is typical), or max_length smaller."
+            )
         if self.max_minutes is not None and self.strategy == "multiworker":
-            raise ValueError("TrainConfig.max_minutes (--max-minutes) cannot stop several workers "
-                             "at the same step; use max_steps (--max-steps) with strategy multiworker.")
+            raise ValueError(
+                "TrainConfig.max_minutes (--max-minutes) cannot stop several workers "
+                "at the same step; use max_steps (--max-steps) with strategy multiworker."
+            )
 
     # -- run.json ------------------------------------------------------------------------------
 
@@ -145,7 +173,7 @@ class TrainConfig:
         return {**fields, "dataset": self.dataset.to_dict()}
 
     @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, fields: dict[str, Any]) -> TrainConfig:
         unknown = set(fields) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"Unknown TrainConfig fields: {', '.join(sorted(unknown))}.")
@@ -187,12 +215,17 @@ class TrainConfig:
                 parser.add_argument(flag_name(field.name), action="store_true", help=meta["help"])
                 continue
             default = "" if field.default is None else f" (default: {field.default})"
-            parser.add_argument(flag_name(field.name), type=kind, default=field.default,
-                                choices=meta["choices"], help=meta["help"] + default)
+            parser.add_argument(
+                flag_name(field.name),
+                type=kind,
+                default=field.default,
+                choices=meta["choices"],
+                help=meta["help"] + default,
+            )
         DatasetSpec.add_arguments(parser)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "TrainConfig":
+    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
         """The config that parsed ``add_arguments`` flags ask for (validated)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.metadata["flag"]}
         return cls(dataset=DatasetSpec.from_args(args), data_dir=args.data_dir, **values)
@@ -233,9 +266,11 @@ def _check(field: dataclasses.Field, value) -> None:
 
 
 def _in_range(value, meta) -> bool:
-    return ((meta["at_least"] is None or value >= meta["at_least"])
-            and (meta["above"] is None or value > meta["above"])
-            and (meta["below"] is None or value < meta["below"]))
+    return (
+        (meta["at_least"] is None or value >= meta["at_least"])
+        and (meta["above"] is None or value > meta["above"])
+        and (meta["below"] is None or value < meta["below"])
+    )
 
 
 def _describe_range(meta) -> str:

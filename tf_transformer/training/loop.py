@@ -39,12 +39,10 @@ import tempfile
 import time
 from typing import Any, NamedTuple
 
-from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
-
 import keras
 import tensorflow as tf
 
-from tf_transformer import data
+from tf_transformer import data  # (the package's __init__ quiets TensorFlow first)
 from tf_transformer import run_dir as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
@@ -53,8 +51,13 @@ from tf_transformer.training import callbacks as cb
 from tf_transformer.training.config import DEFAULT_EPOCHS, MIXED_PRECISION, TrainConfig
 from tf_transformer.training.losses import MaskedAccuracy, masked_loss
 from tf_transformer.training.schedule import make_optimizer
-from tf_transformer.training.strategy import (is_chief, keras_workarounds, make_strategy,
-                                              shard_by_batch, worker_count)
+from tf_transformer.training.strategy import (
+    is_chief,
+    keras_workarounds,
+    make_strategy,
+    shard_by_batch,
+    worker_count,
+)
 
 
 @dataclasses.dataclass
@@ -77,8 +80,13 @@ class TrainResult:
     stopped: str
 
 
-def train(config: TrainConfig | str = "tutorial", run_dir: str | os.PathLike = "runs/tutorial", *,
-          callbacks: list | None = None, **settings) -> TrainResult:
+def train(
+    config: TrainConfig | str = "tutorial",
+    run_dir: str | os.PathLike = "runs/tutorial",
+    *,
+    callbacks: list | None = None,
+    **settings,
+) -> TrainResult:
     """Train a Transformer into ``run_dir``, resuming the run it holds if there is one.
 
     Args:
@@ -105,13 +113,15 @@ def train(config: TrainConfig | str = "tutorial", run_dir: str | os.PathLike = "
     if isinstance(config, str):
         settings = {"preset": config, **settings}
         config = TrainConfig()
-    config = dataclasses.replace(config, **settings)        # validates every setting
+    config = dataclasses.replace(config, **settings)  # validates every setting
     plan = prepare_run(config, run_dir)
     model, step = build_model(plan)
     history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
     if step >= plan.total_steps:
-        print(f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
-              f"to train. Raise --epochs or --max-steps to train on.")
+        print(
+            f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
+            f"to train. Raise --epochs or --max-steps to train on."
+        )
         return TrainResult(plan.run_dir, model, history, step, "already done")
     fit_callbacks = make_callbacks(plan, history, started, callbacks)
     step, stopped = fit_in_windows(model, plan, fit_callbacks, step)
@@ -120,6 +130,7 @@ def train(config: TrainConfig | str = "tutorial", run_dir: str | os.PathLike = "
 
 
 # -- 1. prepare the run ------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
@@ -169,23 +180,38 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
     tokenizers = tuple(data.Tokenizer(vocab_files[side]) for side in SIDES)
     model_config = _model_config(config, *tokenizers)
     if config.steps_per_epoch is None:  # the recorded count, else one pass over the split
-        counted = (previous or {}).get("train", {}).get("steps_per_epoch") or \
-            count_batches(_batches(config, tokenizers, TRAIN_SPLIT, shuffle=False))
+        counted = (previous or {}).get("train", {}).get("steps_per_epoch") or count_batches(
+            _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
+        )
         config = dataclasses.replace(config, steps_per_epoch=counted)
     if previous is not None:
         _check_same_run(run_path, previous, config, model_config)
     if chief:
         source_language, target_language = config.dataset.languages
-        rd.write_run_info(run_path, config=model_config, max_length=config.max_length,
-                          data={**config.dataset.to_dict(), "source_language": source_language,
-                                "target_language": target_language},
-                          vocab_files=vocab_files, train=config.to_dict())
+        rd.write_run_info(
+            run_path,
+            config=model_config,
+            max_length=config.max_length,
+            data={
+                **config.dataset.to_dict(),
+                "source_language": source_language,
+                "target_language": target_language,
+            },
+            vocab_files=vocab_files,
+            train=config.to_dict(),
+        )
     # Saving reads distributed variables, a collective step every worker must take: the
     # other workers save too, into a scratch directory that is thrown away.
     out = run_path if chief else pathlib.Path(tempfile.mkdtemp(prefix="tf_transformer_worker_"))
-    return Plan(config=config, run_dir=run_path, out=out, strategy=strategy,
-                model_config=model_config, tokenizers=tokenizers,
-                total_steps=total_steps(config.epochs, config.max_steps, config.steps_per_epoch))
+    return Plan(
+        config=config,
+        run_dir=run_path,
+        out=out,
+        strategy=strategy,
+        model_config=model_config,
+        tokenizers=tokenizers,
+        total_steps=total_steps(config.epochs, config.max_steps, config.steps_per_epoch),
+    )
 
 
 def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
@@ -199,9 +225,11 @@ def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
 
 def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> TransformerConfig:
     """The preset's sizes, fitted to the vocabularies and the sentence length."""
-    overrides = dict(input_vocab_size=int(source_tokenizer.get_vocab_size()),
-                     target_vocab_size=int(target_tokenizer.get_vocab_size()),
-                     max_length=config.max_length)
+    overrides = dict(
+        input_vocab_size=int(source_tokenizer.get_vocab_size()),
+        target_vocab_size=int(target_tokenizer.get_vocab_size()),
+        max_length=config.max_length,
+    )
     if config.dropout_rate is not None:
         overrides["dropout_rate"] = config.dropout_rate
     if config.norm_first:
@@ -216,7 +244,8 @@ def _check_same_run(path, previous: dict, config: TrainConfig, model_config: Tra
     if changed:
         raise ValueError(
             f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
-            f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir.")
+            f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir."
+        )
 
 
 def _batches(config: TrainConfig, tokenizers, split, *, shuffle, repeat=False):
@@ -225,9 +254,16 @@ def _batches(config: TrainConfig, tokenizers, split, *, shuffle, repeat=False):
     if examples:
         pairs = pairs.take(examples)
     source_tokenizer, target_tokenizer = tokenizers
-    return data.make_batches(pairs, source_tokenizer, target_tokenizer, max_length=config.max_length,
-                             batch_tokens=config.batch_tokens, shuffle=shuffle, seed=config.seed,
-                             repeat=repeat)
+    return data.make_batches(
+        pairs,
+        source_tokenizer,
+        target_tokenizer,
+        max_length=config.max_length,
+        batch_tokens=config.batch_tokens,
+        shuffle=shuffle,
+        seed=config.seed,
+        repeat=repeat,
+    )
 
 
 def count_batches(batches: tf.data.Dataset) -> int:
@@ -243,6 +279,7 @@ def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int)
 
 
 # -- 2. build the model ------------------------------------------------------------------------
+
 
 def build_model(plan: Plan) -> tuple[keras.Model, int]:
     """The compiled model and the optimizer step it is at (restored from ``backup/`` if there is one)."""
@@ -260,8 +297,12 @@ def build_model(plan: Plan) -> tuple[keras.Model, int]:
             def loss(labels, logits):
                 return masked_loss(labels, logits, config.label_smoothing)
 
-            model.compile(optimizer=optimizer, loss=loss, jit_compile=config.jit_compile,
-                          metrics=[MaskedAccuracy(), cb.RealTokens()])
+            model.compile(
+                optimizer=optimizer,
+                loss=loss,
+                jit_compile=config.jit_compile,
+                metrics=[MaskedAccuracy(), cb.RealTokens()],
+            )
             step = cb.StepBackup.restore(model, plan.run_dir / rd.BACKUP_DIR)
             keras_workarounds(model, plan.strategy)
     finally:
@@ -270,6 +311,7 @@ def build_model(plan: Plan) -> tuple[keras.Model, int]:
 
 
 # -- 3. make the callbacks ---------------------------------------------------------------------
+
 
 class Callbacks(NamedTuple):
     """The callbacks ``fit`` gets (``all``), and the ones ``train`` reads afterwards."""
@@ -293,16 +335,25 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
     monitor = "loss" if config.validation_examples == 0 else "val_loss"
     best = min((e[monitor] for e in history if monitor in e), default=None)
     (out / rd.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-    callbacks = [guard, cb.TokenThroughput()] + ([timer] if timer else []) + [
-        cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard),
-        keras.callbacks.ModelCheckpoint(str(out / rd.BEST_WEIGHTS), monitor=monitor,
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best),
-        keras.callbacks.ModelCheckpoint(str(out / rd.LATEST_WEIGHTS), save_weights_only=True),
-    ]
+    callbacks = (
+        [guard, cb.TokenThroughput()]
+        + ([timer] if timer else [])
+        + [
+            cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard),
+            keras.callbacks.ModelCheckpoint(
+                str(out / rd.BEST_WEIGHTS),
+                monitor=monitor,
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=best,
+            ),
+            keras.callbacks.ModelCheckpoint(str(out / rd.LATEST_WEIGHTS), save_weights_only=True),
+        ]
+    )
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the package
-        callbacks.append(keras.callbacks.TensorBoard(str(out / rd.LOG_DIR),
-                                                     update_freq=max(1, config.backup_every // 4)))
+        callbacks.append(
+            keras.callbacks.TensorBoard(str(out / rd.LOG_DIR), update_freq=max(1, config.backup_every // 4))
+        )
     else:
         print("TensorBoard is not installed (pip install tensorboard): no logs/ for this run.")
     callbacks += [history_file] + list(extra or [])
@@ -310,6 +361,7 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
 
 
 # -- 4. fit in windows -------------------------------------------------------------------------
+
 
 def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[int, str]:
     """``model.fit`` from optimizer step ``step`` to ``plan.total_steps``; returns (step, why it stopped).
@@ -327,9 +379,16 @@ def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[
         else:
             count, length = (plan.total_steps - step) // per_epoch, per_epoch
         with plan.strategy.scope():
-            model.fit(training_stream(plan, skip=step), initial_epoch=epoch, epochs=epoch + count,
-                      steps_per_epoch=length, validation_data=validation, callbacks=callbacks.all,
-                      verbose=plan.config.verbose, shuffle=False)  # the stream is shuffled already
+            model.fit(
+                training_stream(plan, skip=step),
+                initial_epoch=epoch,
+                epochs=epoch + count,
+                steps_per_epoch=length,
+                validation_data=validation,
+                callbacks=callbacks.all,
+                verbose=plan.config.verbose,
+                shuffle=False,
+            )  # the stream is shuffled already
         step = int(model.optimizer.iterations.numpy())
         if callbacks.guard.diverged:
             raise cb.TrainingDiverged(callbacks.guard.message)
@@ -362,6 +421,7 @@ def validation_batches(plan: Plan) -> tf.data.Dataset | None:
 
 # -- 5. finish ---------------------------------------------------------------------------------
 
+
 def finish(model, plan: Plan) -> None:
     """Save the final model: the best checkpoint's weights if there is one, else the current ones."""
     best = plan.out / rd.BEST_WEIGHTS
@@ -371,4 +431,3 @@ def finish(model, plan: Plan) -> None:
     model.save(str(plan.out / rd.MODEL_FILE))
     if not plan.chief:
         shutil.rmtree(plan.out, ignore_errors=True)
-

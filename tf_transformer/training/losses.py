@@ -41,16 +41,16 @@ def smoothed_cross_entropy(labels, logits, label_smoothing=0.1):
 
     @tf.custom_gradient
     def per_token(logits):
-        peak = tf.reduce_max(logits, axis=-1, keepdims=True)               # for a stable exp
-        exp = tf.exp(logits - peak)                                       # (B, T, V)
-        total = tf.reduce_sum(exp, axis=-1)                               # (B, T)
-        log_z = peak[..., 0] + tf.math.log(total)                         # log sum_k e^z_k
-        nll = log_z - tf.gather(logits, labels, axis=-1, batch_dims=2)     # -log p_label
+        peak = tf.reduce_max(logits, axis=-1, keepdims=True)  # for a stable exp
+        exp = tf.exp(logits - peak)  # (B, T, V)
+        total = tf.reduce_sum(exp, axis=-1)  # (B, T)
+        log_z = peak[..., 0] + tf.math.log(total)  # log sum_k e^z_k
+        nll = log_z - tf.gather(logits, labels, axis=-1, batch_dims=2)  # -log p_label
         loss = (1.0 - eps) * nll
         if eps:
-            loss += eps * (log_z - tf.reduce_mean(logits, axis=-1))       # eps * mean_k(-log p_k)
+            loss += eps * (log_z - tf.reduce_mean(logits, axis=-1))  # eps * mean_k(-log p_k)
 
-        def grad(upstream):                                               # upstream: (B, T)
+        def grad(upstream):  # upstream: (B, T)
             q = tf.one_hot(labels, vocab, on_value=1.0 - eps + eps / vocab, off_value=eps / vocab)
             softmax = exp * (1.0 / total)[..., None]
             return (softmax - q) * upstream[..., None]
@@ -84,7 +84,7 @@ def masked_loss(labels, logits, label_smoothing=0.1):
         >>> float(masked_loss(tf.constant([[3, 0]]), tf.zeros((1, 2, 5))))
         1.6094...
     """
-    loss = smoothed_cross_entropy(labels, logits, label_smoothing)        # (B, T)
+    loss = smoothed_cross_entropy(labels, logits, label_smoothing)  # (B, T)
     mask = tf.cast(tf.cast(labels, tf.int32) != 0, tf.float32)
     return tf.math.divide_no_nan(tf.reduce_sum(loss * mask), _real_token_count(mask))
 

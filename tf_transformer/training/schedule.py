@@ -43,8 +43,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step):
         step_num = tf.cast(step, tf.float32) + 1.0
         decay = tf.math.rsqrt(step_num)
-        warmup = step_num * self.warmup_steps ** -1.5
-        return self.scale * self.d_model ** -0.5 * tf.minimum(decay, warmup)
+        warmup = step_num * self.warmup_steps**-1.5
+        return self.scale * self.d_model**-0.5 * tf.minimum(decay, warmup)
 
     def get_config(self):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
@@ -52,5 +52,6 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 def make_optimizer(d_model, warmup_steps=4000, scale=1.0):
     """Adam(beta_1=0.9, beta_2=0.98, epsilon=1e-9) on a ``WarmupSchedule``, as in the paper."""
-    return keras.optimizers.Adam(WarmupSchedule(d_model, warmup_steps, scale),
-                                 beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+    return keras.optimizers.Adam(
+        WarmupSchedule(d_model, warmup_steps, scale), beta_1=0.9, beta_2=0.98, epsilon=1e-9
+    )

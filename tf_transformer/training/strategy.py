@@ -38,8 +38,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
                 "--strategy multiworker needs TF_CONFIG describing the cluster, e.g. "
-                "TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
-                "\"task\": {\"type\": \"worker\", \"index\": 0}}' on the first machine.")
+                'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}\' on the first machine.'
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
@@ -63,8 +64,10 @@ def is_chief(strategy) -> bool:
         return True
     resolver = strategy.cluster_resolver
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def shard_by_batch(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -97,7 +100,7 @@ def keras_workarounds(model, strategy) -> None:
     """
     if not is_multiworker(strategy):
         return
-    model._distribute_strategy = None                                   # 1.
-    for name in ("train_step", "test_step"):                            # 2.
+    model._distribute_strategy = None  # 1.
+    for name in ("train_step", "test_step"):  # 2.
         step = getattr(model, name)
         setattr(model, name, lambda data, step=step: {k: tf.reshape(v, [1]) for k, v in step(data).items()})

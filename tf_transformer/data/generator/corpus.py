@@ -41,7 +41,14 @@ from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT, TRAIN_SPL
 from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
 from tf_transformer.data.generator import lexicon as lx
 from tf_transformer.data.generator.grammar import (
-    FAMILY_VERBS, STATE_ADJECTIVES, Clause, Grammar, Ref, _Retry, finish)
+    FAMILY_VERBS,
+    STATE_ADJECTIVES,
+    Clause,
+    Grammar,
+    Ref,
+    _Retry,
+    finish,
+)
 
 SEED = 20240611
 # In generation order: the held-out splits first, so that train can avoid their sentences.
@@ -52,10 +59,14 @@ MIN_WORDS = 3
 
 # The sentences the course shows attention maps for. They go to the test split.
 CLASSIC = [
-    ("O animal não atravessou a rua porque estava muito cansado.",
-     "The animal didn't cross the street because it was too tired."),
-    ("O animal não atravessou a rua porque ela era muito larga.",
-     "The animal didn't cross the street because it was too wide."),
+    (
+        "O animal não atravessou a rua porque estava muito cansado.",
+        "The animal didn't cross the street because it was too tired.",
+    ),
+    (
+        "O animal não atravessou a rua porque ela era muito larga.",
+        "The animal didn't cross the street because it was too wide.",
+    ),
 ]
 
 CLASSIC_STEM = "O animal não atravessou a rua porque"
@@ -78,11 +89,25 @@ class Sentences:
     """
 
     # name -> weight, for train/validation/test (at most one extension)
-    SIMPLE = {"statement": 16, "copula": 6, "yes_no": 5, "wh": 5, "relative": 17,
-              "porque": 13, "quando": 9, "se": 6, "family": 9, "coordination": 14}
+    SIMPLE = {
+        "statement": 16,
+        "copula": 6,
+        "yes_no": 5,
+        "wh": 5,
+        "relative": 17,
+        "porque": 13,
+        "quando": 9,
+        "se": 6,
+        "family": 9,
+        "coordination": 14,
+    }
     # two extensions, only in the generalization split
-    COMBINED = {"relative_subordinate": 35, "relative_coordination": 25,
-                "subordinate_coordination": 20, "family_relative": 20}
+    COMBINED = {
+        "relative_subordinate": 35,
+        "relative_coordination": 25,
+        "subordinate_coordination": 20,
+        "family_relative": 20,
+    }
 
     def __init__(self, rng: random.Random):
         self.g = Grammar(rng)
@@ -132,8 +157,7 @@ class Sentences:
             c = g.clause(subj=who, verb=verb)
             return c.pt(), c.en(), "?"
         if kind == "what":
-            verb = g.pick([v for v in g.by_frame["T"]
-                           if set(v.args) - {"person", "animal", "place"}])
+            verb = g.pick([v for v in g.by_frame["T"] if set(v.args) - {"person", "animal", "place"}])
             c = g.clause(verb=verb, gap="object", question=True, neg=g.chance(0.1))
             return ["o", "que"] + c.pt(), ["what"] + c.en(question=True), "?"
         if kind == "where":
@@ -143,9 +167,11 @@ class Sentences:
             subj = g.np(("thing", "container", "read", "animal", "person", "name"))
             tense = g.pick(("pres", "pres", "impf", "fut"))
             form = lx.ESTAR[tense][subj.person]
-            aux, rest = {"pres": ("is" if subj.agr == "3sg" else "are", []),
-                         "impf": ("was" if subj.agr == "3sg" else "were", []),
-                         "fut": ("will", ["be"])}[tense]
+            aux, rest = {
+                "pres": ("is" if subj.agr == "3sg" else "are", []),
+                "impf": ("was" if subj.agr == "3sg" else "were", []),
+                "fut": ("will", ["be"]),
+            }[tense]
             return ["onde", form] + subj.pt, ["where", aux] + subj.en + rest, "?"
         c = self.any_clause(question=True, neg=g.chance(0.5))
         return ["por", "que"] + c.pt(), ["why"] + c.en(question=True), "?"
@@ -157,9 +183,15 @@ class Sentences:
         rel = "who" if "person" in head.kinds else "that"
         tense = g.pick(("pres", "pret", "impf"))
         objects = [v for v in g.by_frame["T"] if set(v.args) & set(head.kinds)]
-        subjects = [v for v in lx.VERBS if v.frame in "TLMPGI"
-                    and (("p" in v.subjects and "person" in head.kinds)
-                         or ("a" in v.subjects and "animal" in head.kinds))]
+        subjects = [
+            v
+            for v in lx.VERBS
+            if v.frame in "TLMPGI"
+            and (
+                ("p" in v.subjects and "person" in head.kinds)
+                or ("a" in v.subjects and "animal" in head.kinds)
+            )
+        ]
         if subjects and (not objects or g.chance(0.5)):
             gap = Ref(["que"], [rel], head.person, head.gender, head.plural, head.pronoun, head.kinds)
             c = g.clause(subj=gap, verb=g.pick(subjects), tense=tense, adverbs=False, muito=False)
@@ -167,13 +199,13 @@ class Sentences:
         elif objects:
             verb = g.pick(objects)
             subj = g.subject(verb) if g.chance(0.6) else g.pronoun((0, 1, 3))
-            c = g.clause(subj=subj, verb=verb, tense=tense, gap="object", adverbs=False,
-                         muito=False)
+            c = g.clause(subj=subj, verb=verb, tense=tense, gap="object", adverbs=False, muito=False)
             pt, en = ["que"] + c.pt(), [rel] + c.en()
         else:
             raise _Retry
-        return Ref(head.pt + pt, head.en + en, head.person, head.gender, head.plural,
-                   head.pronoun, head.kinds)
+        return Ref(
+            head.pt + pt, head.en + en, head.person, head.gender, head.plural, head.pronoun, head.kinds
+        )
 
     def relative_main(self) -> Clause:
         """A main clause whose subject or object carries a relative clause."""
@@ -181,7 +213,8 @@ class Sentences:
         if g.chance(0.5):
             verb = g.pick([v for v in lx.VERBS if v.frame != "D"])
             kinds = (("person",) if "p" in verb.subjects else ()) + (
-                ("animal",) if "a" in verb.subjects else ())
+                ("animal",) if "a" in verb.subjects else ()
+            )
             subj = self.relative_clause(g.np(kinds, muito=False))
             return g.clause(subj=subj, verb=verb, adverbs=False, muito=False)
         verb = g.pick([v for v in g.by_frame["T"] + g.by_frame["G"]])
@@ -207,35 +240,46 @@ class Sentences:
                 raise _Retry
         if g.chance(0.3):
             return g.copula(subj=subj, tense=tense, neg=g.chance(0.15), kind="adj", degree=None)
-        verb = g.pick([v for v in lx.VERBS if tense in v.tenses and (
-            ("p" in v.subjects and "person" in subj.kinds) or
-            ("a" in v.subjects and "animal" in subj.kinds))] or [None])
+        verb = g.pick(
+            [
+                v
+                for v in lx.VERBS
+                if tense in v.tenses
+                and (
+                    ("p" in v.subjects and "person" in subj.kinds)
+                    or ("a" in v.subjects and "animal" in subj.kinds)
+                )
+            ]
+            or [None]
+        )
         if verb is None:
             raise _Retry
-        return g.clause(subj=subj, verb=verb, tense=tense, neg=g.chance(0.15),
-                        adverbs=False, muito=False)
+        return g.clause(subj=subj, verb=verb, tense=tense, neg=g.chance(0.15), adverbs=False, muito=False)
 
     def subordinate(self, main: Clause | None = None, kind: str | None = None):
         g = self.g
         kind = kind or g.pick(("porque", "quando", "se"))
         if kind == "porque":
             main = main or self.any_clause(muito=False)
-            sub_tense = {"pres": "pres", "pret": g.pick(("impf", "pret")),
-                         "impf": "impf", "fut": "pres"}[main.tense]
+            sub_tense = {"pres": "pres", "pret": g.pick(("impf", "pret")), "impf": "impf", "fut": "pres"}[
+                main.tense
+            ]
             sub = self.sub_clause(main, sub_tense)
             if main.pt_vp[0] == "não" and "muito" in sub.pt_vp:
                 raise _Retry
             return main.pt() + ["porque"] + sub.pt(), main.en() + ["because"] + sub.en(), "."
-        sub_tense, main_tense = (g.pick((("pret", "pret"), ("pret", "impf"), ("impf", "impf"),
-                                         ("pres", "pres"))) if kind == "quando" else ("pres", "pres"))
+        sub_tense, main_tense = (
+            g.pick((("pret", "pret"), ("pret", "impf"), ("impf", "impf"), ("pres", "pres")))
+            if kind == "quando"
+            else ("pres", "pres")
+        )
         word, en_word = {"quando": ("quando", "when"), "se": ("se", "if")}[kind]
         main = main or g.clause(tense=main_tense, muito=False)
         if main.tense != main_tense:
             raise _Retry
         if g.chance(0.5):  # "Quando o pai chegou, o menino dormia."
             sub = self.sub_clause(main, sub_tense, coref_ok=False)
-            return ([word] + comma(sub.pt()) + main.pt(),
-                    [en_word] + comma(sub.en()) + main.en(), ".")
+            return ([word] + comma(sub.pt()) + main.pt(), [en_word] + comma(sub.en()) + main.en(), ".")
         sub = self.sub_clause(main, sub_tense)
         return main.pt() + [word] + sub.pt(), main.en() + [en_word] + sub.en(), "."
 
@@ -249,7 +293,7 @@ class Sentences:
         return self.subordinate(kind="se")
 
     def family(self, subj: Ref | None = None):
-        """"O animal não atravessou a rua porque estava muito cansado." and kin.
+        """ "O animal não atravessou a rua porque estava muito cansado." and kin.
 
         The main clause is negative; the reason says the subject was too
         tired (sick, scared, busy) or the object too wide (hot, heavy...).
@@ -259,23 +303,26 @@ class Sentences:
         g = self.g
         verbs = list(FAMILY_VERBS)
         if subj is not None:  # keep verbs this subject can do ("o cão" does not buy)
-            verbs = [v for v in verbs if ("p" in g.verbs[v].subjects and "person" in subj.kinds)
-                     or ("a" in g.verbs[v].subjects and "animal" in subj.kinds)]
+            verbs = [
+                v
+                for v in verbs
+                if ("p" in g.verbs[v].subjects and "person" in subj.kinds)
+                or ("a" in g.verbs[v].subjects and "animal" in subj.kinds)
+            ]
         verb = g.verbs[g.pick(verbs)]
         kind = g.pick(list(FAMILY_VERBS[verb.inf]))
         obj = None
         if subj is None and g.chance(0.1):  # the course's own animal and street
             verb, kind = g.verbs["atravessar"], "road"
-            subj = g.np(("animal",), noun=g.noun_named("animal"), det="def", plural=False,
-                        adjectives=[])
-            obj = g.np(("road",), noun=g.noun_named("rua"), det="def", plural=False,
-                       adjectives=[])
+            subj = g.np(("animal",), noun=g.noun_named("animal"), det="def", plural=False, adjectives=[])
+            obj = g.np(("road",), noun=g.noun_named("rua"), det="def", plural=False, adjectives=[])
         if subj is None:
             subj = g.subject(verb)
             if subj.is_pronoun and subj.person in (2, 4) and subj.en != ["you"] and g.chance(0.5):
                 raise _Retry
-        obj = obj or g.np((kind,), adjectives=[], muito=False,
-                          det=g.pick(("def", "def", "def", "this", "that", "my")))
+        obj = obj or g.np(
+            (kind,), adjectives=[], muito=False, det=g.pick(("def", "def", "def", "this", "that", "my"))
+        )
         if obj.pt == subj.pt:
             raise _Retry
         tense = g.pick(("pret", "pret", "pret", "pres"))
@@ -290,24 +337,25 @@ class Sentences:
         else:
             adj, about = g.adjectives[g.pick(FAMILY_VERBS[verb.inf][kind])], obj.as_pronoun()
             drop = g.chance(0.6)
-        sub = g.copula(subj=about, tense=sub_tense, neg=False, kind="adj", adjective=adj,
-                       degree="too", drop=drop)
+        sub = g.copula(
+            subj=about, tense=sub_tense, neg=False, kind="adj", adjective=adj, degree="too", drop=drop
+        )
         return main.pt() + ["porque"] + sub.pt(), main.en() + ["because"] + sub.en(), "."
 
     def coordination(self, first: Clause | None = None):
         g = self.g
         if g.chance(0.5):  # one subject, two verb phrases: English keeps one subject too
             first = first or g.clause(frames="TTTLMPDG", adverbs=False)
-            second = g.clause(subj=first.subj, tense=first.tense, frames="TTTLMPDG",
-                              neg=g.chance(0.2), adverbs=False)
+            second = g.clause(
+                subj=first.subj, tense=first.tense, frames="TTTLMPDG", neg=g.chance(0.2), adverbs=False
+            )
             en2 = ([second.aux] if second.aux else []) + second.en_vp
             return first.pt() + ["e"] + second.pt_vp, first.en() + ["and"] + en2, "."
         first = first or self.any_clause(adverbs=False)
         second = self.any_clause(adverbs=False)
         if g.chance(0.6):
             return first.pt() + ["e"] + second.pt(), first.en() + ["and"] + second.en(), "."
-        return (comma(first.pt()) + ["mas"] + second.pt(),
-                comma(first.en()) + ["but"] + second.en(), ".")
+        return (comma(first.pt()) + ["mas"] + second.pt(), comma(first.en()) + ["but"] + second.en(), ".")
 
     # ----------------------------------------------- generalization: two at once
     def relative_subordinate(self):
@@ -320,7 +368,7 @@ class Sentences:
     def subordinate_coordination(self):
         g = self.g
         kind = g.pick(("quando", "se"))
-        sub_tense, main_tense = (("pret", "pret") if kind == "quando" else ("pres", "pres"))
+        sub_tense, main_tense = ("pret", "pret") if kind == "quando" else ("pres", "pres")
         sub = self.sub_clause(None, sub_tense, coref_ok=False)
         pt, en, mark = self.coordination(first=g.clause(tense=main_tense, adverbs=False))
         word, en_word = {"quando": ("quando", "when"), "se": ("se", "if")}[kind]
@@ -352,8 +400,9 @@ def generate(seed: int = SEED, sizes: dict[str, int] | None = None) -> dict[str,
                 continue  # the classic's closest siblings are kept for training
             if pt in seen:
                 if seen[pt] != en:
-                    raise AssertionError(f"one Portuguese sentence, two translations:\n{pt}\n"
-                                         f"{seen[pt]}\n{en}")
+                    raise AssertionError(
+                        f"one Portuguese sentence, two translations:\n{pt}\n{seen[pt]}\n{en}"
+                    )
                 continue
             seen[pt] = en
             pairs.append((pt, en))
@@ -369,8 +418,9 @@ def write(splits: dict[str, list[tuple[str, str]]], out_dir: pathlib.Path) -> No
     for split, pairs in splits.items():
         data = "".join(f"{pt}\t{en}\n" for pt, en in pairs).encode("utf-8")
         with open(out_dir / f"{split}.tsv.gz", "wb") as raw:
-            with gzip.GzipFile(filename=f"{split}.tsv", mode="wb", fileobj=raw,
-                               compresslevel=9, mtime=0) as gz:
+            with gzip.GzipFile(
+                filename=f"{split}.tsv", mode="wb", fileobj=raw, compresslevel=9, mtime=0
+            ) as gz:
                 gz.write(data)
 
 
@@ -393,8 +443,10 @@ def forms(sentence: str) -> list[str]:
 def statistics(data_dir: pathlib.Path | str | None = None) -> str:
     """The data card's tables, as Markdown, computed from the files."""
     splits = {s: read(s, data_dir) for s in SPLITS}
-    lines = ["| split | pairs | pt words | en words | mean pt length | min-max pt length |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| split | pairs | pt words | en words | mean pt length | min-max pt length |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     all_pt, all_en = collections.Counter(), collections.Counter()
     for split, pairs in splits.items():
         pt_len = [len(p.split()) for p, _ in pairs]
@@ -402,14 +454,21 @@ def statistics(data_dir: pathlib.Path | str | None = None) -> str:
         for p, e in pairs:
             all_pt.update(forms(p))
             all_en.update(forms(e))
-        lines.append(f"| {split} | {len(pairs):,} | {sum(pt_len):,} | {sum(en_len):,} | "
-                     f"{sum(pt_len) / len(pairs):.1f} | {min(pt_len)}-{max(pt_len)} |")
+        lines.append(
+            f"| {split} | {len(pairs):,} | {sum(pt_len):,} | {sum(en_len):,} | "
+            f"{sum(pt_len) / len(pairs):.1f} | {min(pt_len)}-{max(pt_len)} |"
+        )
     train_pt = collections.Counter(w for p, _ in splits["train"] for w in forms(p))
-    lines += ["", f"Distinct Portuguese word forms (lower-cased): {len(all_pt):,} in all, "
-              f"{len(train_pt):,} in train; English: {len(all_en):,}.", "",
-              "Sentence length in Portuguese words (share of each split):", "",
-              "| words | " + " | ".join(SPLITS) + " |",
-              "|---|" + "---:|" * len(SPLITS)]
+    lines += [
+        "",
+        f"Distinct Portuguese word forms (lower-cased): {len(all_pt):,} in all, "
+        f"{len(train_pt):,} in train; English: {len(all_en):,}.",
+        "",
+        "Sentence length in Portuguese words (share of each split):",
+        "",
+        "| words | " + " | ".join(SPLITS) + " |",
+        "|---|" + "---:|" * len(SPLITS),
+    ]
     bins = [(1, 5), (6, 8), (9, 11), (12, 14), (15, 17), (18, 20), (21, 25), (26, 30)]
     for lo, hi in bins:
         row = []
@@ -430,12 +489,17 @@ def update_readme(data_dir=None, readme=README) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
-                        help="where to write (default: the checkout's data/embedded_pt_en)")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=DEFAULT_OUT,
+        help="where to write (default: the checkout's data/embedded_pt_en)",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--stats", action="store_true", help="print statistics of --out")
-    parser.add_argument("--update-readme", action="store_true",
-                        help="write the statistics of --out into data/README.md")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="write the statistics of --out into data/README.md"
+    )
     args = parser.parse_args(argv)
     if args.out is None:
         parser.error("not running from a checkout: say where to write with --out")

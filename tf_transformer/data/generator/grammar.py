@@ -42,8 +42,12 @@ PRONOUNS = {  # person -> [(pt, en, gender, plural)]
     1: [("tu", "you", "m", False), ("tu", "you", "f", False)],
     2: [("ele", "he", "m", False), ("ela", "she", "f", False)],
     3: [("nós", "we", "m", True), ("nós", "we", "f", True)],
-    4: [("eles", "they", "m", True), ("elas", "they", "f", True),
-        ("vocês", "you", "m", True), ("vocês", "you", "f", True)],
+    4: [
+        ("eles", "they", "m", True),
+        ("elas", "they", "f", True),
+        ("vocês", "you", "m", True),
+        ("vocês", "you", "f", True),
+    ],
 }
 
 DETERMINERS = {  # name -> ((m.sg, f.sg, m.pl, f.pl), en singular, en plural)
@@ -58,17 +62,39 @@ DETERMINERS = {  # name -> ((m.sg, f.sg, m.pl, f.pl), en singular, en plural)
 
 CONTRACTIONS = {}
 for _prep, _out in (("de", "d"), ("em", "n")):
-    for _w in ("o", "a", "os", "as", "este", "esta", "estes", "estas",
-               "aquele", "aquela", "aqueles", "aquelas"):
+    for _w in (
+        "o",
+        "a",
+        "os",
+        "as",
+        "este",
+        "esta",
+        "estes",
+        "estas",
+        "aquele",
+        "aquela",
+        "aqueles",
+        "aquelas",
+    ):
         CONTRACTIONS[_prep, _w] = _out + _w
 for _w in ("um", "uma", "uns", "umas"):
     CONTRACTIONS["em", _w] = "n" + _w
-CONTRACTIONS.update({
-    ("a", "o"): "ao", ("a", "a"): "à", ("a", "os"): "aos", ("a", "as"): "às",
-    ("a", "aquele"): "àquele", ("a", "aquela"): "àquela",
-    ("a", "aqueles"): "àqueles", ("a", "aquelas"): "àquelas",
-    ("por", "o"): "pelo", ("por", "a"): "pela", ("por", "os"): "pelos", ("por", "as"): "pelas",
-})
+CONTRACTIONS.update(
+    {
+        ("a", "o"): "ao",
+        ("a", "a"): "à",
+        ("a", "os"): "aos",
+        ("a", "as"): "às",
+        ("a", "aquele"): "àquele",
+        ("a", "aquela"): "àquela",
+        ("a", "aqueles"): "àqueles",
+        ("a", "aquelas"): "àquelas",
+        ("por", "o"): "pelo",
+        ("por", "a"): "pela",
+        ("por", "os"): "pelos",
+        ("por", "as"): "pelas",
+    }
+)
 
 # (pt, en, tenses it fits); the last two lines settle "comemos"-style forms.
 ADVERBS = [
@@ -120,14 +146,26 @@ class Ref:
     is_pronoun: bool = False
     coref: bool = False  # a pronoun for something named earlier: may be dropped
 
-    def as_pronoun(self) -> "Ref":
+    def as_pronoun(self) -> Ref:
         """The pronoun that refers back to this referent ("o gato" -> ele / "it")."""
         if self.is_pronoun:
             return dataclasses.replace(self, coref=True)
-        pt = ("eles" if self.gender == "m" else "elas") if self.plural else (
-            "ele" if self.gender == "m" else "ela")
-        return Ref([pt], [self.pronoun], self.person, self.gender, self.plural,
-                   self.pronoun, self.kinds, is_pronoun=True, coref=True)
+        pt = (
+            ("eles" if self.gender == "m" else "elas")
+            if self.plural
+            else ("ele" if self.gender == "m" else "ela")
+        )
+        return Ref(
+            [pt],
+            [self.pronoun],
+            self.person,
+            self.gender,
+            self.plural,
+            self.pronoun,
+            self.kinds,
+            is_pronoun=True,
+            coref=True,
+        )
 
     @property
     def agr(self) -> str:
@@ -258,8 +296,9 @@ class Grammar:
         return [first, self.pick(others)] if others else [first]
 
     # --------------------------------------------------------- noun phrases
-    def np(self, kinds, *, det=None, plural=None, adjectives=None, muito=True,
-           allow_bare=False, noun=None) -> Ref:
+    def np(
+        self, kinds, *, det=None, plural=None, adjectives=None, muito=True, allow_bare=False, noun=None
+    ) -> Ref:
         """A noun phrase of one of ``kinds``.
 
         Portuguese puts adjectives after the noun ("o gato preto"), English
@@ -267,17 +306,38 @@ class Grammar:
         """
         noun = noun or self.noun(kinds)
         if "name" in noun.kinds:
-            return Ref(["o" if noun.gender == "m" else "a", noun.pt], [noun.en], 2,
-                       noun.gender, False, noun.pronoun, noun.kinds + ("person",))
+            return Ref(
+                ["o" if noun.gender == "m" else "a", noun.pt],
+                [noun.en],
+                2,
+                noun.gender,
+                False,
+                noun.pronoun,
+                noun.kinds + ("person",),
+            )
         can_plural = not noun.mass and "singular" not in noun.kinds
         if plural is None:
             plural = can_plural and self.chance(0.3)
         plural = plural and can_plural
         if det is None:
             r = self.rng.random()
-            det = ("def" if r < 0.45 else "indef" if r < 0.57 else "this" if r < 0.63
-                   else "that" if r < 0.68 else self.pick(("my", "your", "our")) if r < 0.80
-                   else "post" if r < 0.87 else "gen" if r < 0.93 else "num")
+            det = (
+                "def"
+                if r < 0.45
+                else "indef"
+                if r < 0.57
+                else "this"
+                if r < 0.63
+                else "that"
+                if r < 0.68
+                else self.pick(("my", "your", "our"))
+                if r < 0.80
+                else "post"
+                if r < 0.87
+                else "gen"
+                if r < 0.93
+                else "num"
+            )
             if det == "num" and not can_plural:
                 det = "def"
             if det in ("post", "gen") and "nopos" in noun.kinds:
@@ -300,7 +360,7 @@ class Grammar:
         if len(adjectives) == 1 and muito and self.chance(0.12):
             adj_pt, adj_en = ["muito"] + adj_pt, ["very"] + adj_en
         index = (2 if plural else 0) + (1 if g == "f" else 0)
-        tail_pt, tail_en = [], []
+        tail_pt = []
         if det in DETERMINERS:
             forms, en_sg, en_pl = DETERMINERS[det]
             det_pt, det_en = words(forms[index]), [en_pl if plural else en_sg]
@@ -341,8 +401,15 @@ class Grammar:
             a, b = (self.np(("person", "animal"), det="def", plural=False, adjectives=[]) for _ in "ab")
             if a.pt == b.pt:
                 return a
-            return Ref(a.pt + ["e"] + b.pt, a.en + ["and"] + b.en, 4,
-                       "f" if a.gender == b.gender == "f" else "m", True, "they", a.kinds)
+            return Ref(
+                a.pt + ["e"] + b.pt,
+                a.en + ["and"] + b.en,
+                4,
+                "f" if a.gender == b.gender == "f" else "m",
+                True,
+                "they",
+                a.kinds,
+            )
         kinds = (("person",) if people else ()) + (("animal",) if animals else ())
         return self.np(kinds)
 
@@ -352,8 +419,9 @@ class Grammar:
         if prep == "por" and not noun.via:
             noun = self.noun(("road",))
         det = det or self.pick(("def", "def", "def", "this", "that", "my", "our"))
-        ref = self.np(kinds, noun=noun, det=det, plural=False, muito=False,
-                      adjectives=None if self.chance(0.25) else [])
+        ref = self.np(
+            kinds, noun=noun, det=det, plural=False, muito=False, adjectives=None if self.chance(0.25) else []
+        )
         en_prep = {"em": noun.loc, "a": "to", "por": noun.via}[prep]
         return contract(prep, ref.pt), [en_prep] + ref.en, noun
 
@@ -371,8 +439,7 @@ class Grammar:
         if subj.coref and subj.person in (2, 4):
             return True
         form = verb_forms[tense][subj.person]
-        return subj.person in (0, 1, 3) and sum(
-            f == form for fs in verb_forms.values() for f in fs) == 1
+        return subj.person in (0, 1, 3) and sum(f == form for fs in verb_forms.values() for f in fs) == 1
 
     @staticmethod
     def ambiguous_tense(verb_forms: dict, tense: str, person: int) -> bool:
@@ -387,10 +454,21 @@ class Grammar:
         pt, en, _ = self.pick([a for a in ADVERBS if tense in a[2]])
         return words(pt), words(en)
 
-    def clause(self, *, subj: Ref | None = None, verb: lx.Verb | None = None,
-               tense: str | None = None, neg: bool | None = None, question: bool = False,
-               frames="TTTTLMPDGI", gap: str | None = None, adverbs: bool = True,
-               muito: bool = True, drop: bool | None = None, obj: Ref | None = None) -> Clause:
+    def clause(
+        self,
+        *,
+        subj: Ref | None = None,
+        verb: lx.Verb | None = None,
+        tense: str | None = None,
+        neg: bool | None = None,
+        question: bool = False,
+        frames="TTTTLMPDGI",
+        gap: str | None = None,
+        adverbs: bool = True,
+        muito: bool = True,
+        drop: bool | None = None,
+        obj: Ref | None = None,
+    ) -> Clause:
         """One clause with a lexical verb.
 
         ``gap`` leaves out the object ("o que ... comeu?") or the place
@@ -464,15 +542,26 @@ class Grammar:
             return contract("de", obj.pt), obj.en
         return [], []
 
-    def copula(self, *, subj: Ref | None = None, tense: str | None = None,
-               neg: bool | None = None, question: bool = False, kind: str | None = None,
-               adjective: lx.Adjective | None = None, degree: str | None = "maybe",
-               drop: bool | None = None) -> Clause:
-        """"O gato está cansado", "A casa é grande", "O livro está na mesa",
+    def copula(
+        self,
+        *,
+        subj: Ref | None = None,
+        tense: str | None = None,
+        neg: bool | None = None,
+        question: bool = False,
+        kind: str | None = None,
+        adjective: lx.Adjective | None = None,
+        degree: str | None = "maybe",
+        drop: bool | None = None,
+    ) -> Clause:
+        """ "O gato está cansado", "A casa é grande", "O livro está na mesa",
         "O João é médico" (-> "João is a doctor")."""
         if subj is None:
-            subj = self.subject(people=True, animals=True) if self.chance(0.7) else self.np(
-                ("thing", "container", "vehicle", "building", "food", "road"))
+            subj = (
+                self.subject(people=True, animals=True)
+                if self.chance(0.7)
+                else self.np(("thing", "container", "vehicle", "building", "food", "road"))
+            )
         if neg is None:
             neg = self.chance(0.25)
         if kind is None:
@@ -496,18 +585,17 @@ class Grammar:
                 pt_rest, en_rest = ["muito"] + pt_rest, [degree] + en_rest
         elif kind == "loc":
             verb_name = "estar"
-            pt_rest, en_rest, _ = self.place(("place",) if {"person", "animal"} & set(subj.kinds)
-                                             else ("place", "surface", "container"))
+            pt_rest, en_rest, _ = self.place(
+                ("place",) if {"person", "animal"} & set(subj.kinds) else ("place", "surface", "container")
+            )
         else:
             verb_name = "ser"
-            job = self.pick([n for n in self.nouns["job"] if n.gender == subj.gender]
-                            or self.nouns["job"])
+            job = self.pick([n for n in self.nouns["job"] if n.gender == subj.gender] or self.nouns["job"])
             pt_rest = [job.pt_pl if subj.plural else job.pt]
             en_rest = [job.en_pl] if subj.plural else ["a", job.en]
         forms = lx.ESTAR if verb_name == "estar" else lx.SER
         tenses = ("pres", "pret", "impf", "fut") if verb_name == "estar" else ("pres", "impf", "fut")
-        tense = tense if tense in tenses else (
-            "impf" if tense == "pret" else self.pick(tenses))
+        tense = tense if tense in tenses else ("impf" if tense == "pret" else self.pick(tenses))
         if question and neg and subj.agr == "1sg" and tense == "pres":
             neg = False
         if drop is None:

@@ -542,8 +542,15 @@ def _parse_verbs() -> list[Verb]:
     for inf, base, s3, past, ing, frame, subjects, aspect in _rows(VERBS_TABLE):
         kind, _, args = frame.partition(":")
         verbs.append(
-            Verb(inf, (base, s3, past, ing), kind, tuple(filter(None, args.split(","))),
-                 subjects, aspect, conjugate(inf))
+            Verb(
+                inf,
+                (base, s3, past, ing),
+                kind,
+                tuple(filter(None, args.split(","))),
+                subjects,
+                aspect,
+                conjugate(inf),
+            )
         )
     return verbs
 
@@ -556,8 +563,16 @@ ESTAR = conjugate("estar")
 
 # Portuguese numbers 2..12 and 20 with their English words; "dois" agrees in gender.
 NUMBERS = [
-    (("dois", "duas"), "two"), (("três",) * 2, "three"), (("quatro",) * 2, "four"),
-    (("cinco",) * 2, "five"), (("seis",) * 2, "six"), (("sete",) * 2, "seven"),
-    (("oito",) * 2, "eight"), (("nove",) * 2, "nine"), (("dez",) * 2, "ten"),
-    (("onze",) * 2, "eleven"), (("doze",) * 2, "twelve"), (("vinte",) * 2, "twenty"),
+    (("dois", "duas"), "two"),
+    (("três",) * 2, "three"),
+    (("quatro",) * 2, "four"),
+    (("cinco",) * 2, "five"),
+    (("seis",) * 2, "six"),
+    (("sete",) * 2, "seven"),
+    (("oito",) * 2, "eight"),
+    (("nove",) * 2, "nine"),
+    (("dez",) * 2, "ten"),
+    (("onze",) * 2, "eleven"),
+    (("doze",) * 2, "twelve"),
+    (("vinte",) * 2, "twenty"),
 ]

@@ -1,0 +1,135 @@
+"""Any language pair, either direction, end to end: train, translate, export, and load
+the SavedModel in a fresh process that cannot import tf_transformer.
+
+- en -> pt on the reversed embedded corpus (the direction in which "it" must be
+  resolved to choose the Portuguese agreement);
+- zh -> en from a small TSV written here (no spaces between Chinese words).
+
+Tiny models and a few hundred steps: the point is that every stage accepts the pair
+and the exported model gives the same strings as the in-process Translator.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from test_data_local import chinese_pairs
+from test_inference_export import NO_TF_TRANSFORMER
+
+from tf_transformer import cli
+from tf_transformer.data import DatasetSpec, prepare
+from tf_transformer.inference import Translator, export_translator
+from tf_transformer.run_dir import load_run, read_run_info
+from tf_transformer.training import train
+
+EXPORTED = (
+    NO_TF_TRANSFORMER
+    + """
+loaded = tf.saved_model.load(export_dir)
+out = loaded.signatures["serving_default"](text=tf.constant(texts))["translation"]
+print("OUT", json.dumps([t.decode() for t in out.numpy()]))
+"""
+)
+
+
+def exported_translations(export_dir, texts):
+    proc = subprocess.run(
+        [sys.executable, "-c", EXPORTED, str(export_dir), json.dumps([t.encode().hex() for t in texts])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split("OUT", 1)[1])
+
+
+def train_export_and_compare(run_dir, texts, **settings):
+    result = train("tiny", run_dir, seed=1, verbose=0, **settings)
+    assert result.stopped == "done"
+    run = load_run(run_dir)
+    translator = Translator.from_run(run)
+    ours = [translator.translate(t) for t in texts]
+    export_dir = run_dir.parent / "export" / "1"
+    export_translator(translator, export_dir)
+    assert exported_translations(export_dir, texts) == ours
+    return run, ours
+
+
+def test_english_to_portuguese_on_the_reversed_embedded_corpus(tmp_path):
+    run, ours = train_export_and_compare(
+        tmp_path / "run",
+        ["The animal didn't cross the street because it was too tired."],
+        dataset=DatasetSpec(reverse=True),
+        max_steps=300,
+        steps_per_epoch=100,
+        batch_tokens=2048,
+        warmup_steps=100,
+        lr_scale=2.0,
+        norm_first=True,
+        train_examples=20_000,
+        validation_examples=200,
+        max_length=32,
+    )
+    info = read_run_info(run.path)
+    assert (run.source_language, run.target_language) == ("en", "pt")
+    assert info["data"]["reverse"] is True
+    # The vocabularies swapped sides: the source speaks English, the target Portuguese.
+    assert run.source_tokenizer.get_vocab_path().numpy().decode().endswith("source.txt")
+    words = {w.decode() for w in run.target_tokenizer.vocab.numpy()}
+    assert {"animal", "rua", "cansado"} <= words and "street" not in words
+    assert ours[0].strip(), "the model translates into something"
+
+
+def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, capsys):
+    corpus = tmp_path / "zh-en.tsv"
+    corpus.write_text("".join(f"{zh}\t{en}\n" for zh, en in chinese_pairs()), encoding="utf-8")
+    data_dir = tmp_path / "tfds"
+    summary = prepare(DatasetSpec.parse(f"tsv:{corpus}"), data_dir=data_dir, vocab_size=300)
+    assert summary["round_trip"] == {"source": 1.0, "target": 1.0}
+    run_dir = tmp_path / "run"
+    flags = ["--dataset", f"tsv:{corpus}", "--data-dir", str(data_dir)]
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--run-dir",
+                str(run_dir),
+                "--max-steps",
+                "60",
+                "--batch-tokens",
+                "512",
+                "--max-length",
+                "24",
+                "--warmup-steps",
+                "30",
+                "--seed",
+                "1",
+                "--verbose",
+                "0",
+                *flags,
+            ]
+        )
+        == 0
+    )
+    assert cli.main(["translate", "--run-dir", str(run_dir), "我喜欢茶。", "他们喜欢音乐吗？"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert len(lines) == 2
+    run = load_run(run_dir)
+    assert (run.source_language, run.target_language) != ("pt", "en")
+    # The tokenizer the run keeps spells Chinese back exactly.
+    ids = run.source_tokenizer.tokenize(["我们不喜欢咖啡，但是喜欢茶。"])
+    assert run.source_tokenizer.detokenize(ids).numpy()[0].decode() == "我们不喜欢咖啡，但是喜欢茶。"
+    export_dir = tmp_path / "export" / "1"
+    assert cli.main(["export", "--run-dir", str(run_dir), "--out", str(export_dir)]) == 0
+    translator = Translator.from_run(run)
+    texts = ["我喜欢茶。", "他们喜欢音乐吗？"]
+    assert exported_translations(export_dir, texts) == [translator.translate(t) for t in texts]
+
+
+@pytest.mark.parametrize("languages", [("pt", "en")])
+def test_old_runs_keep_their_direction(languages):
+    """The embedded default is still pt -> en (a guard for the notebooks and the demo)."""
+    assert DatasetSpec().languages == languages
