@@ -9,13 +9,13 @@
 #   turn text into ids and back, exactly;
 # - the `tf.data` pipeline: tokenize, cap, bucket by length under a token
 #   budget, shuffle, cache, prefetch, and how much padding bucketing saves;
-# - how to switch to TED talks pt→en, and what happens without a network.
+# - how to switch to TED talks pt→en, and what happens without a network;
+# - how to bring your own corpus (a TSV or line-aligned files), and how to
+#   turn the direction around (English→Portuguese).
 #
 # Nothing here downloads anything.
 
 # %%
-import tf_transformer
-
 import inspect
 import os
 
@@ -25,7 +25,6 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from IPython.display import Code, display
 
-import tf_transformer.data  # registers the TFDS builder "embedded_pt_en"
 from tf_transformer.data import build_vocab, load_dataset, load_tokenizers, make_batches
 from tf_transformer.data.datasets import offline_help
 
@@ -58,7 +57,7 @@ builder = tfds.builder("embedded_pt_en")
 builder.download_and_prepare()
 print(builder.info.features)
 print({name: split.num_examples for name, split in builder.info.splits.items()})
-train = tfds.load("embedded_pt_en", split="train", as_supervised=True)   # (pt, en) string pairs
+train = tfds.load("embedded_pt_en", split="train", as_supervised=True)  # (pt, en) string pairs
 
 # %% [markdown]
 # `tf_transformer.data.load_dataset` is the same call with the course's
@@ -91,6 +90,7 @@ assert any(pt == classic for _, pt, _ in family)
 # Lengths matter twice: the model's `max_length` must cover them, and the
 # batching below is built around them.
 
+
 # %%
 def word_lengths(split, limit=None):
     ds = load_dataset("embedded", split)
@@ -113,7 +113,10 @@ axes[1].set_title("generalization split: Portuguese words")
 for ax in axes:
     ax.set_xlabel("words")
 plt.show()
-print(f"train: mean {pt_len.mean():.1f} pt / {en_len.mean():.1f} en words, longest {pt_len.max()} / {en_len.max()}")
+print(
+    f"train: mean {pt_len.mean():.1f} pt / {en_len.mean():.1f} en words, "
+    f"longest {pt_len.max()} / {en_len.max()}"
+)
 
 # %% [markdown]
 # The generalization split combines structures in ways training never shows
@@ -204,6 +207,7 @@ print("en_out is en_in shifted:   ", en_out[0, :6].numpy())
 # pipeline's average), padded to the longest sentence in each batch. We
 # count the share of real tokens in every batch of both.
 
+
 # %%
 def efficiencies(batches):
     out = []
@@ -214,18 +218,32 @@ def efficiencies(batches):
 
 
 def tokenized(pairs):
-    return pairs.map(lambda pt, en: (tokenizers.pt.tokenize(pt[None])[0], tokenizers.en.tokenize(en[None])[0]))
+    return pairs.map(
+        lambda pt, en: (tokenizers.pt.tokenize(pt[None])[0], tokenizers.en.tokenize(en[None])[0])
+    )
 
 
 bucket_eff = efficiencies(bucketed)
 average_batch = int(np.mean([int(pt.shape[0]) for (pt, _), _ in bucketed]))
-plain = (tokenized(pairs).shuffle(20000, seed=0).padded_batch(average_batch)
-         .map(lambda pt, en: ((pt, en[:, :-1]), en[:, 1:])))
+plain = (
+    tokenized(pairs)
+    .shuffle(20000, seed=0)
+    .padded_batch(average_batch)
+    .map(lambda pt, en: ((pt, en[:, :-1]), en[:, 1:]))
+)
 plain_eff = efficiencies(plain)
 
 fig, ax = plt.subplots(figsize=(7, 3.2))
-ax.hist(plain_eff, bins=30, range=(0, 1), alpha=0.7, label=f"padded_batch({average_batch}): mean {plain_eff.mean():.0%}")
-ax.hist(bucket_eff, bins=30, range=(0, 1), alpha=0.7, label=f"bucketed, 4096 tokens: mean {bucket_eff.mean():.0%}")
+ax.hist(
+    plain_eff,
+    bins=30,
+    range=(0, 1),
+    alpha=0.7,
+    label=f"padded_batch({average_batch}): mean {plain_eff.mean():.0%}",
+)
+ax.hist(
+    bucket_eff, bins=30, range=(0, 1), alpha=0.7, label=f"bucketed, 4096 tokens: mean {bucket_eff.mean():.0%}"
+)
 ax.set_xlabel("real tokens / all tokens in a batch")
 ax.set_ylabel("batches")
 ax.set_title("padding with and without bucketing")
@@ -254,6 +272,85 @@ print(offline_help("ted_hrlr_translate/pt_to_en", data_dir="/tmp/no_ted_here"))
 # ted_hrlr_translate/pt_to_en` learns TED vocabularies and the rest of the
 # course runs unchanged.
 #
+# ## Your own corpus
+#
+# Any parallel text works the same way. A `DatasetSpec` names it:
+# `tsv:PATH` for a tab- or comma-separated file (an Anki or Tatoeba export
+# is `English<TAB>Portuguese<TAB>attribution`, so Portuguese→English reads
+# column 1 as the source and column 0 as the target), or
+# `text:PATH.SRC,PATH.TGT` for two line-aligned files as OPUS and WMT
+# distribute them. We write a small file of that Anki shape here, with a few
+# lines of the trouble real exports have, and run the same pipeline on it.
+
+# %%
+import pathlib
+import tempfile
+
+from tf_transformer.data import DatasetSpec, prepare
+
+workdir = pathlib.Path(tempfile.mkdtemp(prefix="own_corpus_"))
+animals = [
+    ("cat", "cats", "gato", "gatos"),
+    ("dog", "dogs", "cão", "cães"),
+    ("bird", "birds", "pássaro", "pássaros"),
+    ("horse", "horses", "cavalo", "cavalos"),
+    ("fish", "fish", "peixe", "peixes"),
+]
+lines = [f"The {en}s is here.\tO {pt} está aqui.\tCC-BY".replace("s is", " is") for en, _, pt, _ in animals]
+for count in range(2, 42):
+    for _, en_plural, _, pt_plural in animals:
+        lines.append(f"I have {count} {en_plural}.\tEu tenho {count} {pt_plural}.\tCC-BY")
+lines += ["Only one column", "\tVazio.\tattribution", lines[0]]  # trouble: columns, empty, duplicate
+(workdir / "por.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+own = DatasetSpec.parse(f"tsv:{workdir / 'por.txt'}", source_column=1, target_column=0)
+summary = prepare(own, data_dir=workdir / "data", vocab_size=200)
+print(own.languages, summary["splits"])
+print("skipped:", {kind: n for kind, n in summary["skipped"].items() if n})
+print("round trip on validation:", summary["round_trip"])
+assert summary["round_trip"] == {"source": 1.0, "target": 1.0}
+
+# %% [markdown]
+# The file had one part, not three splits: `prepare` carved validation and
+# test out of it by a hash of each source sentence (so a rerun carves the
+# same), skipped the bad lines and said which, and learned both vocabularies
+# from the training split into the data directory (never into the package).
+# A TSV does not say which languages it holds, so its sides are called
+# `source` and `target`. The same `make_batches` then feeds the model:
+
+# %%
+own_tokenizers = load_tokenizers(own, data_dir=workdir / "data")
+own_pairs = load_dataset(own, "train", data_dir=workdir / "data")
+(source_ids, target_in), target_out = next(
+    iter(make_batches(own_pairs, own_tokenizers.source, own_tokenizers.target, batch_tokens=512, seed=0))
+)
+print(source_ids.shape, target_in.shape)
+print(own_tokenizers.source.detokenize(source_ids[:2]).numpy())
+print(own_tokenizers.target.detokenize(target_out[:2]).numpy())
+
+# %% [markdown]
+# ## The other direction: English→Portuguese
+#
+# `reverse=True` (`--reverse` on the command line) swaps the sides of any
+# corpus. On the embedded corpus it gives English→Portuguese from the same
+# files and the same two vocabularies, swapped. This is the direction of the
+# classic sentence's lesson: in "The animal didn't cross the street because
+# it was too tired", English "it" has no gender, but Portuguese must choose
+# *cansado* (the animal, masculine) or *larga* (the street, feminine), so the
+# encoder has to work out what "it" refers to before the decoder can agree.
+
+# %%
+en_pt = DatasetSpec(reverse=True)
+en_pt_tokenizers = load_tokenizers(en_pt)
+print(en_pt.languages)
+for en, pt in load_dataset(en_pt, "test").take(3):
+    print(en.numpy().decode(), "->", pt.numpy().decode())
+assert en_pt_tokenizers.source.get_vocab_size() == tokenizers.target.get_vocab_size()
+
+# %% [markdown]
+# `python -m tf_transformer train --reverse ...` trains on it; every later
+# notebook works in either direction.
+#
 # ## What we built
 #
 # - The embedded corpus, loaded through TFDS, with its lengths drawn and the
@@ -263,3 +360,4 @@ print(offline_help("ted_hrlr_translate/pt_to_en", data_dir="/tmp/no_ted_here"))
 # - A bucketed, token-budgeted pipeline, and a measurement of how much
 #   padding it saves against a plain `padded_batch`.
 # - The path to TED talks, and what it says offline.
+# - Your own corpus from a file, bad lines counted, and the reversed corpus.
