@@ -18,7 +18,9 @@ Run::
     python benchmarks/decode_speed.py --tokens 60 --source-tokens 30
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (tf_transformer is imported first, below)
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
 import statistics
@@ -28,7 +30,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
 from tf_transformer.inference.recompute import recompute_greedy_search

@@ -29,7 +29,9 @@ Run::
     python benchmarks/serve_load.py --export exports/pt_en --requests 2000 --concurrency 1 8 32 64
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (tf_transformer is imported first, below)
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
 import collections
@@ -48,7 +50,6 @@ import time
 
 import tensorflow as tf
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
 from tf_transformer.data import load_dataset
 
 MALFORMED = {  # kind: (path suffix, body, expected status)

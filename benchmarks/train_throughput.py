@@ -28,7 +28,9 @@ Run::
     python benchmarks/train_throughput.py --steps 5 --variants fp32   # quick look
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (tf_transformer is imported first, below)
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
 import time
@@ -38,7 +40,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow's start-up before it loads)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.layers import positional_encoding
 from tf_transformer.training import make_optimizer, masked_loss

@@ -18,6 +18,8 @@
 # silenced, so what you see below each cell is what the cell printed.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import os
 import platform
 import sys
@@ -27,8 +29,6 @@ import matplotlib
 import tensorflow as tf
 import tensorflow_datasets as tfds
 import tensorflow_text as text
-
-import tf_transformer
 
 versions = {
     "python": platform.python_version(),

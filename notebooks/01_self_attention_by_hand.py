@@ -12,6 +12,7 @@
 # Equation numbers refer to Vaswani et al. (2017), *Attention Is All You Need*.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 

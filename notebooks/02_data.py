@@ -16,6 +16,8 @@
 # Nothing here downloads anything.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import inspect
 import os
 

@@ -12,6 +12,7 @@
 # - the key/value cache that makes decoding fast.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 import math

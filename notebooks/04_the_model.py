@@ -12,6 +12,7 @@
 #   the decoder cannot see the future.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 import os

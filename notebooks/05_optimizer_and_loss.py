@@ -11,6 +11,7 @@
 #   batch with padding and checked against `tf_transformer.training`.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 

@@ -12,6 +12,8 @@
 #   precision does.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import dataclasses
 import inspect
 import json
@@ -25,7 +27,6 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
-import tf_transformer
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training import callbacks as training_callbacks

@@ -13,6 +13,8 @@
 #   (`.keras`), and exporting a SavedModel that serves strings to strings.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import inspect
 import os
 import pathlib
@@ -26,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
-import tf_transformer
 from tf_transformer.data import END_ID, START_ID, load_dataset
 from tf_transformer.inference import (
     Translator,

@@ -10,6 +10,7 @@
 # so the classifier must learn that *não* matters, wherever it sits.
 
 # %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import os
 import re

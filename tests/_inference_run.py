@@ -7,6 +7,8 @@ model is small and briefly trained: its translations are rough, but it has
 learned when to stop, which is what decoding tests need.
 """
 
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import functools
 import pathlib
 import tempfile
@@ -14,7 +16,6 @@ import tempfile
 import keras
 import tensorflow as tf
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow first)
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, Tokenizer, load_dataset, make_batches, vocab_files

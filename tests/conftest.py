@@ -1,11 +1,12 @@
 """Shared fixtures. Importing tf_transformer first keeps TensorFlow's start-up noise out."""
 
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import tf_transformer  # noqa: F401  (quiet TensorFlow before anything else imports it)
 from tf_transformer import Transformer, TransformerConfig
 
 # Modules whose tests start subprocesses, train, build a wheel or execute notebooks:
