@@ -197,3 +197,23 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
     assert snapshot(REPO / "data") == before_data and set(os.listdir(REPO)) <= before_repo | {".pytest_cache"}
     assert not (installed.home / "tensorflow_datasets").exists()
     print(f"commands through the wheel: {time.monotonic() - start:.1f} s")
+
+
+def test_the_installed_command_trains_evaluates_translates_and_exports(installed):
+    """The whole command line through the wheel, from an unrelated directory (tiny, brief)."""
+    start = time.monotonic()
+    run_dir = installed.workdir / "runs" / "tiny"
+    # fmt: off
+    installed.run("tf-transformer", "train", "--preset", "tiny", "--run-dir", run_dir,
+                  "--max-steps", "30", "--train-examples", "2000", "--validation-examples", "100",
+                  "--batch-tokens", "1024", "--max-length", "32", "--seed", "1", "--verbose", "0")
+    out = installed.run("tf-transformer", "evaluate", "--run-dir", run_dir, "--limit", "20")
+    assert "BLEU" in out and (run_dir / "metrics.json").is_file()
+    out = installed.run("tf-transformer", "translate", "--run-dir", run_dir, "O gato dorme.")
+    assert out.strip()
+    export = installed.workdir / "exports" / "tiny" / "1"
+    installed.run("tf-transformer", "export", "--run-dir", run_dir, "--out", export)
+    # fmt: on
+    assert (export / "saved_model.pb").is_file()
+    assert not (installed.site_packages / "runs").exists()
+    print(f"train, evaluate, translate and export through the wheel: {time.monotonic() - start:.1f} s")
