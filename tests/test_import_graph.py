@@ -1,11 +1,11 @@
 """The package's import graph shows its architecture: no cycles, nothing points up.
 
-    constants, _quiet                  (nothing)
+    constants, _quiet, files           (nothing)
     config                             constants
     layers/                            constants, config
     model                              layers, config, constants
     data/                              constants
-    run_dir                            config, model, data, constants
+    run_dir                            config, model, data, constants, files
     training/   inference/             peers: each stands on run_dir, model, data; never on the other
     demo, cli, __main__                the commands, on top of everything
 
@@ -98,6 +98,7 @@ def test_the_foundations_import_nothing_above_them():
     allowed = {
         "constants": set(),
         "_quiet": set(),
+        "files": set(),
         "config": {"constants"},
         "layers": {"constants", "config", "_quiet"},
         "model": {"constants", "config", "layers", "_quiet"},
@@ -106,7 +107,7 @@ def test_the_foundations_import_nothing_above_them():
         assert graph[name] <= below, f"{name} imports {sorted(graph[name] - below)}"
     upper = {"training", "inference", "run_dir", "demo", "cli", "__main__"}
     assert not graph["data"] & upper, f"data imports {sorted(graph['data'] & upper)}"
-    assert graph["run_dir"] <= {"constants", "config", "model", "data", "tf_transformer"}
+    assert graph["run_dir"] <= {"constants", "config", "model", "data", "files", "tf_transformer"}
 
 
 def test_training_and_inference_are_peers():
