@@ -15,6 +15,8 @@ SLOW_MODULES = {
     "test_notebooks",
     "test_training_distributed",
     "test_training_run",
+    "test_training_reliability",
+    "test_export_reliability",
     "test_inference_export",
     "test_wheel",
     "test_copy_task",

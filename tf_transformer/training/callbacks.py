@@ -1,20 +1,24 @@
-"""Callbacks for ``train``: throughput, resumable backups, NaN and time guards, checkpoints.
+"""Callbacks for ``train``: throughput, guards, whole-epoch metrics, checkpoints, history, backups.
 
 Order matters: Keras calls callbacks in list order and appends its progress
-bar last, so what ``TokenThroughput`` writes into ``logs`` shows in the bar,
-in TensorBoard and in the history.
+bar last. ``train`` passes them as: the guards (NaN, time limit, signals),
+``TokenThroughput``, ``EpochLedger`` (whole-epoch metrics), ``Checkpoints``,
+TensorBoard, ``HistoryFile``, then ``StepBackup`` last, so an epoch's state is
+saved only after the epoch is validated and recorded.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import pathlib
+import sys
 import time
 
 import keras
 import tensorflow as tf
+
+from tf_transformer import run_dir as rd
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -112,16 +116,120 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochLedger(keras.callbacks.Callback):
+    """Keeps an epoch's training metrics whole across interruptions.
+
+    Keras averages ``loss`` and ``masked_accuracy`` over the batches of the
+    current ``fit`` call only, so the epoch a run resumed in would report the
+    mean of the batches after the resume. The ledger reads the metrics' sums
+    (their variables: ``total``/``count``, ``correct``/``count``...), which
+    ``StepBackup`` stores next to each saved state, and adds the sums carried
+    over from the interrupted session, so an epoch's row in ``history.json``
+    always covers the whole epoch.
+
+    Place it after the guards (``TimeLimit`` may stop an epoch early) and
+    before the callbacks that read the epoch's logs.
+    """
+
+    def __init__(self, carried: dict | None = None, carried_epoch: int | None = None):
+        super().__init__()
+        self.carried = dict(carried or {})
+        self.carried_epoch = carried_epoch
+        self.epoch = carried_epoch or 0
+        self.final = None  # the epoch's training sums, taken at its last batch (before validation)
+
+    def metrics(self) -> dict:
+        """The model's metric objects by name, compiled metrics unpacked."""
+        found = {}
+        for metric in self.model.metrics:
+            for inner in getattr(metric, "metrics", None) or [metric]:
+                found[inner.name] = inner
+        return found
+
+    def sums_now(self) -> dict:
+        """The current epoch's sums so far: this session's plus the carried ones."""
+        sums = {}
+        for name, metric in self.metrics().items():
+            values = [float(v.numpy()) for v in metric.variables]
+            carried = self.carried.get(name) if self.epoch == self.carried_epoch else None
+            if carried is not None and len(carried) == len(values):
+                values = [a + b for a, b in zip(values, carried)]
+            sums[name] = values
+        return sums
+
+    def epoch_sums(self) -> dict:
+        """The sums to save now: during validation, the ones taken at the epoch's last batch."""
+        return self.final if self.final is not None else self.sums_now()
+
+    @staticmethod
+    def results(sums: dict) -> dict:
+        """Metric values from sums: ``total / count`` for averages, the total for counters."""
+        out = {}
+        for name, values in sums.items():
+            if len(values) == 2:
+                out[name] = values[0] / values[1] if values[1] else 0.0
+            elif len(values) == 1:
+                out[name] = values[0]
+        return out
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.final = epoch, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.params.get("steps") or self.model.stop_training:
+            self.final = self.sums_now()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.final is not None:
+            logs.update(self.results(self.final))
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """``checkpoints/latest`` at every epoch end, ``checkpoints/best`` when ``monitor`` improves.
+
+    Both hold the model's weights only (no optimizer state: that is
+    ``backup/``'s job), written atomically.
+    """
+
+    def __init__(self, latest, best, monitor="val_loss", best_value=None, write=True):
+        super().__init__()
+        self.latest, self.best, self.monitor = pathlib.Path(latest), pathlib.Path(best), monitor
+        self.best_value = best_value
+        self.write = write
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tf_transformer import files
+
+        if not self.write:
+            return
+        files.save_weights(self.model, self.latest)
+        value = (logs or {}).get(self.monitor)
+        if (
+            value is not None
+            and math.isfinite(value)
+            and (self.best_value is None or value < self.best_value)
+        ):
+            self.best_value = float(value)
+            files.save_weights(self.model, self.best)
+
+
 class StepBackup(keras.callbacks.Callback):
-    """Saves the whole training state every ``every`` steps and at each epoch end.
+    """Saves the whole training state every ``every`` steps and at each epoch's end.
 
     The state is the model's and the optimizer's variables (including the
-    step counter ``optimizer.iterations``) in ``backup/state.weights.h5``.
-    ``train`` restores it before ``fit`` and skips the batches that were
-    already used, so a resumed run continues mid-epoch and makes exactly the
-    optimizer steps an uninterrupted run would. Unlike
+    step counter ``optimizer.iterations``) in ``backup/state.weights.h5``,
+    and, in ``backup/state.json``, the running epoch's metric sums
+    (``EpochLedger``) and the dropout layers' random-stream states (which
+    weights files leave out). ``train`` restores it before ``fit`` and skips the
+    batches that were already used, so a resumed run continues mid-epoch
+    and makes exactly the optimizer steps an uninterrupted run would. Unlike
     ``keras.callbacks.BackupAndRestore``, which restarts the interrupted
     epoch from its first batch, no step is repeated.
+
+    An epoch's last step is saved at the epoch's end, after validation, the
+    checkpoints and the history row (put this callback after those), never
+    before: a state saved between the two would resume in the next epoch and
+    the finished epoch would never be validated or recorded.
 
     Writes are atomic (temporary file, then rename), so a kill during a save
     leaves the previous state intact.
@@ -131,36 +239,78 @@ class StepBackup(keras.callbacks.Callback):
         every: save every this many optimizer steps (0: only at epoch ends).
         guard: a ``TerminateOnNaN``; nothing is saved once it has fired.
         write: False on non-chief workers of a multi-worker run.
+        ledger: the ``EpochLedger`` whose sums are saved with the state.
     """
 
-    FILE = "state.weights.h5"
+    FILE = pathlib.PurePath(rd.BACKUP_WEIGHTS).name  # state.weights.h5
+    INFO = "state.json"
 
-    def __init__(self, backup_dir, every=100, guard=None, write=True):
+    def __init__(self, backup_dir, every=100, guard=None, write=True, ledger=None):
         super().__init__()
         self.backup_dir = pathlib.Path(backup_dir)
         self.every = int(every)
         self.guard = guard
         self.write = write
+        self.ledger = ledger
 
     @classmethod
     def restore(cls, model, backup_dir) -> int:
         """Load a saved state into ``model`` (compiled, built); return its optimizer step (0 if none)."""
+        from tf_transformer import files
+
         path = pathlib.Path(backup_dir) / cls.FILE
         if not path.is_file():
             return 0
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(str(path))
-        return int(model.optimizer.iterations.numpy())
+        try:
+            files.load_weights(model, path)
+        except Exception as err:  # noqa: BLE001 (h5py and Keras raise many kinds)
+            raise ValueError(
+                f"{path} is damaged and cannot be resumed from ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}). Move it away to restart "
+                f"training from step 0 (checkpoints/ keeps the finished epochs' weights)."
+            ) from err
+        step = int(model.optimizer.iterations.numpy())
+        info = cls.read_info(backup_dir)
+        seeds = _seed_states(model)
+        if info.get("step") == step and len(info.get("seeds", [])) == len(seeds):
+            for variable, value in zip(seeds, info["seeds"]):
+                variable.assign(value)
+        elif seeds:
+            print(
+                f"warning: {path.parent / cls.INFO} does not match the saved state; dropout "
+                f"continues with other random masks than an uninterrupted run would."
+            )
+        return step
+
+    @classmethod
+    def read_info(cls, backup_dir) -> dict:
+        """``state.json``: the saved step, its epoch's metric sums and when it was saved ({} if none)."""
+        path = pathlib.Path(backup_dir) / cls.INFO
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
 
     def save(self):
+        from tf_transformer import files
+
         if not self.write or (self.guard is not None and self.guard.diverged):
             return
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.backup_dir / f"tmp-{os.getpid()}.weights.h5"
-        self.model.save_weights(str(tmp))
-        tmp.replace(self.backup_dir / self.FILE)
+        step = int(self.model.optimizer.iterations.numpy())
+        info = {
+            "step": step,
+            "epoch": self.ledger.epoch if self.ledger else None,
+            "sums": self.ledger.epoch_sums() if self.ledger else {},
+            "seeds": [[int(x) for x in v.numpy()] for v in _seed_states(self.model)],
+            "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        files.save_weights(self.model, self.backup_dir / self.FILE, optimizer=True)
+        files.write_text(self.backup_dir / self.INFO, json.dumps(info) + "\n")
 
     def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.params.get("steps"):
+            return  # the epoch's last step: saved at the epoch's end, once it is recorded
         if self.every and int(self.model.optimizer.iterations.numpy()) % self.every == 0:
             self.save()
 
@@ -168,30 +318,177 @@ class StepBackup(keras.callbacks.Callback):
         self.save()
 
 
+def _seed_states(model) -> list:
+    """The dropout layers' random-stream states, which Keras's weights files leave out.
+
+    Each ``keras.random.SeedGenerator`` advances its state at every call;
+    a resumed run must continue the stream where it stopped to draw the
+    masks an uninterrupted run would draw.
+    """
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 class HistoryFile(keras.callbacks.Callback):
-    """Appends each epoch's logs (with its epoch number and optimizer step) to ``history.json``.
+    """Records each epoch's logs (with its epoch number and optimizer step) in ``history.json``.
 
     Unlike ``model.fit``'s ``History``, it survives interruptions: a resumed
-    run's epochs are added to the earlier ones.
+    run's epochs are added to the earlier ones. One row per epoch: an epoch
+    that a time limit cut short gets a row marked ``"partial": true``, which
+    the rest of that epoch replaces when the run is continued.
+
+    Args:
+        path: the ``history.json`` file.
+        steps_per_epoch: to tell a whole epoch from a cut one.
+        write: False on non-chief workers.
     """
 
-    def __init__(self, path, write=True):
+    def __init__(self, path, steps_per_epoch=None, write=True):
         super().__init__()
         self.path = pathlib.Path(path)
+        self.steps_per_epoch = steps_per_epoch
         self.write = write
         self.epochs = read_history(self.path)
 
-    def on_epoch_end(self, epoch, logs=None):
-        entry = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy())}
+    def record(self, epoch: int, step: int, logs: dict) -> None:
+        entry = {"epoch": epoch + 1, "step": step}
+        if self.steps_per_epoch and step % self.steps_per_epoch:
+            entry["partial"] = True
         entry.update({k: float(v) for k, v in (logs or {}).items()})
-        self.epochs.append(entry)
+        self.epochs = [e for e in self.epochs if e["epoch"] != epoch + 1 and e["step"] < step] + [entry]
         if self.write:
-            tmp = self.path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(self.epochs, indent=1) + "\n")
-            tmp.replace(self.path)
+            from tf_transformer import files
+
+            files.write_text(self.path, json.dumps(self.epochs, indent=1) + "\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record(epoch, int(self.model.optimizer.iterations.numpy()), logs)
 
 
 def read_history(path):
     """The epochs recorded in a ``history.json`` (an empty list if there is none yet)."""
     path = pathlib.Path(path)
     return json.loads(path.read_text()) if path.is_file() else []
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM, after saving its state at ``step``."""
+
+    def __init__(self, step: int, signum: int, saved: bool = True):
+        self.step, self.signum, self.saved = step, signum, saved
+        if saved:
+            message = f"interrupted at step {step}; state saved; run the same command to resume"
+        else:
+            message = (
+                f"interrupted at step {step}; this worker saved nothing (the chief keeps the "
+                f"run's last backup); run the same command on every worker to resume"
+            )
+        super().__init__(message)
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process ended by it (130, 143)."""
+        return 128 + self.signum
+
+
+class Interrupts(keras.callbacks.Callback):
+    """Turns SIGINT (Ctrl-C) and SIGTERM into a clean stop that saves the state first.
+
+    Used as a context manager around training, it installs handlers that only
+    note the signal; at the end of the current step (or validation batch)
+    the callback saves the backup at that step and raises
+    ``TrainingInterrupted``. A second signal ends the process at once (the
+    default action is restored after the first), leaving the last backup.
+    Outside the main thread, where Python cannot install handlers, it does nothing.
+
+    Args:
+        backup: the ``StepBackup`` that saves the state.
+        save: False where a signal cannot stop every process at the same step
+            (several workers): it then ends this one and keeps the last backup.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self, backup: StepBackup, save: bool = True):
+        super().__init__()
+        self.backup = backup
+        self.save = save and backup.write
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self) -> Interrupts:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                signum = getattr(signal, name)
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def _note(self, signum, frame):
+        import signal
+
+        self.signum = signum
+        for other in self._previous:
+            signal.signal(other, signal.SIG_DFL)  # a second signal ends the process at once
+        print(
+            f"\n{signal.Signals(signum).name} received: stopping after this step and saving the "
+            f"state (press Ctrl-C again to abort at once).",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _stop(self):
+        if self.signum is None:
+            return
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.save:
+            self.backup.save()
+        raise TrainingInterrupted(step, self.signum, saved=self.save)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stop()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._stop()
+
+
+class LineProgress(keras.callbacks.Callback):
+    """Progress as plain lines, for logs that are not a terminal (CI, ``nohup``, a pipe).
+
+    Keras's progress bar redraws itself with carriage returns and escape
+    codes, which fill a log file; this prints one line every ``every`` steps
+    and one per epoch.
+    """
+
+    def __init__(self, total_steps: int, every: int):
+        super().__init__()
+        self.total_steps, self.every = total_steps, max(1, int(every))
+        self._start = time.monotonic()
+
+    def _line(self, step, logs, prefix=""):
+        shown = [
+            f"{name} {logs[name]:.4f}"
+            for name in ("loss", "masked_accuracy", "val_loss", "val_masked_accuracy")
+            if name in logs
+        ]
+        if logs.get("tokens_per_sec"):
+            shown.append(f"{logs['tokens_per_sec']:,.0f} tokens/s")
+        minutes = (time.monotonic() - self._start) / 60
+        print(f"{prefix}step {step}/{self.total_steps}  " + "  ".join(shown) + f"  ({minutes:.1f} min)")
+        sys.stdout.flush()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.every == 0:
+            self._line(step, logs or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._line(int(self.model.optimizer.iterations.numpy()), logs or {}, prefix=f"epoch {epoch + 1}: ")

@@ -10,15 +10,25 @@ import sys
 
 
 def run_train(args) -> int:
-    from tf_transformer.training.callbacks import TrainingDiverged
+    from tf_transformer.training.callbacks import TrainingDiverged, TrainingInterrupted
     from tf_transformer.training.config import TrainConfig
     from tf_transformer.training.loop import train
+    from tf_transformer.training.strategy import ClusterTimeout
 
     config = TrainConfig.from_args(args)  # raises ValueError (printed plainly) before any work
     try:
         result = train(config, args.run_dir)
     except TrainingDiverged as err:
         print(f"tf-transformer train: {err}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as err:
+        print(f"tf-transformer train: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:  # before the first step: nothing to save yet
+        print("tf-transformer train: interrupted before training started; nothing to save.", file=sys.stderr)
+        return 130
+    except ClusterTimeout as err:
+        print(f"tf-transformer train: error: {err}", file=sys.stderr)
         return 1
     last = result.history[-1] if result.history else {}
     summary = ", ".join(

@@ -131,14 +131,23 @@ class TrainConfig:
     strategy: str = setting(
         "auto", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES
     )
+    cluster_timeout: float = setting(
+        300.0, "seconds a multi-worker start waits for every worker before giving up", above=0
+    )
     mixed_precision: str = setting(
         "none",
-        "compute dtype (logits and loss stay float32; fp16 scales the loss)",
+        "compute dtype (logits and loss stay float32; fp16 scales the loss); a run resumes only "
+        "in the precision it started with (the optimizer states differ)",
+        fixed=True,
         choices=tuple(MIXED_PRECISION),
     )
     jit_compile: bool = setting(False, "compile the train step with XLA")
     backup_every: int = setting(100, "save the resumable state every N steps (0: at epoch ends)", at_least=0)
-    verbose: int = setting(1, "0 silent, 1 progress bar, 2 one line per epoch", choices=(0, 1, 2))
+    verbose: int = setting(
+        1,
+        "0 silent, 1 progress bar (plain lines when the output is not a terminal), 2 one line per epoch",
+        choices=(0, 1, 2),
+    )
 
     def __post_init__(self):
         # Plain values are accepted where the field holds a richer type.

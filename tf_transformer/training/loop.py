@@ -35,14 +35,19 @@ import importlib.util
 import os
 import pathlib
 import shutil
+import sys
 import tempfile
 import time
+import zipfile
 from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
 
-from tf_transformer import data  # (the package's __init__ quiets TensorFlow first)
+from tf_transformer import (
+    data,  # (the package's __init__ quiets TensorFlow first)
+    files,
+)
 from tf_transformer import run_dir as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
@@ -115,18 +120,60 @@ def train(
         config = TrainConfig()
     config = dataclasses.replace(config, **settings)  # validates every setting
     plan = prepare_run(config, run_dir)
+    try:
+        return train_plan(plan, started, callbacks)
+    finally:
+        plan.lock.release()
+
+
+def train_plan(plan: Plan, started: float, callbacks: list | None) -> TrainResult:
+    """Build, resume, fit and finish the run that ``plan`` describes (``train`` holds its lock)."""
     model, step = build_model(plan)
+    backup = plan.run_dir / rd.BACKUP_DIR
+    state = cb.StepBackup.read_info(backup) if step else {}
+    if state.get("step") != step:
+        state = {}  # killed between the two files of a save: the epoch's earlier sums are unknown
     history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
+    fit_callbacks = make_callbacks(plan, history, started, callbacks, state)
+    announce(plan, model, step, state)
+    if step and not any(e["step"] == step for e in history):
+        if step % plan.config.steps_per_epoch == 0 or step >= plan.total_steps:
+            record_unfinished_epoch(model, plan, fit_callbacks, step)
     if step >= plan.total_steps:
         print(
             f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
             f"to train. Raise --epochs or --max-steps to train on."
         )
-        return TrainResult(plan.run_dir, model, history, step, "already done")
-    fit_callbacks = make_callbacks(plan, history, started, callbacks)
-    step, stopped = fit_in_windows(model, plan, fit_callbacks, step)
+        ensure_final_files(model, plan)
+        return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, "already done")
+    with fit_callbacks.interrupts:
+        step, stopped = fit_in_windows(model, plan, fit_callbacks, step)
     finish(model, plan)
     return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, stopped)
+
+
+def announce(plan: Plan, model, step: int, state: dict) -> None:
+    """Say what this call will do: start or resume, and up to which step."""
+    config, total = plan.config, plan.total_steps
+    per_epoch = config.steps_per_epoch
+    goal = (
+        f"training to step {total} ({total / per_epoch:.3g} epochs of {per_epoch} steps)"
+        if step < total
+        else "nothing left to train"
+    )
+    if step:
+        saved = state.get("saved_at") or time.strftime(
+            "%Y-%m-%d %H:%M:%S",
+            time.localtime((plan.run_dir / rd.BACKUP_DIR / cb.StepBackup.FILE).stat().st_mtime),
+        )
+        print(f"resuming {plan.run_dir} at step {step} of {total}, saved {saved}; {goal}.")
+    else:
+        print(
+            f"training {plan.run_dir}: preset {config.preset} ({model.count_params():,} parameters), "
+            f"{goal}, a backup every {config.backup_every or per_epoch} steps; if it stops, run the "
+            f"same command to resume."
+        )
+    sys.stdout.flush()
 
 
 # -- 1. prepare the run ------------------------------------------------------------------------
@@ -145,6 +192,7 @@ class Plan:
         model_config: the model's sizes (the preset, sized to the vocabularies).
         tokenizers: the (source, target) tokenizers.
         total_steps: optimizer steps the run has when this call ends.
+        lock: this process's hold on ``run_dir`` (``files.RunLock``), released when ``train`` ends.
     """
 
     config: TrainConfig
@@ -154,6 +202,7 @@ class Plan:
     model_config: TransformerConfig
     tokenizers: tuple
     total_steps: int
+    lock: files.RunLock
 
     @property
     def chief(self) -> bool:
@@ -170,7 +219,8 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
     Nothing is written unless every check passes.
     """
     run_path = pathlib.Path(run_dir)
-    strategy = make_strategy(config.strategy)  # a multi-worker strategy must come before any op
+    # (A multi-worker strategy must come before any op.)
+    strategy = make_strategy(config.strategy, timeout=config.cluster_timeout)
     chief = is_chief(strategy)
     previous = _previous_run(run_path, chief)
     if config.seed is not None:
@@ -184,9 +234,12 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
             _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
         )
         config = dataclasses.replace(config, steps_per_epoch=counted)
-    if previous is not None:
+    lock = files.RunLock(run_path)  # (taken by the chief only: the others write elsewhere)
+    if previous is not None and _has_trained(run_path):  # a run that never took a step is redone
         _check_same_run(run_path, previous, config, model_config)
     if chief:
+        lock.acquire()  # before the first write; a second training into run_dir stops here
+        files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
         source_language, target_language = config.dataset.languages
         rd.write_run_info(
             run_path,
@@ -211,6 +264,7 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
         model_config=model_config,
         tokenizers=tokenizers,
         total_steps=total_steps(config.epochs, config.max_steps, config.steps_per_epoch),
+        lock=lock,
     )
 
 
@@ -218,9 +272,16 @@ def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
     """The run.json already in ``path`` (None for a new or empty directory)."""
     if not chief:  # the chief checks the directory (and may be writing it right now)
         return rd.read_run_info(path) if (path / rd.RUN_FILE).is_file() else None
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if path.exists() and (not path.is_dir() or any(p.name != files.RunLock.NAME for p in path.iterdir())):
         return rd.read_run_info(path)  # raises for a foreign directory
     return None
+
+
+def _has_trained(path: pathlib.Path) -> bool:
+    """Whether the run in ``path`` has taken a step (else its settings may still change)."""
+    written = [rd.BACKUP_WEIGHTS, rd.HISTORY_FILE, rd.WEIGHTS_FILE]
+    written += [rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS]
+    return any((path / name).exists() for name in written)
 
 
 def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> TransformerConfig:
@@ -319,45 +380,56 @@ class Callbacks(NamedTuple):
     all: list
     guard: cb.TerminateOnNaN
     timer: cb.TimeLimit | None
+    interrupts: cb.Interrupts
+    ledger: cb.EpochLedger
+    checkpoints: cb.Checkpoints
     history: cb.HistoryFile
+    backup: cb.StepBackup
+    verbose: int
 
 
-def make_callbacks(plan: Plan, history: list, started: float, extra: list | None) -> Callbacks:
-    """Guards, throughput, backups, checkpoints, TensorBoard, the history file, then ``extra``.
+def make_callbacks(plan: Plan, history: list, started: float, extra: list | None, state: dict) -> Callbacks:
+    """Guards, throughput, whole-epoch metrics, checkpoints, TensorBoard, history, backups, ``extra``.
 
-    Keras calls them in this order, and its progress bar last.
+    Keras calls them in this order, and its progress bar last. ``state`` is
+    the restored backup's ``state.json`` ({} for a new run): the metric sums
+    of the epoch it stopped in.
     """
     config, out = plan.config, plan.out
     guard = cb.TerminateOnNaN()
     timer = cb.TimeLimit(config.max_minutes, start=started) if config.max_minutes else None
-    history_file = cb.HistoryFile(plan.run_dir / rd.HISTORY_FILE, write=plan.chief)
+    ledger = cb.EpochLedger(state.get("sums"), state.get("epoch"))
+    history_file = cb.HistoryFile(plan.run_dir / rd.HISTORY_FILE, config.steps_per_epoch, write=plan.chief)
     history_file.epochs = history
     monitor = "loss" if config.validation_examples == 0 else "val_loss"
-    best = min((e[monitor] for e in history if monitor in e), default=None)
-    (out / rd.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-    callbacks = (
-        [guard, cb.TokenThroughput()]
-        + ([timer] if timer else [])
-        + [
-            cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard),
-            keras.callbacks.ModelCheckpoint(
-                str(out / rd.BEST_WEIGHTS),
-                monitor=monitor,
-                save_best_only=True,
-                save_weights_only=True,
-                initial_value_threshold=best,
-            ),
-            keras.callbacks.ModelCheckpoint(str(out / rd.LATEST_WEIGHTS), save_weights_only=True),
-        ]
+    checkpoints = cb.Checkpoints(
+        out / rd.LATEST_WEIGHTS,
+        out / rd.BEST_WEIGHTS,
+        monitor=monitor,
+        best_value=min((e[monitor] for e in history if monitor in e), default=None),
     )
+    backup = cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard, ledger=ledger)
+    # Several workers cannot stop at the same step on a signal: each leaves the last backup.
+    interrupts = cb.Interrupts(backup, save=worker_count(plan.strategy) == 1)
+    callbacks = [guard] + ([timer] if timer else []) + [interrupts, cb.TokenThroughput(), ledger, checkpoints]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the package
         callbacks.append(
             keras.callbacks.TensorBoard(str(out / rd.LOG_DIR), update_freq=max(1, config.backup_every // 4))
         )
     else:
         print("TensorBoard is not installed (pip install tensorboard): no logs/ for this run.")
-    callbacks += [history_file] + list(extra or [])
-    return Callbacks(callbacks, guard, timer, history_file)
+    callbacks += [history_file, backup] + list(extra or [])
+    verbose = config.verbose
+    if verbose == 1 and not _interactive():  # a log file: plain lines instead of the redrawn bar
+        every = config.backup_every or config.steps_per_epoch
+        callbacks.append(cb.LineProgress(plan.total_steps, every))
+        verbose = 0
+    return Callbacks(callbacks, guard, timer, interrupts, ledger, checkpoints, history_file, backup, verbose)
+
+
+def _interactive() -> bool:
+    """Whether progress can redraw itself: a terminal, or a notebook."""
+    return sys.stdout.isatty() or "ipykernel" in sys.modules
 
 
 # -- 4. fit in windows -------------------------------------------------------------------------
@@ -386,7 +458,7 @@ def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[
                 steps_per_epoch=length,
                 validation_data=validation,
                 callbacks=callbacks.all,
-                verbose=plan.config.verbose,
+                verbose=callbacks.verbose,
                 shuffle=False,
             )  # the stream is shuffled already
         step = int(model.optimizer.iterations.numpy())
@@ -423,11 +495,86 @@ def validation_batches(plan: Plan) -> tf.data.Dataset | None:
 
 
 def finish(model, plan: Plan) -> None:
-    """Save the final model: the best checkpoint's weights if there is one, else the current ones."""
+    """Save the final model: the best checkpoint's weights if there is one, else the current ones.
+
+    ``model.weights.h5`` holds the weights only; ``model.keras`` the whole
+    model, uncompiled and in float32, so ``keras.models.load_model`` needs
+    nothing but ``import tf_transformer`` (the optimizer's state lives in
+    ``backup/`` alone). Both are written atomically.
+    """
     best = plan.out / rd.BEST_WEIGHTS
     if best.is_file():
-        model.load_weights(str(best))
-    model.save_weights(str(plan.out / rd.WEIGHTS_FILE))
-    model.save(str(plan.out / rd.MODEL_FILE))
+        files.load_weights(model, best)
+    weights = plan.out / rd.WEIGHTS_FILE
+    files.save_weights(model, weights)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        whole = Transformer(plan.model_config)
+        whole.build()
+        files.load_weights(whole, weights)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    with files.atomic_path(plan.out / rd.MODEL_FILE) as tmp:
+        whole.save(str(tmp))
     if not plan.chief:
         shutil.rmtree(plan.out, ignore_errors=True)
+
+
+def ensure_final_files(model, plan: Plan) -> None:
+    """For a finished run: rewrite ``model.weights.h5`` / ``model.keras`` if they are missing or damaged."""
+    if not plan.chief:
+        return
+    damaged = [name for name in (rd.WEIGHTS_FILE, rd.MODEL_FILE) if not _whole(plan.run_dir / name)]
+    if damaged:
+        source = rd.BEST_WEIGHTS if (plan.run_dir / rd.BEST_WEIGHTS).is_file() else "the backup"
+        print(f"{', '.join(damaged)} missing or damaged: written again from {source}.")
+        finish(model, plan)
+
+
+def _whole(path: pathlib.Path) -> bool:
+    """Whether a final file is there and readable to its end (HDF5 or zip)."""
+    if not path.is_file():
+        return False
+    if path.suffix == ".keras":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is None
+        except (OSError, zipfile.BadZipFile):
+            return False
+    import h5py
+
+    def read(name, item):  # every array, to its last byte (returning None continues the visit)
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as weights:
+            weights.visititems(read)
+        return True
+    except Exception:  # noqa: BLE001 (h5py raises OSError, KeyError, RuntimeError...)
+        return False
+
+
+def record_unfinished_epoch(model, plan: Plan, callbacks: Callbacks, step: int) -> None:
+    """Validate and record the epoch that ends at ``step``, whose end an interruption cut off.
+
+    A state saved during the epoch-end validation (a signal there) resumes at
+    the epoch's last step with the epoch not yet validated, checkpointed or
+    in the history: do that first, with the training metrics the backup kept.
+    """
+    epoch = (step - 1) // plan.config.steps_per_epoch
+    print(f"epoch {epoch + 1} ended at step {step} but was not recorded: validating it first.")
+    logs = cb.EpochLedger.results(callbacks.ledger.carried) if callbacks.ledger.carried_epoch == epoch else {}
+    validation = validation_batches(plan)
+    if validation is not None:
+        with plan.strategy.scope():
+            scores = model.evaluate(validation, verbose=0, return_dict=True)
+        logs.update({f"val_{name}": value for name, value in scores.items()})
+    for callback in (callbacks.ledger, callbacks.checkpoints, callbacks.history, callbacks.backup):
+        callback.set_model(model)
+    callbacks.checkpoints.on_epoch_end(epoch, logs)
+    callbacks.history.record(epoch, step, logs)
+    callbacks.ledger.epoch = epoch
+    callbacks.ledger.final = callbacks.ledger.carried
+    callbacks.backup.save()

@@ -9,42 +9,186 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import sys
+import threading
+import time
 
 import tensorflow as tf
 
 STRATEGIES = ("auto", "mirrored", "multiworker")
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
+class ClusterTimeout(RuntimeError):
+    """The workers of a multi-worker run did not all answer in time."""
+
+
+def make_strategy(name: str, timeout: float = 300.0) -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy that ``--strategy NAME`` asks for.
 
     ``auto``: ``TF_CONFIG`` with several workers gives ``multiworker``,
     several GPUs give ``mirrored``, else the default one-device strategy.
     ``mirrored``: all local GPUs, else all logical CPUs. ``multiworker``: the
-    cluster that ``TF_CONFIG`` describes. Create it before any other
-    TensorFlow op runs: a multi-worker strategy configures the runtime.
+    cluster that ``TF_CONFIG`` describes, waiting at most ``timeout`` seconds
+    for every worker to start (``ClusterTimeout`` names the ones that did
+    not). Create it before any other TensorFlow op runs: a multi-worker
+    strategy configures the runtime.
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
     if name == "auto":
-        workers = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker", [])
-        if len(workers) > 1:
+        if len(read_tf_config(name).get("cluster", {}).get("worker", [])) > 1:
             name = "multiworker"
         elif len(tf.config.list_physical_devices("GPU")) > 1:
             name = "mirrored"
         else:
             return tf.distribute.get_strategy()
     if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
+        if not read_tf_config(name):
             raise ValueError(
                 "--strategy multiworker needs TF_CONFIG describing the cluster, e.g. "
                 'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                 '"task": {"type": "worker", "index": 0}}\' on the first machine.'
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _start_multiworker(timeout)
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
+_TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+)
+
+
+def read_tf_config(strategy: str = "auto") -> dict:
+    """``TF_CONFIG`` parsed and checked ({} when unset), with errors that name it and the fix."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return {}
+    unset = (
+        f"--strategy {strategy} read it to look for a cluster. To train on this machine alone, "
+        f"unset it (`unset TF_CONFIG`); for several machines, set it like {_TF_CONFIG_EXAMPLE}"
+    )
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err.msg}, character {err.pos}); {unset}.") from None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    workers = cluster.get("worker", []) if isinstance(cluster, dict) else None
+    if not isinstance(workers, list) or not all(isinstance(w, str) and ":" in w for w in workers):
+        raise ValueError(
+            f"TF_CONFIG must be a JSON object whose cluster.worker is a list of 'host:port' "
+            f"strings, got {raw[:80]!r}; {unset}."
+        )
+    task = config.get("task", {})
+    if len(workers) > 1 and not (
+        isinstance(task, dict)
+        and task.get("type") in ("worker", "chief")
+        and isinstance(task.get("index"), int)
+        and 0 <= task["index"] < len(cluster.get(task.get("type"), []))
+    ):
+        raise ValueError(
+            f"TF_CONFIG's task must name this machine's place in the cluster, e.g. "
+            f'"task": {{"type": "worker", "index": 0}} (index below {len(workers)}), got {task!r}; {unset}.'
+        )
+    return config
+
+
+def _start_multiworker(timeout: float) -> tf.distribute.Strategy:
+    """``MultiWorkerMirroredStrategy()`` once every worker of ``TF_CONFIG`` is there, or ``ClusterTimeout``.
+
+    TensorFlow waits for missing workers without limit, inside C++ that holds
+    the interpreter, where neither SIGINT nor SIGTERM reaches Python. So the
+    workers first find each other here, in Python (``_wait_for_workers``),
+    within ``timeout`` seconds and answering signals; the strategy is built
+    only when all of them are up.
+    """
+    _wait_for_workers(read_tf_config("multiworker"), timeout)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _wait_for_workers(config: dict, timeout: float) -> None:
+    """Wait until every other worker accepts a connection, while this one accepts theirs.
+
+    Each worker listens on its own ``TF_CONFIG`` address until it has reached
+    all the others (TensorFlow's server takes the port over afterwards), so
+    workers started in any order find each other. SIGINT and SIGTERM end the
+    wait (exit 130 / 143).
+    """
+    task = config.get("task", {})
+    me = config["cluster"][task["type"]][task["index"]]
+    others = [
+        (kind, index, address)
+        for kind, addresses in config["cluster"].items()
+        for index, address in enumerate(addresses)
+        if address != me
+    ]
+    listener = _listen(me)
+    accepted, pending = [], list(others)
+
+    def leave(signum, frame):
+        print(
+            f"\n{signal.Signals(signum).name} while waiting for the cluster's workers; stopped "
+            f"(nothing was trained or written).",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(128 + signum)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try:
+        deadline = time.monotonic() + timeout
+        pending = [peer for peer in pending if not _answers(peer[2])]
+        if pending:
+            names = ", ".join(f"{kind} {index} ({address})" for kind, index, address in pending)
+            print(f"waiting up to {timeout:g} s for the cluster's other workers: {names}", flush=True)
+        while pending and time.monotonic() < deadline:
+            pending = [peer for peer in pending if not _answers(peer[2])]
+            if listener is not None:
+                try:
+                    accepted.append(listener.accept()[0])
+                except OSError:  # (a timeout: nobody knocked)
+                    pass
+            else:
+                time.sleep(0.2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for connection in accepted + ([listener] if listener is not None else []):
+            connection.close()
+    if pending:
+        silent = "; ".join(f"{kind} {index} ({address}) does not answer" for kind, index, address in pending)
+        raise ClusterTimeout(
+            f"the multi-worker cluster did not start within {timeout:g} s (--cluster-timeout): "
+            f"{silent}. Start the same command on every machine in TF_CONFIG's cluster (each "
+            f"with its own task index), or raise --cluster-timeout."
+        )
+
+
+def _listen(address: str) -> socket.socket | None:
+    """A listening socket on this worker's port, so the others see it is up (None if the port is taken)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("", int(address.rpartition(":")[2])))
+        listener.listen(16)
+    except (OSError, ValueError):
+        listener.close()
+        return None
+    listener.settimeout(0.2)
+    return listener
+
+
+def _answers(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=0.5).close()
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def is_multiworker(strategy) -> bool:

@@ -1,0 +1,369 @@
+"""Nothing lost, nothing confusing: signals, kills, a full disk, two trainings at once, damaged final files.
+
+Each test reproduces one way a training run used to lose work or confuse its
+user (see issues 12, 17 and 20), on the tiny preset and a slice of the
+embedded corpus. In-process tests raise real signals (``os.kill`` on this
+process) at chosen moments; subprocess tests check what a user sees: the
+exit code, the message, no traceback.
+"""
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from tf_transformer import files
+from tf_transformer import run_dir as rd
+from tf_transformer.run_dir import load_run
+from tf_transformer.training import TrainConfig, train
+from tf_transformer.training.callbacks import StepBackup, TrainingInterrupted
+from tf_transformer.training.loop import prepare_run
+
+# Epochs of 4 steps, validation after each: small enough to be quick, long enough to interrupt
+# in the middle of an epoch and during its validation. Dropout on, so that resuming must also
+# restore the dropout masks' random stream (issue 17, item 8).
+QUICK = dict(
+    train_examples=256,
+    validation_examples=64,
+    batch_tokens=512,
+    max_length=32,
+    steps_per_epoch=4,
+    max_steps=10,
+    backup_every=0,  # only at epoch ends: a state saved mid-epoch can only come from a signal
+    dropout_rate=0.1,
+    seed=11,
+    verbose=0,
+)
+CLI_QUICK = [
+    f"--{name.replace('_', '-')}={value}" for name, value in QUICK.items() if name not in ("verbose",)
+]
+
+
+def history(path):
+    return json.loads((path / rd.HISTORY_FILE).read_text())
+
+
+def weights_of(model):
+    return [w.numpy() for w in model.weights]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run: what every interrupted-then-resumed run must end up equal to."""
+    path = tmp_path_factory.mktemp("runs") / "reference"
+    result = train("tiny", path, **QUICK)
+    keras.backend.clear_session()
+    return path, result, weights_of(result.model)
+
+
+class SignalAt(keras.callbacks.Callback):
+    """Sends this process a real signal at a chosen optimizer step or validation batch."""
+
+    def __init__(self, step=None, validation_after_step=None, signum=signal.SIGINT):
+        super().__init__()
+        self.step, self.validation_after_step, self.signum = step, validation_after_step, signum
+        self.sent = False
+
+    def _send(self):
+        if not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            self._send()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.validation_after_step:
+            self._send()
+
+
+def assert_same_as_reference(path, result, reference):
+    ref_path, ref_result, ref_weights = reference
+    assert result.steps == ref_result.steps == 10
+    # Op determinism and a restored dropout stream: the weights of the uninterrupted run. (atol
+    # 1e-6: a weight near 0 may differ in its last float32 bits if a kernel sums in another order.)
+    for got, want in zip(weights_of(result.model), ref_weights):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    got, want = history(path), history(ref_path)
+    assert [(e["epoch"], e["step"]) for e in got] == [(1, 4), (2, 8), (3, 10)]  # each epoch once
+    for row, ref in zip(got, want):  # whole-epoch numbers, however the epoch was cut
+        for key in ("loss", "masked_accuracy", "tokens", "val_loss"):
+            assert row[key] == pytest.approx(ref[key], rel=1e-5), (row["epoch"], key)
+
+
+def test_a_signal_mid_epoch_saves_that_step_and_the_rerun_finishes_the_same(reference, tmp_path, capsys):
+    path = tmp_path / "run"
+    # The signal comes after step 6 (from a callback that runs after ours): step 7 is finished.
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 7; state saved") as stop:
+        train("tiny", path, callbacks=[SignalAt(step=6)], **QUICK)
+    assert stop.value.exit_code == 130
+    assert StepBackup.read_info(path / rd.BACKUP_DIR)["step"] == 7  # not the epoch-end backup at 4
+    assert "SIGINT received: stopping after this step" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
+    keras.backend.clear_session()
+
+    result = train("tiny", path, **QUICK)
+    assert "resuming " + str(path) + " at step 7 of 10, saved " in capsys.readouterr().out
+    assert_same_as_reference(path, result, reference)
+
+
+def test_a_signal_during_validation_resumes_by_validating_that_epoch(reference, tmp_path, capsys):
+    path = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 8") as stop:
+        train("tiny", path, callbacks=[SignalAt(validation_after_step=8, signum=signal.SIGTERM)], **QUICK)
+    assert stop.value.exit_code == 143
+    # Saved at the epoch's last step, before the epoch was validated or recorded.
+    assert StepBackup.read_info(path / rd.BACKUP_DIR)["step"] == 8
+    assert [e["step"] for e in history(path)] == [4]
+    keras.backend.clear_session()
+
+    result = train("tiny", path, **QUICK)
+    assert "epoch 2 ended at step 8 but was not recorded: validating it first" in capsys.readouterr().out
+    assert_same_as_reference(path, result, reference)
+    # best is chosen over every epoch, the recovered one included: the reference's best.
+    for got, want in zip(
+        weights_of(load_run(path, weights=str(path / rd.BEST_WEIGHTS)).model),
+        weights_of(load_run(reference[0], weights=str(reference[0] / rd.BEST_WEIGHTS)).model),
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # (as above)
+
+
+def test_a_time_limit_then_a_rerun_leaves_one_row_per_epoch(reference, tmp_path):
+    path = tmp_path / "run"
+    first = train("tiny", path, **{**QUICK, "max_minutes": 1e-6})  # stops after its first step
+    assert first.stopped == "time limit" and first.steps == 1
+    assert [(e["epoch"], e.get("partial")) for e in history(path)] == [(1, True)]
+    keras.backend.clear_session()
+    result = train("tiny", path, **QUICK)
+    assert_same_as_reference(path, result, reference)  # the partial row was replaced
+    # Only the last epoch, 2 steps of 4 (max_steps 10), stays marked as partial.
+    assert [e.get("partial", False) for e in history(path)] == [False, False, True]
+
+
+def test_kills_at_random_moments_lose_nothing(reference, tmp_path):
+    """SIGKILL a CLI training at a few moments, rerun until done: every epoch recorded exactly once."""
+    path = tmp_path / "run"
+    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
+    command += CLI_QUICK
+    rng = np.random.default_rng(0)
+    for delay in rng.uniform(6.0, 25.0, size=3):  # after start-up, somewhere in the training
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [(e["epoch"], e["step"]) for e in history(path)] == [(1, 4), (2, 8), (3, 10)]
+    assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]  # no orphans left
+    run = load_run(path)
+    for got, want in zip(weights_of(run.model), weights_of(load_run(reference[0]).model)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # (as above)
+
+
+def test_the_command_line_stops_cleanly_on_sigint_and_sigterm(tmp_path):
+    """A real process: exit 130 / 143, one line saying what to do, no traceback, plain progress lines."""
+    path = tmp_path / "run"
+    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
+    command += [a for a in CLI_QUICK if not a.startswith("--max-steps")] + ["--max-steps=400"]
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in proc.stdout:  # wait for the end of one epoch: training is under way
+            if line.startswith("epoch "):
+                break
+        time.sleep(1.0)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == code, err[-3000:]
+        assert "Traceback" not in err
+        step = StepBackup.read_info(path / rd.BACKUP_DIR)["step"]
+        assert f"interrupted at step {step}; state saved; run the same command to resume" in err
+        assert "\r" not in out and "\x1b" not in out  # a pipe gets plain lines, not a redrawn bar
+
+
+def test_a_second_training_into_the_same_directory_is_refused_at_once(tmp_path):
+    """Two trainings started together: one trains, the other stops with a message; no zeroed weights."""
+    path = tmp_path / "run"
+    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
+    command += CLI_QUICK
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"
+    ]
+    outcomes = sorted((p.wait(timeout=600), p.stderr.read()) for p in procs)
+    assert [code for code, _ in outcomes] == [0, 1], outcomes
+    assert "is in use by another process" in outcomes[1][1] and "Traceback" not in outcomes[1][1]
+    for name in (rd.WEIGHTS_FILE, rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS):
+        arrays = _arrays(path / name)
+        zeros = [a for a in arrays if a.size > 1 and not np.any(a)]
+        # Only the initial biases are zeros; every kernel and embedding has been trained.
+        assert len(zeros) < len(arrays) / 2 and all(a.ndim == 1 for a in zeros), name
+
+
+def _popen(command, **kwargs):
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _arrays(path):
+    """Every array in an HDF5 file."""
+    found = []
+
+    def collect(name, item):  # (a visitor that returns anything but None stops the visit)
+        if isinstance(item, h5py.Dataset):
+            found.append(item[()])
+
+    with h5py.File(path) as weights:
+        weights.visititems(collect)
+    assert found, path
+    return found
+
+
+def test_a_held_run_directory_refuses_in_process_too(tmp_path):
+    with files.RunLock(tmp_path / "run"):
+        with pytest.raises(files.LockedError, match="in use by another process"):
+            train("tiny", tmp_path / "run", **QUICK)
+
+
+def test_a_full_disk_keeps_the_last_backup_and_says_so(reference, tmp_path, monkeypatch):
+    path = tmp_path / "run"
+    shutil.copytree(reference[0], path)  # a finished run: train on from its backup at step 10
+    before = (path / rd.BACKUP_DIR / StepBackup.FILE).read_bytes()
+
+    def full_disk(path, data):
+        pathlib.Path(path).write_bytes(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "_write_bytes", full_disk)
+    with pytest.raises(files.WriteError, match="disk is full.*previous version is intact. Free some space"):
+        train("tiny", path, **{**QUICK, "max_steps": 12})
+    assert (path / rd.BACKUP_DIR / StepBackup.FILE).read_bytes() == before
+    assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]
+    monkeypatch.undo()
+    keras.backend.clear_session()
+    assert train("tiny", path, **{**QUICK, "max_steps": 12}).steps == 12  # space freed: it resumes
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_real_full_disk_ends_with_one_line_and_exit_1(tmp_path):
+    """h5py on a full tmpfs used to end in a segmentation fault (exit 139)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs", str(mount)]).returncode:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        path = mount / "run"
+        command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
+        proc = subprocess.run(command + CLI_QUICK, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
+        assert "the disk is full" in proc.stderr and "Traceback" not in proc.stderr
+        assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]
+        subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+        again = subprocess.run(command + CLI_QUICK, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert [e["step"] for e in history(path)] == [4, 8, 10]
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+def test_another_precision_is_refused_not_silently_restarted(reference):
+    path = reference[0]
+    recorded = (path / rd.HISTORY_FILE).read_text()
+    with pytest.raises(ValueError, match=r"different run \(mixed_precision: 'none' -> 'fp16'\)"):
+        train("tiny", path, **{**QUICK, "mixed_precision": "fp16", "max_steps": 50})
+    assert (path / rd.HISTORY_FILE).read_text() == recorded
+
+
+def test_a_finished_run_with_damaged_final_files_writes_them_again(reference, tmp_path, capsys):
+    path = tmp_path / "run"
+    shutil.copytree(reference[0], path)
+    weights = path / rd.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:5000])  # cut short
+    (path / rd.MODEL_FILE).unlink()
+    assert train("tiny", path, **QUICK).stopped == "already done"
+    assert "model.weights.h5, model.keras missing or damaged: written again" in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        load_run(path).model.weights[0].numpy(), load_run(reference[0]).model.weights[0].numpy()
+    )
+    assert keras.models.load_model(path / rd.MODEL_FILE).count_params() > 0
+
+
+def test_a_start_that_never_trained_does_not_pin_its_settings(tmp_path):
+    path = tmp_path / "run"
+    plan = prepare_run(TrainConfig(preset="tiny", **{**QUICK, "warmup_steps": 7}), path)
+    plan.lock.release()  # as if it had failed right after writing run.json
+    assert (path / rd.RUN_FILE).is_file()
+    result = train("tiny", path, **{**QUICK, "max_steps": 1})  # other settings: accepted
+    assert result.steps == 1
+    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["warmup_steps"] == 4000
+
+
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        ("garbage", r"TF_CONFIG is not valid JSON .*unset TF_CONFIG"),
+        ('{"cluster": {"worker": "host:1"}}', r"cluster.worker is a list of 'host:port'"),
+        ('{"cluster": {"worker": ["a:1", "b:2"]}}', r"TF_CONFIG's task must name this machine"),
+    ],
+)
+def test_a_broken_tf_config_is_named(tmp_path, monkeypatch, value, match):
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(ValueError, match=match):
+        train("tiny", tmp_path / "run", **QUICK)
+    assert not (tmp_path / "run").exists()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _lonely_worker(tmp_path, timeout):
+    ports = [_free_port(), _free_port()]
+    config = {
+        "cluster": {"worker": [f"localhost:{p}" for p in ports]},
+        "task": {"type": "worker", "index": 0},
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "tf_transformer",
+        "train",
+        "--preset=tiny",
+        f"--run-dir={tmp_path / 'r'}",
+    ]
+    command += CLI_QUICK + [f"--cluster-timeout={timeout}"]
+    env = {**os.environ, "TF_CONFIG": json.dumps(config)}
+    return ports, subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def test_a_cluster_with_a_missing_worker_times_out_and_names_it(tmp_path):
+    ports, proc = _lonely_worker(tmp_path, timeout=3)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, err[-3000:]
+    assert f"worker 1 (localhost:{ports[1]}) does not answer" in err and "--cluster-timeout" in err
+
+
+def test_sigterm_ends_a_cluster_that_is_still_forming(tmp_path):
+    ports, proc = _lonely_worker(tmp_path, timeout=600)
+    for line in proc.stdout:
+        if line.startswith("waiting up to 600 s for the cluster's other workers: worker 1"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err[-3000:]
+    assert "SIGTERM while waiting for the cluster's workers" in err
