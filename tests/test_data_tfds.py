@@ -1,6 +1,7 @@
 """TFDS: the embedded builder works offline; online datasets go through TFDS's ordinary
 download path (mocked here: no test ever touches the network) or fail within seconds."""
 
+import gzip
 import socket
 import tempfile
 import time
@@ -18,6 +19,7 @@ from tf_transformer.data import (
     load_dataset,
     manual_dir,
     prepare,
+    tfds_embedded,
     vocab_files,
 )
 from tf_transformer.data.datasets import TED_ARCHIVE, TED_ARCHIVE_COPY
@@ -28,7 +30,7 @@ from tf_transformer.data.generator import corpus
 def data_dir():
     tfds.disable_progress_bar()
     with tempfile.TemporaryDirectory() as path:
-        tfds.builder("embedded_pt_en", data_dir=path).download_and_prepare()
+        tfds_embedded.prepared_builder(path)
         yield path
 
 
@@ -202,3 +204,25 @@ def test_unknown_dataset_name():
         load_dataset("wmt14")
     with pytest.raises(ValueError, match="unknown dataset"):
         _ = DatasetSpec.parse("ted_hrlr_translate/xx_to_yy").languages
+
+
+def test_a_changed_embedded_corpus_is_prepared_again(tmp_path, monkeypatch, capsys):
+    """The prepared TFRecords remember the files they came from (their SHA-256)."""
+    source = tmp_path / "corpus"
+    source.mkdir()
+
+    def write(pairs_per_split):
+        for split in tfds_embedded.SPLITS:
+            lines = "".join(f"Frase {i}.\tSentence {i}.\n" for i in range(pairs_per_split))
+            (source / f"{split}.tsv.gz").write_bytes(gzip.compress(lines.encode()))
+
+    def count():
+        return sum(1 for _ in load_dataset("embedded", "test", data_dir=tmp_path / "tfds"))
+
+    monkeypatch.setattr(tfds_embedded.EmbeddedPtEn, "SOURCE_DIR", source)
+    write(3)
+    assert count() == 3
+    assert count() == 3 and "preparing again" not in capsys.readouterr().out  # reused while current
+    write(5)  # the corpus changes (regenerated, edited by hand)
+    assert count() == 5
+    assert "files changed since" in capsys.readouterr().out

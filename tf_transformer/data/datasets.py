@@ -74,7 +74,8 @@ def load_dataset(
     """
     spec = DatasetSpec.parse(spec)
     if spec.kind == "embedded":
-        pairs = tfds.load(spec.tfds_name, split=split, data_dir=str(data_root(data_dir)), as_supervised=True)
+        builder = tfds_embedded.prepared_builder(str(data_root(data_dir)))  # current with data/'s files
+        pairs = builder.as_dataset(split=split, as_supervised=True)
     elif spec.kind == "tfds":
         pairs = _load_tfds(spec, split, data_dir)
     else:

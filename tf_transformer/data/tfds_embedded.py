@@ -9,12 +9,20 @@ the package (the checkout's ``data/``, or the wheel's package data); nothing
 is downloaded. The first load prepares TFRecords under the TFDS data dir
 (``~/tensorflow_datasets`` unless ``data_dir`` is given), which takes a few
 seconds.
+
+``prepared_builder`` (what ``load_dataset("embedded")`` uses) ties that
+prepared copy to the files it was made from: it records their SHA-256 next
+to the TFRecords and prepares again when the files change, so an edited or
+regenerated corpus is never served stale. (A plain ``tfds.load`` cannot know;
+it reuses whatever is prepared.)
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pathlib
+import shutil
 
 import tensorflow_datasets as tfds
 from etils import epath
@@ -78,3 +86,37 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
             for index, line in enumerate(lines):
                 sides = line.rstrip("\n").split("\t")
                 yield index, dict(zip(EMBEDDED_LANGUAGES, sides))
+
+
+FINGERPRINT_FILE = "source_files.sha256"  # beside the prepared TFRecords
+
+
+def source_fingerprint(source_dir: str | pathlib.Path | None = None) -> str:
+    """SHA-256 of the corpus files (every split, in order) that a prepared copy is made from."""
+    source = pathlib.Path(source_dir) if source_dir else embedded_corpus_dir()
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        digest.update(split.encode())
+        digest.update((source / f"{split}.tsv.gz").read_bytes())
+    return digest.hexdigest()
+
+
+def prepared_builder(data_dir: str) -> tfds.core.DatasetBuilder:
+    """The ``embedded_pt_en`` builder in ``data_dir``, prepared from the current corpus files.
+
+    A copy prepared from other files (or by a version that did not record
+    them) is deleted and prepared again, with a message; a current one is
+    used as it is.
+    """
+    builder = tfds.builder("embedded_pt_en", data_dir=data_dir)
+    fingerprint = source_fingerprint(EmbeddedPtEn.SOURCE_DIR)
+    mark = pathlib.Path(builder.data_dir) / FINGERPRINT_FILE
+    if builder.is_prepared():
+        if mark.is_file() and mark.read_text().strip() == fingerprint:
+            return builder
+        print(f"The embedded corpus's files changed since {builder.data_dir} was prepared: preparing again.")
+        shutil.rmtree(builder.data_dir)
+        builder = tfds.builder("embedded_pt_en", data_dir=data_dir)
+    builder.download_and_prepare()  # nothing to download: it reads the shipped files
+    mark.write_text(fingerprint + "\n")
+    return builder
