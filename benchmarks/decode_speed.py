@@ -148,7 +148,7 @@ def main(argv=None):
         f"beam {args.beam_size} vs greedy time, batch {b} (cost)",
         rows[f"beam {args.beam_size}", b] / rows["cached greedy", b],
     )
-    print("\nwith each decoding step compiled by XLA (Translator(jit_compile=True), the CLI's default)")
+    print("\nwith each decoding step compiled by XLA (Translator(jit_compile=True); `translate --xla on`)")
     ratio(
         "cached greedy XLA vs recompute, 1 sentence (speed-up)",
         rows["recompute greedy", 1] / rows["cached greedy XLA", 1],

@@ -23,7 +23,7 @@ refused in the wrong way.
 
 Run::
 
-    tf-transformer export --run-dir runs/demo --out exports/pt_en/1
+    tf-transformer export --run-dir runs/demo --out exports/pt_en      # writes exports/pt_en/1
     python benchmarks/serve_load.py --export exports/pt_en            # 1,000 requests at each of 1, 8, 32
     python benchmarks/serve_load.py --export exports/pt_en --fast     # 100 requests at each: a smoke test
     python benchmarks/serve_load.py --export exports/pt_en --requests 2000 --concurrency 1 8 32 64

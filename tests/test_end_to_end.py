@@ -123,7 +123,7 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     ids = run.source_tokenizer.tokenize(["我们不喜欢咖啡，但是喜欢茶。"])
     assert run.source_tokenizer.detokenize(ids).numpy()[0].decode() == "我们不喜欢咖啡，但是喜欢茶。"
     export_dir = tmp_path / "export" / "1"
-    assert cli.main(["export", "--run-dir", str(run_dir), "--out", str(export_dir)]) == 0
+    assert cli.main(["export", "--run-dir", str(run_dir), "--out", str(export_dir.parent)]) == 0
     translator = Translator.from_run(run)
     texts = ["我喜欢茶。", "他们喜欢音乐吗？"]
     assert exported_translations(export_dir, texts) == [translator.translate(t) for t in texts]

@@ -7,6 +7,8 @@ compared with the same SavedModel loaded in this process. The page is loaded in
 a real headless Chromium (``_browser``).
 """
 
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
 import base64
 import concurrent.futures
 import contextlib
@@ -29,7 +31,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from _browser import Browser
-from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+from _inference_run import BAD_INPUTS, corpus_pairs, trained_translator
+from test_inference_export import exported
 
 from tf_transformer import cli
 from tf_transformer.serving import server as serving
@@ -79,7 +82,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.stdout, self.stderr = queue.Queue(), []
+        self.stdout, self.stderr, self.banner = queue.Queue(), [], []
         threading.Thread(target=self._read, args=(self.process.stdout, self.stdout.put), daemon=True).start()
         threading.Thread(
             target=self._read, args=(self.process.stderr, self.stderr.append), daemon=True
@@ -101,6 +104,7 @@ class ServerProcess:
                 if self.process.poll() is not None:
                     break
                 continue
+            self.banner.append(line)
             if match := re.search(r"page:\s+(http://127\.0\.0\.1:\d+)/", line):
                 return match.group(1)
         self.process.kill()
@@ -153,11 +157,14 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def export_base(tmp_path_factory):
-    """A TensorFlow Serving base folder: ``pt_en/1`` holds the SavedModel."""
-    base = tmp_path_factory.mktemp("exports") / MODEL
-    assert cli.main(["export", "--run-dir", str(trained_run_dir()), "--out", str(base / "1")]) == 0
-    return base
+def export_base():
+    """A TensorFlow Serving base folder: ``pt_en/1`` holds the SavedModel (``tf-transformer export``'s).
+
+    The session's one export (``test_inference_export.exported``), read only here.
+    """
+    version = exported()[0]
+    assert version.parent.name == MODEL
+    return version.parent
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +202,10 @@ def reference(export_base):
 # -- endpoints --------------------------------------------------------------------------------
 
 
-def test_status_and_metadata(server):
+def test_status_and_metadata(server, export_base):
+    # Given the base folder, it serves the highest version and says which.
+    said = f"Serving '{MODEL}' version 1, the highest in {export_base} ("
+    assert any(said in line for line in server.banner)
     status = {
         "model_version_status": [
             {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
@@ -711,8 +721,44 @@ def test_export_folders_and_names(tmp_path):
     assert serving.default_model_name(tmp_path / "pt_en" / "3") == "pt_en"
     with pytest.raises(FileNotFoundError, match="numbered"):
         serving.find_saved_model(tmp_path)
-    with pytest.raises(FileNotFoundError, match="tf-transformer export"):
+    with pytest.raises(FileNotFoundError, match=f"--out {tmp_path / 'missing'}`"):
         serving.find_saved_model(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=f"--out {tmp_path / 'pt_en'} --version 4`"):
+        serving.find_saved_model(tmp_path / "pt_en" / "4")
+
+
+def test_a_failed_batch_is_answered_request_by_request():
+    """Requests that break a limit only together (the export's hypotheses ceiling) each get an answer."""
+    spec = serving.TensorSpec(tf.string, (None,))
+    signature = serving.Signature("serving_default", {"text": spec}, {"translation": spec}, None)
+    calls = []
+
+    def run(signature, inputs):
+        calls.append(len(inputs["text"]))
+        if len(inputs["text"]) > 2:
+            raise serving.ServingError(400, "more than 2 sentences at once")
+        return {"translation": np.char.upper(inputs["text"].astype(bytes)).astype(object)}
+
+    batcher = serving.Batcher(run, max_batch_size=64, batch_timeout=5.0, metrics=serving.Metrics())
+    try:
+        requests = [[b"a", b"b"], [b"c"], [b"d", b"e", b"f"]]
+        with batcher.arriving():  # the batcher waits for it: all three requests share one batch
+            tasks = [
+                batcher.submit(serving.PredictRequest(signature, {"text": np.array(r, object)}, False))
+                for r in requests
+            ]
+        assert list(tasks[0].wait(60)["translation"]) == [b"A", b"B"]
+        assert list(tasks[1].wait(60)["translation"]) == [b"C"]
+        with pytest.raises(serving.ServingError, match="more than 2 sentences at once"):
+            tasks[2].wait(60)
+        assert calls == [6, 2, 1, 3]
+    finally:
+        batcher.stop()
+    # What a request sees of the graph's own checks: their words, not TensorFlow's wrapping.
+    message = "{{function_node __inference_x_12}} assertion failed: [beam_size must be at least 1, got 0]"
+    assert serving._model_message(message + "\n\t [[{{node Assert/Assert}}]]") == (
+        "beam_size must be at least 1, got 0"
+    )
 
 
 def test_serve_reports_a_missing_export(tmp_path, capsys, monkeypatch):

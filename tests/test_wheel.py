@@ -211,8 +211,8 @@ def test_the_installed_command_trains_evaluates_translates_and_exports(installed
     assert "BLEU" in out and (run_dir / "metrics.json").is_file()
     out = installed.run("tf-transformer", "translate", "--run-dir", run_dir, "O gato dorme.")
     assert out.strip()
-    export = installed.workdir / "exports" / "tiny" / "1"
-    installed.run("tf-transformer", "export", "--run-dir", run_dir, "--out", export)
+    export = installed.workdir / "exports" / "tiny" / "1"  # TF Serving's layout: BASE/VERSION
+    installed.run("tf-transformer", "export", "--run-dir", run_dir, "--out", export.parent)
     # fmt: on
     assert (export / "saved_model.pb").is_file()
     assert not (installed.site_packages / "runs").exists()

@@ -15,6 +15,7 @@ A second run resumes the run directory (see ``train``) rather than starting over
 from __future__ import annotations
 
 import pathlib
+import shutil
 import textwrap
 import time
 
@@ -119,12 +120,17 @@ def export_and_show(run_dir, examples) -> pathlib.Path:
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
 
-    from tf_transformer.inference import Translator, export_translator
+    from tf_transformer.inference import Translator
+    from tf_transformer.inference.export import SAVED_MODEL_FILE, export_version
     from tf_transformer.run_dir import load_run
 
     _rule("4. export, reload, translate")
     run = load_run(run_dir)
-    export_dir = export_translator(Translator.from_run(run), run_dir / "export")
+    base = run_dir / "export"
+    if (base / SAVED_MODEL_FILE).exists():  # an export from before versions, in export/ itself
+        shutil.rmtree(base)
+    # TensorFlow Serving's layout, version 1, replaced whole when the demo runs again.
+    export_dir = export_version(Translator.from_run(run), base, version=1, overwrite=True)
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     pairs = [(source, reference) for source, reference, _ in examples]
     if {run.source_language, run.target_language} <= set(CLASSIC):

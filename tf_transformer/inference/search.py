@@ -26,6 +26,88 @@ import tensorflow as tf
 from tf_transformer.constants import END_ID, PAD_ID, START_ID
 
 NEG_INF = -1e9  # a finite "minus infinity": -inf - -inf would give NaN
+FLOAT_BYTES = 4  # float32; a float16 cache (mixed precision) needs half, so the estimate errs safe
+MEMORY_BUDGET_BYTES = 2 * 1024**3  # what one beam search call may hold in hypotheses (2 GiB)
+
+
+def hypothesis_bytes(config, max_length) -> int:
+    """Memory one beam-search hypothesis holds while it is decoded, in bytes (an upper estimate).
+
+    Each hypothesis (one sentence times one beam) owns a row of every
+    decoder cache and of every step's logits:
+
+    - self-attention keys and values, preallocated for ``max_length`` target
+      tokens: ``num_layers * 2 * max_length * d_model * 4`` bytes;
+    - cross-attention keys and values over the source, which the translator
+      truncates to ``max_length`` tokens (the worst case is counted, so that
+      the limit is one number for every input): the same again;
+    - the step's logits and their log-softmax: ``2 * target_vocab_size * 4``.
+
+    For the tests' tiny model (2 layers, d_model 32, max_length 32, 806
+    target tokens) that is 39,216 bytes; for ``base`` at max_length 128 with
+    a 32,000-token vocabulary, 6,547,456 bytes (6.5 MB).
+    """
+    cache = config.num_layers * 2 * max_length * config.d_model  # keys and values of one attention
+    return FLOAT_BYTES * (2 * cache + 2 * config.target_vocab_size)
+
+
+def max_hypotheses(config, max_length, budget=MEMORY_BUDGET_BYTES) -> int:
+    """Most hypotheses (``beam_size * sentences``) one beam search may decode at once.
+
+    ``budget // hypothesis_bytes(config, max_length)``, at least 1: with the
+    2 GiB default, 54,760 for the tests' tiny model and 327 for ``base`` at
+    ``max_length`` 128 (see ``hypothesis_bytes``): beam 4 for up to 81
+    sentences at once. The budget leaves room for what the estimate leaves
+    out (the encoder's activations, the copy of the caches each step's
+    reordering makes).
+    """
+    return max(1, budget // hypothesis_bytes(config, max_length))
+
+
+def beam_size_problem(beam_size: int, limit: int, budget=MEMORY_BUDGET_BYTES) -> str | None:
+    """Why a Python ``beam_size`` cannot work on its own (below 1, or over ``limit``); None if it can."""
+    if beam_size < 1:
+        return f"beam_size must be at least 1, got {beam_size}."
+    if beam_size > limit:
+        return (
+            f"beam_size {beam_size} is over the limit of {limit} hypotheses at once for this model (a "
+            f"{budget / 1024**3:g} GiB memory budget divided by the memory of one hypothesis: its "
+            f"decoder caches and logits); use a beam_size of at most {limit}."
+        )
+    return None
+
+
+def beam_limit_message(beam_size, sentences, hypotheses, limit, budget=MEMORY_BUDGET_BYTES) -> str:
+    """The error for too many hypotheses at once; Python and the graph (``"{}"`` placeholders) share it."""
+    return (
+        f"beam_size {beam_size} x {sentences} sentences = {hypotheses} hypotheses at once, over the "
+        f"limit of {limit} for this model (a {budget / 1024**3:g} GiB memory budget divided by the "
+        f"memory of one hypothesis: its decoder caches and logits); use a smaller beam_size or fewer "
+        f"sentences at once"
+    )
+
+
+def check_beam_size(beam_size, sentences, limit):
+    """``beam_size`` as an int32 tensor that exists only once it passed the checks, inside the graph.
+
+    ``beam_size`` must be at least 1, and ``beam_size * sentences`` at most
+    ``limit`` (``max_hypotheses``). The checks are ``tf.debugging.Assert`` ops
+    that everything computed from the returned tensor waits for, so a bad
+    value fails with a clear ``InvalidArgumentError`` before any memory is
+    allocated for it: in eager code, in a ``tf.function`` and in an exported
+    SavedModel alike (where no Python of this package runs).
+    """
+    beam_size = tf.convert_to_tensor(beam_size, tf.int32)
+    hypotheses = tf.cast(beam_size, tf.int64) * tf.cast(sentences, tf.int64)  # int32 could overflow
+    at_least_one = tf.debugging.Assert(
+        beam_size >= 1, [tf.strings.format("beam_size must be at least 1, got {}", beam_size)]
+    )
+    template = beam_limit_message("{}", "{}", "{}", limit)
+    within_limit = tf.debugging.Assert(
+        hypotheses <= limit, [tf.strings.format(template, (beam_size, sentences, hypotheses))]
+    )
+    with tf.control_dependencies([at_least_one, within_limit]):
+        return tf.identity(beam_size)
 
 
 def _decode_step(model, jit_compile):
@@ -128,7 +210,10 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
     Args:
         model: a ``Transformer``.
         context_ids: int ``[batch, S]`` source ids.
-        beam_size: int (Python or scalar tensor) >= 1.
+        beam_size: int (Python or scalar tensor) >= 1; ``beam_size * batch`` at
+            most ``max_hypotheses(model.config, max_new_tokens)``: a Python
+            int that breaks a rule raises ``ValueError``, a tensor (or a batch
+            too large) ``tf.errors.InvalidArgumentError``, before any decoding.
         max_new_tokens: int, at most ``model.config.max_length``.
         alpha: length-penalty exponent; 0 ranks by plain log-probability.
         jit_compile: compile each decoding step with XLA (see ``_decode_step``).
@@ -138,11 +223,21 @@ def beam_search(model, context_ids, beam_size, max_new_tokens, alpha=0.6, jit_co
     (``NEG_INF`` for an empty source).
     """
     context_ids = tf.cast(context_ids, tf.int32)
+    batch = tf.shape(context_ids)[0]
+    length_now = tf.get_static_value(max_new_tokens)  # a tensor: count the model's longest
+    limit = max_hypotheses(model.config, model.config.max_length if length_now is None else int(length_now))
+    checked = check_beam_size(beam_size, batch, limit)  # the graph's checks (batch may be unknown)
     # A Python int keeps the beam axis static; a tensor (an exported signature's input) works too.
     k = tf.get_static_value(beam_size)
-    k = tf.convert_to_tensor(beam_size, tf.int32) if k is None else int(k)
+    if k is None:
+        k = checked  # everything sized by k waits for the checks
+    else:
+        k = int(k)
+        if problem := beam_size_problem(k, limit):
+            raise ValueError(problem)
+        with tf.control_dependencies([checked]):
+            context_ids = tf.identity(context_ids)
     alpha = tf.cast(alpha, tf.float32)
-    batch = tf.shape(context_ids)[0]
     context, context_mask = model.encode(context_ids, training=False)
     # Every beam of a sentence shares its source: repeat it k times, beams of a sentence adjacent.
     context = tf.repeat(context, k, axis=0)  # (B*k, S, d)

@@ -19,7 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer.constants import END_ID, MIN_MAX_LENGTH, PAD_ID, START_ID
-from tf_transformer.inference.search import beam_search, greedy_search
+from tf_transformer.inference.search import (
+    beam_search,
+    beam_size_problem,
+    check_beam_size,
+    greedy_search,
+    max_hypotheses,
+)
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 BEAM_SIZE_SPEC = tf.TensorSpec([], tf.int32, name="beam_size")
@@ -55,9 +61,19 @@ class Translator:
         max_length: longest source, in tokens, and longest translation; at
             most (and by default) ``model.config.max_length``.
         alpha: beam search's length-penalty exponent.
-        jit_compile: compile each decoding step with XLA: several times faster
-            on a CPU, equal up to float32 rounding. Off by default, and off in
-            the exported SavedModel, which must run in servers without XLA.
+        jit_compile: compile each decoding step with XLA, equal up to float32
+            rounding; whether it is faster depends on the machine and the batch
+            (``benchmarks/decode_speed.py`` measures it: on a 2-core CPU it was
+            not). Off by default, and off in the exported SavedModel, which must
+            run in servers without XLA.
+
+    Beam search holds ``beam_size`` hypotheses per sentence, each with its own
+    decoder caches: at most ``max_hypotheses`` of them at once (a memory
+    budget, see ``search.max_hypotheses``). ``translate`` and calls with a
+    known number of sentences split the sentences to stay under it; a
+    ``beam_size`` over it on its own raises ``ValueError``, and so does a
+    ``beam_size`` below 1. The exported ``beam_search`` signature checks the
+    same in its graph.
 
     Example:
         >>> run = load_run("runs/demo")  # doctest: +SKIP
@@ -81,6 +97,7 @@ class Translator:
         self.max_length = max_length or limit
         self.alpha = float(alpha)
         self.jit_compile = bool(jit_compile)
+        self.max_hypotheses = max_hypotheses(model.config, self.max_length)
         # One graph each, traced once: any batch size, any beam size.
         self.greedy = tf.function(self._greedy, input_signature=[TEXT_SPEC])
         self.beam = tf.function(self._beam, input_signature=[TEXT_SPEC, BEAM_SIZE_SPEC])
@@ -126,25 +143,49 @@ class Translator:
         )
 
     def _beam(self, text, beam_size):
-        tf.debugging.assert_positive(beam_size, message="beam_size must be at least 1")
+        # Checked before anything is sized by it (beam_search checks again, harmlessly): a bad
+        # beam_size fails with its own message, not with whatever op meets it first.
+        beam_size = check_beam_size(beam_size, tf.shape(text)[0], self.max_hypotheses)
         ids, _ = beam_search(
             self.model, self.source_ids(text), beam_size, self.max_length, self.alpha, self.jit_compile
         )
         return self.target_text(ids)
 
+    def validate_beam_size(self, beam_size: int) -> int:
+        """``beam_size`` if it can work (``1 <= beam_size <= max_hypotheses``), else ``ValueError``."""
+        if problem := beam_size_problem(beam_size, self.max_hypotheses):
+            raise ValueError(problem)
+        return beam_size
+
+    def sentences_per_call(self, beam_size: int) -> int:
+        """Most sentences one beam search of ``beam_size`` may take (``max_hypotheses // beam_size``)."""
+        return self.max_hypotheses // self.validate_beam_size(beam_size)
+
     def __call__(self, text, beam_size=1):
-        """Strings ``[B]`` -> translations ``[B]`` (``tf.string``)."""
-        if beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1, got {beam_size}.")
+        """Strings ``[B]`` -> translations ``[B]`` (``tf.string``).
+
+        With beam search, more than ``sentences_per_call(beam_size)`` sentences
+        are translated in several calls.
+        """
+        step = self.sentences_per_call(beam_size)
         text = tf.convert_to_tensor(text, tf.string)
         if beam_size == 1:
             return self.greedy(text)
-        return self.beam(text, tf.constant(beam_size, tf.int32))
+        size = tf.constant(beam_size, tf.int32)
+        count = text.shape[0]
+        if count is None or count <= step:  # (an unknown count: the graph checks it)
+            return self.beam(text, size)
+        return tf.concat([self.beam(text[i : i + step], size) for i in range(0, count, step)], axis=0)
 
     def translate(self, sentences, beam_size=1, batch_size=64):
-        """Python strings in, Python strings out; a single string gives a single string."""
+        """Python strings in, Python strings out; a single string gives a single string.
+
+        Sentences go in batches of ``batch_size``, fewer where beam search
+        needs it (``sentences_per_call``).
+        """
         single = isinstance(sentences, (str, bytes))
         sentences = [sentences] if single else list(sentences)
+        batch_size = max(1, min(batch_size, self.sentences_per_call(beam_size)))
         out = []
         for i in range(0, len(sentences), batch_size):
             batch = self(tf.constant(sentences[i : i + batch_size], tf.string), beam_size)
@@ -164,6 +205,7 @@ class Translator:
         pass that returns the attention weights (the cached search does not
         keep them).
         """
+        self.validate_beam_size(beam_size)
         source = self.source_ids(tf.constant([sentence]))  # (1, S)
         if beam_size == 1:
             generated = greedy_search(self.model, source, self.max_length)

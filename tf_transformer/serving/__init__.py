@@ -11,6 +11,6 @@
 
 Run::
 
-    tf-transformer export --run-dir runs/demo --out exports/pt_en/1
-    tf-transformer serve --export exports/pt_en        # http://127.0.0.1:8501/
+    tf-transformer export --run-dir runs/demo --out exports/pt_en   # writes exports/pt_en/1, then 2, ...
+    tf-transformer serve --export exports/pt_en        # the highest version; http://127.0.0.1:8501/
 """

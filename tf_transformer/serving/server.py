@@ -203,9 +203,10 @@ def find_saved_model(export) -> tuple[pathlib.Path, int]:
     """``(SavedModel folder, version)`` for a SavedModel folder or a base folder of numbered versions."""
     path = pathlib.Path(export)
     if not path.is_dir():
+        out = f"{path.parent} --version {path.name}" if path.name.isdigit() else str(path)
         raise FileNotFoundError(
             f"{path} is not a folder: write an export first, "
-            f"`tf-transformer export --run-dir RUN --out {path}/1`"
+            f"`tf-transformer export --run-dir RUN --out {out}`"
         )
     if (path / "saved_model.pb").is_file():
         return path, int(path.name) if path.name.isdigit() else 1
@@ -308,7 +309,7 @@ class Servable:
         try:
             outputs = signature.function(**tensors)
         except tf.errors.InvalidArgumentError as err:  # e.g. the graph's own checks on its inputs
-            raise ServingError(400, err.message.strip().splitlines()[0]) from None
+            raise ServingError(400, _model_message(err.message)) from None
         return {k: v.numpy() for k, v in outputs.items()}
 
     def warm_up(self) -> None:
@@ -349,6 +350,17 @@ class Servable:
             "model_spec": {"name": self.name, "signature_name": "", "version": str(self.version)},
             "metadata": {"signature_def": {"signature_def": defs}},
         }
+
+
+def _model_message(message: str) -> str:
+    """The first line of a model's error; of a failed ``tf.debugging.Assert``, only its own words.
+
+    ``{{function_node ...}} assertion failed: [beam_size must be at least 1, got 0]`` gives
+    ``beam_size must be at least 1, got 0``.
+    """
+    line = message.strip().splitlines()[0] if message.strip() else "the model rejected the input"
+    found = re.search(r"assertion failed: \[(.*?)\](?:\s|$)", line)
+    return found.group(1) if found else line
 
 
 # -- the REST protocol: JSON <-> arrays ----------------------------------------------------------
@@ -638,7 +650,9 @@ class Batcher:
     ``batch_key``, up to ``max_batch_size`` sentences. It waits for more
     requests while the oldest has waited less than ``batch_timeout`` and some
     other request is still being read and parsed (``arriving``): with nobody
-    else on the way, waiting would only add latency.
+    else on the way, waiting would only add latency. A batch of several
+    requests that fails is run again one request at a time, so that a request
+    fails only for its own reasons.
 
     Args:
         run: ``run(signature, inputs) -> outputs``, arrays in and out.
@@ -731,11 +745,18 @@ class Batcher:
         }
         try:
             outputs = self._run(signature, inputs)
-        except ServingError as err:
-            error = err
-        except Exception as err:  # a failed batch fails its requests, not the server
-            traceback.print_exc()
-            error = ServingError(500, f"the model failed: {type(err).__name__}: {err}"[:1000])
+        except Exception as err:
+            if len(batch) > 1:
+                # Together the requests may break a limit that each one keeps (the export's ceiling on
+                # beam_size x sentences, memory): no answer may depend on who shared its batch.
+                for task in batch:
+                    self._answer([task])
+                return
+            if isinstance(err, ServingError):
+                error = err
+            else:  # a failed batch fails its requests, not the server
+                traceback.print_exc()
+                error = ServingError(500, f"the model failed: {type(err).__name__}: {err}"[:1000])
         else:
             error = None
             start = 0
@@ -1063,8 +1084,9 @@ def serve(options: Options, ready=print) -> int:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
     thread.start()
     host, port = server.server_address[:2]
+    chosen = "" if servable.path == pathlib.Path(options.export) else f", the highest in {options.export}"
     ready(
-        f"Serving '{servable.name}' version {servable.version} ({', '.join(servable.signatures)}) "
+        f"Serving '{servable.name}' version {servable.version}{chosen} ({', '.join(servable.signatures)}) "
         f"from {servable.path}\n"
         f"  page:    http://{host}:{port}/\n"
         f"  predict: POST http://{host}:{port}/v1/models/{servable.name}:predict\n"
