@@ -152,7 +152,7 @@ def test_cli_evaluate_writes_metrics(capsys):
     )
     out = capsys.readouterr().out
     assert out.count("BLEU|nrefs:1|") == 1 and out.count("chrF2|nrefs:1|") == 1
-    entry = json.loads((path / "metrics.json").read_text())["generalization/beam3"]
+    entry = json.loads((path / "metrics.json").read_text())["generalization/beam3/limit-20"]
     assert entry["sentences"] == 20 and entry["beam_size"] == 3 and 0 <= entry["bleu"] <= 100
     assert "BLEU|" in entry["bleu_line"] and "examples" not in entry
 
@@ -160,7 +160,7 @@ def test_cli_evaluate_writes_metrics(capsys):
 def test_cli_translate_arguments_stdin_and_truncation_warning(capsys, monkeypatch, translator):
     path = str(trained_run_dir())
     # Loading a run is tested above and by the export; reuse the traced translator here.
-    monkeypatch.setattr("tf_transformer.inference.cli._load", lambda run_dir: translator)
+    monkeypatch.setattr("tf_transformer.inference.cli._load", lambda run_dir, *a, **k: translator)
     sentences = [corpus_pairs(count=1)[0][0], "", BAD_INPUTS["long"]]
     assert cli.main(["translate", "--run-dir", path, *sentences]) == 0
     captured = capsys.readouterr()

@@ -8,18 +8,19 @@ import sys
 from tf_transformer.constants import EVALUATION_SPLITS
 
 
-def _beam_size(value: str) -> int:
-    size = int(value)
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {size}")
-    return size
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
-def _load(run_dir):
+def _load(run_dir, weights=None, jit_compile=False):
+    """The ``Translator`` of a run directory, with the weights ``--weights`` names."""
     from tf_transformer.inference.translator import Translator
     from tf_transformer.run_dir import load_run
 
-    return Translator.from_run(load_run(run_dir), jit_compile=True)
+    return Translator.from_run(load_run(run_dir, weights), jit_compile=jit_compile)
 
 
 def run_evaluate(args) -> int:
@@ -32,7 +33,15 @@ def run_evaluate(args) -> int:
         batch_size=args.batch_size,
         limit=args.limit,
         data_dir=args.data_dir,
+        weights=args.weights,
+        xla=args.xla,
     )
+    for number in result["invalid_utf8"]:
+        print(
+            f"warning: pair {number} of the {args.split} split is not valid UTF-8; "
+            f"its invalid bytes were replaced with U+FFFD.",
+            file=sys.stderr,
+        )
     search = "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {result['alpha']}"
     print(
         f"{args.split}: {result['sentences']} sentences, {search}, "
@@ -40,34 +49,92 @@ def run_evaluate(args) -> int:
     )
     print(result["bleu_line"])
     print(result["chrf_line"])
-    print(f"written to {args.run_dir.rstrip('/')}/{METRICS_FILE}")
+    print(f"written to {args.run_dir.rstrip('/')}/{METRICS_FILE} as {result['key']!r}")
     return 0
+
+
+def _as_text(raw: bytes | str, where: str) -> str:
+    """One input sentence as text; invalid UTF-8 (bytes, or an argument's surrogate escapes) is
+    replaced with U+FFFD, with a warning naming ``where`` ("line 3")."""
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")
+            return raw
+        except UnicodeEncodeError:  # undecodable argv bytes arrive as surrogate escapes
+            try:
+                raw = raw.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # (surrogates that stand for no byte)
+                raw = raw.encode("utf-8", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        print(
+            f"warning: {where} is not valid UTF-8; its invalid bytes were replaced with U+FFFD "
+            f"and the rest is translated.",
+            file=sys.stderr,
+        )
+        return raw.decode("utf-8", errors="replace")
+
+
+def _input_sentences(args) -> list[str]:
+    """The sentences to translate: the arguments, else stdin's lines, each decoded on its own."""
+    if args.text:
+        return [_as_text(text, f"argument {i}") for i, text in enumerate(args.text, start=1)]
+    stream = getattr(sys.stdin, "buffer", sys.stdin)  # (a text stream where stdin was replaced)
+    newline = b"\n" if stream is not sys.stdin else "\n"
+    return [_as_text(line.rstrip(newline), f"line {i}") for i, line in enumerate(stream, start=1)]
 
 
 def run_translate(args) -> int:
-    sentences = args.text or [line.rstrip("\n") for line in sys.stdin]
-    translator = _load(args.run_dir)
-    for i, count in enumerate(translator.source_lengths(sentences)):
-        if count > translator.max_length:
-            print(
-                f"warning: sentence {i + 1} has {count} tokens; only its first "
-                f"{translator.max_length} (with [START] and [END]) are translated.",
-                file=sys.stderr,
-            )
-    for line in translator.translate(sentences, beam_size=args.beam_size):
-        print(line)
+    from tf_transformer.inference.evaluate import decoding, decoding_mode
+
+    sentences = _input_sentences(args)
+    mode = decoding_mode(args.xla, len(sentences))
+    translator = _load(args.run_dir, args.weights, jit_compile=mode == "xla")
+    with decoding(mode):
+        for i, count in enumerate(translator.source_lengths(sentences)):
+            if count > translator.max_length:
+                print(
+                    f"warning: sentence {i + 1} has {count} tokens; only its first "
+                    f"{translator.max_length} (with [START] and [END]) are translated.",
+                    file=sys.stderr,
+                )
+        for line in translator.translate(sentences, beam_size=args.beam_size):
+            print(line)
     return 0
 
 
-def run_export(args) -> int:
-    from tf_transformer.inference.export import export_translator
+def _version(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return int(value)
 
-    path = export_translator(_load(args.run_dir), args.out)
+
+def run_export(args) -> int:
+    from tf_transformer import files
+    from tf_transformer.inference.export import ExportExistsError, export_version, next_version, version_path
+
+    try:
+        version_path(args.out, args.version, overwrite=args.overwrite)  # refuse before loading the model
+        translator = _load(args.run_dir, args.weights)
+        path = export_version(translator, args.out, args.version, overwrite=args.overwrite)
+    except ExportExistsError as err:
+        print(
+            f"tf-transformer export: error: {err.path} already exists; pass --overwrite to replace it, "
+            f"or --version {next_version(args.out)} to write the next free version.",
+            file=sys.stderr,
+        )
+        return 2
+    except files.WriteError as err:  # not a usage error: exit 1, as tf_transformer.cli does
+        print(f"tf-transformer export: error: {err}", file=sys.stderr)
+        return 1
     print(
         f"SavedModel written to {path}\n"
         f"  serving_default: text (tf.string [None]) -> translation (tf.string [None]), greedy\n"
         f"  beam_search:     text, beam_size (tf.int32 scalar) -> translation\n"
-        f"Load it with TensorFlow and `import tensorflow_text`; no tf_transformer needed."
+        f"  attention:       text -> source_tokens, target_tokens, weights, translation\n"
+        f"Load it with TensorFlow and `import tensorflow_text`; no tf_transformer needed.\n"
+        f"Serve it: tf-transformer serve --export {args.out}"
     )
     return 0
 
@@ -76,26 +143,73 @@ def add_commands(commands) -> None:
     def run_dir(parser):
         parser.add_argument("--run-dir", required=True, help="a directory written by `train`")
 
+    def weights(parser):
+        parser.add_argument(
+            "--weights",
+            default=None,
+            metavar="best|latest|backup|PATH",
+            help="which weights: the best or latest checkpoint, the mid-epoch backup, or a "
+            ".weights.h5 file (default: model.weights.h5, or the best checkpoint of an unfinished run)",
+        )
+
+    def xla(parser):
+        parser.add_argument(
+            "--xla",
+            default="auto",
+            choices=("auto", "on", "off"),
+            help="on: compile the decoding steps with XLA; off: run them as a plain TensorFlow graph; "
+            "auto (default): a few sentences eagerly, with nothing to trace, many as a plain graph",
+        )
+
     parser = commands.add_parser("evaluate", help="corpus BLEU and chrF (sacreBLEU) on a split")
     run_dir(parser)
     parser.add_argument("--split", default="test", choices=EVALUATION_SPLITS, help="(default: test)")
-    parser.add_argument("--beam-size", type=_beam_size, default=1, help="1 = greedy (default)")
+    parser.add_argument("--beam-size", type=_at_least_one, default=1, help="1 = greedy (default)")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: 64)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N sentence pairs")
+    parser.add_argument(
+        "--limit",
+        type=_at_least_one,
+        default=None,
+        help="only the first N sentence pairs (scored under their own key in metrics.json)",
+    )
     parser.add_argument(
         "--data-dir", default=None, help="where the prepared data lives (default: where training found it)"
     )
+    weights(parser)
+    xla(parser)
     parser.set_defaults(run=run_evaluate)
 
     parser = commands.add_parser(
         "translate", help="translate sentences of the run's source language (arguments or stdin lines)"
     )
     run_dir(parser)
-    parser.add_argument("--beam-size", type=_beam_size, default=1, help="1 = greedy (default)")
+    parser.add_argument("--beam-size", type=_at_least_one, default=1, help="1 = greedy (default)")
+    weights(parser)
+    xla(parser)
     parser.add_argument("text", nargs="*", help="sentences; without any, one per line on stdin")
     parser.set_defaults(run=run_translate)
 
-    parser = commands.add_parser("export", help="write a SavedModel that serves strings to strings")
+    parser = commands.add_parser(
+        "export",
+        help="write a SavedModel that serves strings to strings, as version N of a base folder",
+        description="Write the run's translator as a SavedModel into OUT/N, the layout TensorFlow "
+        "Serving reads (`serve --export OUT` serves the highest N). It is written aside, loaded "
+        "back and run once, and only then moved into place: an interrupted export leaves OUT/N "
+        "as it was.",
+    )
     run_dir(parser)
-    parser.add_argument("--out", required=True, help="directory for the SavedModel")
+    weights(parser)
+    parser.add_argument(
+        "--out", required=True, metavar="BASE", help="base folder; the SavedModel goes into BASE/N"
+    )
+    parser.add_argument(
+        "--version",
+        type=_version,
+        default=None,
+        metavar="N",
+        help="version number (default: the highest existing one plus 1, or 1)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace BASE/N if it exists (default: refuse)"
+    )
     parser.set_defaults(run=run_export)
