@@ -57,7 +57,18 @@ assert keras.__version__.startswith("3."), f"written for Keras 3, found {keras._
 # ## Which devices?
 #
 # Everything in the course runs on a laptop CPU. A GPU makes training faster
-# but changes no result beyond floating-point noise.
+# but changes no result beyond floating-point noise: the notebooks train for
+# a fixed number of optimizer steps (not for a fixed time), so a faster
+# machine trains the same model sooner, and the outputs you read here are the
+# ones you get.
+#
+# ## Where runs live
+#
+# A trained model is a *run directory* (its weights, vocabularies, history
+# and settings: notebook 6). The notebooks, `make demo` and the README's
+# commands all keep them in `runs/` at the repository root (`runs/tutorial`,
+# `runs/demo`...), so a run trained in one place is found in the others.
+# The notebooks run from `notebooks/`, so for them that is `../runs`.
 
 # %%
 for device in tf.config.list_physical_devices():

@@ -20,6 +20,8 @@ import json
 import os
 import pathlib
 import shutil
+import signal
+import time
 
 import keras
 import matplotlib.pyplot as plt
@@ -30,6 +32,7 @@ from IPython.display import Code, display
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training import callbacks as training_callbacks
+from tf_transformer.training.callbacks import TrainingInterrupted
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 
@@ -52,15 +55,20 @@ def show(obj):
 # - **loss and metric**: `masked_loss` (label smoothing 0.1) and
 #   `MaskedAccuracy`, over real tokens only;
 # - **optimizer**: Adam(0.9, 0.98, 1e-9) on the warm-up schedule;
-# - **callbacks**: best and latest checkpoints, a resumable backup every
-#   `backup_every` steps, TensorBoard, a time limit, a clear stop if the loss
-#   becomes NaN, and a tokens/s figure on the progress bar.
+# - **callbacks**: best and latest checkpoints (the weights only), a
+#   resumable backup (weights *and* optimizer state) every `backup_every`
+#   steps and whenever a signal stops training, whole-epoch metrics across
+#   resumes, TensorBoard, a time limit, a clear stop if the loss becomes NaN,
+#   and a tokens/s figure on the progress bar.
 #
-# `train` itself is a short sequence of named steps, each a function of
-# `tf_transformer.training.loop` that `show` displays like this one:
+# `train` checks the settings, prepares the run (taking a lock on the run
+# directory, so that a second training into it stops at once) and hands over
+# to `train_plan`, a short sequence of named steps, each a function of
+# `tf_transformer.training.loop` that `show` displays like these:
 
 # %%
 show(train)
+show(loop.train_plan)
 
 # %% [markdown]
 # The first step decides everything before a single batch is trained, and
@@ -87,8 +95,10 @@ except ValueError as error:
 # %% [markdown]
 # ## Train the `tutorial` preset
 #
-# Four layers, `d_model` 128, eight heads: about 4.6M parameters with this
-# corpus's vocabularies. In full mode we give it ten minutes of a laptop CPU;
+# Four layers, `d_model` 128, eight heads: 2.3M parameters with this
+# corpus's vocabularies. In full mode it trains for 1,000 optimizer steps (a
+# fixed count, so every machine trains the same model; about ten minutes on
+# two CPU cores);
 # fast mode (CI) trains the `tiny` preset for a few dozen steps on a slice of
 # the data. A short warm-up suits a short budget: the paper's 4000 steps
 # would never reach the peak learning rate here.
@@ -104,7 +114,8 @@ except ValueError as error:
 # fresh run (running `train` on an existing directory resumes it instead).
 
 # %%
-RUN_DIR = pathlib.Path("runs/fast/tutorial" if FAST else "runs/tutorial")
+RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
+RUN_DIR = RUNS / ("fast/tutorial" if FAST else "tutorial")
 shutil.rmtree(RUN_DIR, ignore_errors=True)
 if FAST:
     settings = dict(
@@ -118,15 +129,16 @@ if FAST:
 else:
     settings = dict(
         preset="tutorial",
-        epochs=1000,
+        max_steps=1000,
         steps_per_epoch=200,
-        max_minutes=10,
         warmup_steps=400,
         batch_tokens=2048,
         norm_first=True,
     )
+started = time.perf_counter()
 result = train(run_dir=RUN_DIR, seed=0, verbose=2, **settings)
-print(f"\n{result.steps} optimizer steps; stopped: {result.stopped}")
+minutes = (time.perf_counter() - started) / 60
+print(f"\n{result.steps} optimizer steps in {minutes:.1f} minutes on {os.cpu_count()} CPU cores")
 
 # %% [markdown]
 # ## Curves
@@ -184,16 +196,22 @@ print(
 # ## Interrupted? Run it again
 #
 # A long run will be interrupted some day: a laptop lid, a preempted cloud
-# machine, a Ctrl-C. `train` saves the model *and the optimizer state* every
-# `backup_every` steps; calling it again with the same arguments restores
-# that backup, skips the batches already used, and finishes with exactly the
-# steps an uninterrupted run would have made.
+# machine (which sends SIGTERM), a Ctrl-C (SIGINT). `train` saves the model
+# *and the optimizer state* every `backup_every` steps, and when a signal
+# comes it finishes the current step, saves the state at that step, and
+# raises `TrainingInterrupted` (the command line prints "interrupted at step
+# N; state saved; run the same command to resume" and exits 130 or 143).
+# Calling it again with the same arguments restores the state, skips the
+# batches already used, and finishes with exactly the steps, the weights and
+# the history an uninterrupted run would have: a rerun even completes the
+# epoch whose validation the signal cut short.
 #
-# We simulate the interruption with a callback that raises after 12 steps.
+# Here a callback presses Ctrl-C for us: it sends this process a real SIGINT
+# after 12 steps.
 
 
 # %%
-class Interrupt(keras.callbacks.Callback):
+class CtrlC(keras.callbacks.Callback):
     def __init__(self, after):
         super().__init__()
         self.after, self.seen = after, 0
@@ -201,7 +219,7 @@ class Interrupt(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
         if self.seen == self.after:
-            raise KeyboardInterrupt(f"simulated interruption after {self.after} steps")
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 RESUME_DIR = RUN_DIR.parent / "resume_demo"
@@ -217,14 +235,16 @@ small = dict(
     verbose=0,
 )
 try:
-    train(run_dir=RESUME_DIR, callbacks=[Interrupt(after=12)], **small)
-except KeyboardInterrupt as stop:
+    train(run_dir=RESUME_DIR, callbacks=[CtrlC(after=12)], **small)
+except TrainingInterrupted as stop:
     print("stopped:", stop)
 backup = RESUME_DIR / "backup"
 print("backup holds:", sorted(p.name for p in backup.iterdir()))
+print("saved at step:", json.loads((backup / "state.json").read_text())["step"])
 
 resumed = train(run_dir=RESUME_DIR, **small)  # the same call, again
 print(f"resumed run finished after {resumed.steps} optimizer steps in total")
+print("history rows (epoch, step):", [(e["epoch"], e["step"]) for e in resumed.history])
 assert resumed.steps == 30
 
 # %% [markdown]

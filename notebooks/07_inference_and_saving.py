@@ -54,11 +54,14 @@ def show(obj):
 # %% [markdown]
 # ## The trained model
 #
-# We use the run that notebook 6 trained. If you opened this notebook first,
-# it trains a small one now (a few minutes) so that every cell has a model.
+# We use the run that notebook 6 trained (in `runs/` at the repository
+# root, notebook 0). If you opened this notebook first, it trains the same
+# run now, 1,000 steps (about ten minutes on two CPU cores), so that every
+# cell has a model.
 
 # %%
-RUN_DIR = pathlib.Path("runs/fast/tutorial" if FAST else "runs/tutorial")
+RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
+RUN_DIR = RUNS / ("fast/tutorial" if FAST else "tutorial")
 if not (RUN_DIR / "run.json").exists():
     settings = (
         dict(
@@ -72,9 +75,8 @@ if not (RUN_DIR / "run.json").exists():
         if FAST
         else dict(
             preset="tutorial",
-            epochs=1000,
+            max_steps=1000,
             steps_per_epoch=200,
-            max_minutes=10,
             warmup_steps=400,
             batch_tokens=2048,
             norm_first=True,
@@ -283,8 +285,12 @@ plt.show()
 #   run's `run.json`) and load them. Loading into a different architecture
 #   fails with a message that says so.
 # - `.keras`: config and weights together; `keras.saving.load_model`
-#   rebuilds the `Transformer` by itself (its layers are registered as
-#   serializable).
+#   rebuilds the `Transformer` by itself once `tf_transformer` is imported
+#   (its layers are registered as serializable; without the import Keras
+#   says "Could not locate class 'Transformer'"). The `model.keras` that
+#   `train` writes is saved uncompiled, in float32: a model to use, not a
+#   training to continue. The optimizer's state lives only in the run's
+#   `backup/`, which is what resuming reads.
 
 # %%
 SAVE_DIR = RUN_DIR.parent / "saved"
@@ -299,7 +305,7 @@ rebuilt.load_weights(SAVE_DIR / "model.weights.h5")
 print(".weights.h5 max difference:", float(tf.reduce_max(tf.abs(rebuilt((source, check_target)) - expected))))
 
 model.save(SAVE_DIR / "model.keras")
-reloaded = keras.saving.load_model(SAVE_DIR / "model.keras", compile=False)
+reloaded = keras.saving.load_model(SAVE_DIR / "model.keras")
 print(
     ".keras      max difference:", float(tf.reduce_max(tf.abs(reloaded((source, check_target)) - expected)))
 )
