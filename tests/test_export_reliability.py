@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops the exports use)
 from _inference_run import trained_run_dir, trained_translator
-from test_inference_export import NO_TF_TRANSFORMER, exported
+from test_inference_export import NO_TF_TRANSFORMER, exported, fresh_python
 
 from tf_transformer import Transformer, TransformerConfig, cli, files
 from tf_transformer import run_dir as rd
@@ -192,18 +192,7 @@ def test_the_exported_beam_search_refuses_bad_beam_sizes_on_its_own(tmp_path):
     limit = trained_translator().max_hypotheses
     assert limit == 54760  # 2 GiB / 39,216 bytes (see search.hypothesis_bytes)
     cases = [(0, 1), (-1, 1), (limit + 1, 1), (limit // 2 + 1, 2), (2**31 - 1, 3)]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run(
-        [sys.executable, "-c", BEAM_CHILD, str(exported()[0]), "[]", json.dumps(cases)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = fresh_python(BEAM_CHILD, exported()[0], "[]", json.dumps(cases), cwd=tmp_path)
     wanted = ["beam_size must be at least 1, got 0", "beam_size must be at least 1, got -1"] + [
         beam_limit_message(size, sentences, size * sentences, limit) for size, sentences in cases[2:]
     ]

@@ -104,19 +104,24 @@ def expected():
     return {"greedy": list(translator(texts).numpy()), "beam": list(translator(texts, beam_size=4).numpy())}
 
 
-def _run_child(code, export_dir, tmp_path):
+def fresh_python(code, *args, cwd):
+    """Run ``code`` in a fresh interpreter without our package on the path; its last line, as JSON."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(export_dir), json.dumps([t.hex() for t in INPUTS])],
-        cwd=tmp_path,
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run_child(code, export_dir, tmp_path):
+    result = fresh_python(code, export_dir, json.dumps([t.hex() for t in INPUTS]), cwd=tmp_path)
     return {k: [bytes.fromhex(t) for t in v] for k, v in result.items()}
 
 
