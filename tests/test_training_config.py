@@ -106,6 +106,7 @@ def test_the_same_run_check_compares_only_the_fixed_fields():
         "label_smoothing",
         "dropout_rate",
         "norm_first",
+        "mixed_precision",  # the optimizer's state differs (fp16 scales the loss): no exact resume
     } == fixed
     config = TrainConfig(preset="tiny", batch_tokens=512, seed=7)
     recorded = config.to_dict()
