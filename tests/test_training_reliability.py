@@ -50,6 +50,11 @@ CLI_QUICK = [
 ]
 
 
+def train_command(path):
+    """``tf-transformer train`` of the tiny preset into ``path`` with QUICK's settings, as argv."""
+    return [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}", *CLI_QUICK]
+
+
 def history(path):
     return json.loads((path / rd.HISTORY_FILE).read_text())
 
@@ -155,8 +160,7 @@ def test_a_time_limit_then_a_rerun_leaves_one_row_per_epoch(reference, tmp_path)
 def test_kills_at_random_moments_lose_nothing(reference, tmp_path):
     """SIGKILL a CLI training at a few moments, rerun until done: every epoch recorded exactly once."""
     path = tmp_path / "run"
-    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
-    command += CLI_QUICK
+    command = train_command(path)
     rng = np.random.default_rng(0)
     for delay in rng.uniform(6.0, 25.0, size=3):  # after start-up, somewhere in the training
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -175,8 +179,7 @@ def test_kills_at_random_moments_lose_nothing(reference, tmp_path):
 def test_the_command_line_stops_cleanly_on_sigint_and_sigterm(tmp_path):
     """A real process: exit 130 / 143, one line saying what to do, no traceback, plain progress lines."""
     path = tmp_path / "run"
-    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
-    command += [a for a in CLI_QUICK if not a.startswith("--max-steps")] + ["--max-steps=400"]
+    command = train_command(path) + ["--max-steps=400"]  # (the last --max-steps counts)
     for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in proc.stdout:  # wait for the end of one epoch: training is under way
@@ -195,8 +198,7 @@ def test_the_command_line_stops_cleanly_on_sigint_and_sigterm(tmp_path):
 def test_a_second_training_into_the_same_directory_is_refused_at_once(tmp_path):
     """Two trainings started together: one trains, the other stops with a message; no zeroed weights."""
     path = tmp_path / "run"
-    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
-    command += CLI_QUICK
+    command = train_command(path)
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"
     ]
@@ -262,13 +264,13 @@ def test_a_real_full_disk_ends_with_one_line_and_exit_1(tmp_path):
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
         path = mount / "run"
-        command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={path}"]
-        proc = subprocess.run(command + CLI_QUICK, capture_output=True, text=True, timeout=600)
+        command = train_command(path)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
         assert "the disk is full" in proc.stderr and "Traceback" not in proc.stderr
         assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
-        again = subprocess.run(command + CLI_QUICK, capture_output=True, text=True, timeout=600)
+        again = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert again.returncode == 0, again.stderr[-3000:]
         assert [e["step"] for e in history(path)] == [4, 8, 10]
     finally:
@@ -336,15 +338,7 @@ def _lonely_worker(tmp_path, timeout):
         "cluster": {"worker": [f"localhost:{p}" for p in ports]},
         "task": {"type": "worker", "index": 0},
     }
-    command = [
-        sys.executable,
-        "-m",
-        "tf_transformer",
-        "train",
-        "--preset=tiny",
-        f"--run-dir={tmp_path / 'r'}",
-    ]
-    command += CLI_QUICK + [f"--cluster-timeout={timeout}"]
+    command = train_command(tmp_path / "r") + [f"--cluster-timeout={timeout}"]
     env = {**os.environ, "TF_CONFIG": json.dumps(config)}
     return ports, subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
