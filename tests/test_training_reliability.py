@@ -26,7 +26,7 @@ import pytest
 from tf_transformer import files
 from tf_transformer import run_dir as rd
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import TrainConfig, train
+from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training.callbacks import StepBackup, TrainingInterrupted
 from tf_transformer.training.loop import prepare_run
 
@@ -124,7 +124,7 @@ def test_a_signal_mid_epoch_saves_that_step_and_the_rerun_finishes_the_same(refe
     assert_same_as_reference(path, result, reference)
 
 
-def test_a_signal_during_validation_resumes_by_validating_that_epoch(reference, tmp_path, capsys):
+def test_a_signal_during_validation_resumes_by_validating_that_epoch(reference, tmp_path, capsys, monkeypatch):
     path = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match="interrupted at step 8") as stop:
         train("tiny", path, callbacks=[SignalAt(validation_after_step=8, signum=signal.SIGTERM)], **QUICK)
@@ -134,8 +134,24 @@ def test_a_signal_during_validation_resumes_by_validating_that_epoch(reference, 
     assert [e["step"] for e in history(path)] == [4]
     keras.backend.clear_session()
 
-    result = train("tiny", path, **QUICK)
+    # A signal while the rerun validates that epoch (before fit starts): recorded, then a clean stop.
+    record = loop.record_unfinished_epoch
+
+    def record_then_signal(*args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        record(*args)
+
+    monkeypatch.setattr(loop, "record_unfinished_epoch", record_then_signal)
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 8; state saved") as stop:
+        train("tiny", path, **QUICK)
+    assert stop.value.exit_code == 143
     assert "epoch 2 ended at step 8 but was not recorded: validating it first" in capsys.readouterr().out
+    assert [e["step"] for e in history(path)] == [4, 8]
+    monkeypatch.undo()
+    keras.backend.clear_session()
+
+    result = train("tiny", path, **QUICK)
+    assert "resuming " + str(path) + " at step 8 of 10" in capsys.readouterr().out
     assert_same_as_reference(path, result, reference)
     # best is chosen over every epoch, the recovered one included: the reference's best.
     for got, want in zip(

@@ -445,7 +445,8 @@ class Interrupts(keras.callbacks.Callback):
             flush=True,
         )
 
-    def _stop(self):
+    def stop_if_signalled(self):
+        """Save at the current step and raise ``TrainingInterrupted`` if a signal came."""
         if self.signum is None:
             return
         step = int(self.model.optimizer.iterations.numpy())
@@ -454,10 +455,10 @@ class Interrupts(keras.callbacks.Callback):
         raise TrainingInterrupted(step, self.signum, saved=self.save)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._stop()
+        self.stop_if_signalled()
 
     def on_test_batch_end(self, batch, logs=None):
-        self._stop()
+        self.stop_if_signalled()
 
 
 class LineProgress(keras.callbacks.Callback):

@@ -135,18 +135,21 @@ def train_plan(plan: Plan, started: float, callbacks: list | None) -> TrainResul
         state = {}  # killed between the two files of a save: the epoch's earlier sums are unknown
     history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
     fit_callbacks = make_callbacks(plan, history, started, callbacks, state)
-    announce(plan, model, step, state)
-    if step and not any(e["step"] == step for e in history):
-        if step % plan.config.steps_per_epoch == 0 or step >= plan.total_steps:
-            record_unfinished_epoch(model, plan, fit_callbacks, step)
-    if step >= plan.total_steps:
-        print(
-            f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
-            f"to train. Raise --epochs or --max-steps to train on."
-        )
-        ensure_final_files(model, plan)
-        return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, "already done")
-    with fit_callbacks.interrupts:
+    interrupts = fit_callbacks.interrupts
+    interrupts.set_model(model)
+    with interrupts:  # from the first line the user reads, Ctrl-C stops cleanly
+        announce(plan, model, step, state)
+        if step and not any(e["step"] == step for e in history):
+            if step % plan.config.steps_per_epoch == 0 or step >= plan.total_steps:
+                record_unfinished_epoch(model, plan, fit_callbacks, step)
+                interrupts.stop_if_signalled()
+        if step >= plan.total_steps:
+            print(
+                f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
+                f"to train. Raise --epochs or --max-steps to train on."
+            )
+            ensure_final_files(model, plan)
+            return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, "already done")
         step, stopped = fit_in_windows(model, plan, fit_callbacks, step)
     finish(model, plan)
     return TrainResult(plan.run_dir, model, fit_callbacks.history.epochs, step, stopped)
