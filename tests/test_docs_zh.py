@@ -1,0 +1,138 @@
+"""The Chinese pages cannot drift from the English one or point at nothing.
+
+README.zh-CN.md repeats the English README's first-screen commands verbatim and
+lists every notebook; notebooks/GLOSSARY.md names notebooks by number. Both are
+read as text: no TensorFlow needed.
+"""
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+README_ZH = ROOT / "README.zh-CN.md"
+GLOSSARY = ROOT / "notebooks" / "GLOSSARY.md"
+NOTEBOOK_NUMBERS = sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+FENCE = re.compile(r"^[ \t]*```(\w*)[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def read(path):
+    return path.read_text(encoding="utf-8")
+
+
+def shell_commands(text):
+    """Each command of the text's bash blocks: continuation lines joined, comments and blanks dropped."""
+    commands = []
+    for lang, body in FENCE.findall(text):
+        if lang not in ("bash", "sh", "shell"):
+            continue
+        for line in body.replace("\\\n", " ").splitlines():
+            command = re.sub(r"(^|\s+)#.*$", "", line).strip()
+            if command:
+                commands.append(command)
+    return commands
+
+
+def first_screen_commands():
+    """The commands of README.md's opening, before its first section heading."""
+    opening = read(README).split("\n## ", 1)[0]
+    return shell_commands(opening)
+
+
+def normalized(command):
+    return " ".join(command.split())
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path):
+    prose = FENCE.sub("", read(path))
+    return {slug(h) for h in re.findall(r"^#{1,6} (.+)$", prose, re.M)}
+
+
+def test_first_screen_commands_are_repeated_verbatim():
+    english = first_screen_commands()
+    assert english, "README.md's first screen should hold a bash block with its commands"
+    chinese = shell_commands(read(README_ZH))
+    for command in english:
+        assert command in chinese, f"README.zh-CN.md lacks the first-screen command {command!r}"
+
+
+def test_every_command_of_the_chinese_page_exists():
+    """A `make` target the Makefile has, or a `tf-transformer` command the English README gives."""
+    targets = set(re.findall(r"^([\w-]+):", read(ROOT / "Makefile"), re.M))
+    english = {normalized(c) for c in shell_commands(read(README))}
+    checked = 0
+    for command in shell_commands(read(README_ZH)):
+        if command.startswith("make "):
+            assert command.split()[1] in targets, f"no Makefile target for {command!r}"
+            checked += 1
+        elif command.startswith("tf-transformer "):
+            assert normalized(command) in english, f"README.md does not give {command!r}"
+            checked += 1
+    assert checked >= 3
+
+
+def test_outline_lists_every_notebook_in_order():
+    outline = read(README_ZH).split("## 课程目录", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"\]\(notebooks/(\d\d)_\w+\.ipynb\)", outline)
+    assert listed == NOTEBOOK_NUMBERS
+
+
+def test_glossary_rows_name_existing_notebooks():
+    rows = [line for line in read(GLOSSARY).splitlines() if line.startswith("| ")]
+    rows = [row for row in rows if not row.startswith(("| English", "| ---"))]
+    assert len(rows) >= 30
+    for row in rows:
+        where = re.split(r"(?<!\\)\|", row)[-2]
+        numbers = re.findall(r"\d+", where)
+        assert numbers, f"no notebook number in {row!r}"
+        for number in numbers:
+            assert number in NOTEBOOK_NUMBERS, f"no notebook {number} for {row!r}"
+
+
+@pytest.mark.parametrize(
+    "english, chinese",
+    [
+        ("self-attention", "自注意力"),
+        ("multi-head attention", "多头注意力"),
+        ("positional encoding", "位置编码"),
+        ("residual connection", "残差连接"),
+        ("layer normalization", "层规范化"),
+        ("feed-forward network", "前馈网络"),
+        ("padding mask", "填充掩码"),
+        ("causal mask", "因果掩码"),
+        ("beam search", "束搜索"),
+        ("teacher forcing", "教师强制"),
+    ],
+)
+def test_glossary_has_the_core_terms(english, chinese):
+    row = next((line for line in read(GLOSSARY).splitlines() if english in line), "")
+    assert chinese in row, f"the glossary should translate {english!r} as {chinese!r}"
+
+
+@pytest.mark.parametrize("page", [README_ZH, GLOSSARY], ids=lambda p: p.name)
+def test_relative_links_resolve(page):
+    links = LINK.findall(FENCE.sub("", read(page)))
+    assert links
+    for link in links:
+        if re.match(r"[a-z]+:", link):
+            continue
+        target, _, fragment = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.name} links to missing {link!r}"
+        if fragment and path.suffix == ".md":
+            assert fragment in anchors(path), f"{page.name}: no heading {fragment!r} in {path.name}"
+
+
+def test_english_readme_links_to_both_pages():
+    links = LINK.findall(read(README))
+    assert "README.zh-CN.md" in links
+    assert "notebooks/GLOSSARY.md" in links
