@@ -7,10 +7,12 @@ process, before TensorFlow starts, and must not leak into the other tests.
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 
@@ -180,3 +182,59 @@ def test_two_multiworker_processes_train_together_and_the_chief_checkpoints(tmp_
     assert (run_dir / "model.weights.h5").is_file()
     history = json.loads((run_dir / "history.json").read_text())
     assert [e["step"] for e in history] == [3]
+
+
+def _start_workers(run_dir, flags, workers):
+    command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={run_dir}"]
+    command += [f"--{name.replace('_', '-')}={value}" for name, value in flags.items()]
+    return [
+        subprocess.Popen(
+            command + ["--strategy=multiworker"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(
+                TF_CONFIG=json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})
+            ),
+        )
+        for i in range(len(workers))
+    ]
+
+
+def _finish(procs, timeout=400):
+    try:
+        return [proc.communicate(timeout=timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_a_signal_to_the_chief_stops_every_worker_at_one_saved_step(tmp_path):
+    """SIGTERM to the chief alone: both workers stop at the same step, the chief saves it, a rerun resumes."""
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    flags = {**ARGS, "steps_per_epoch": 2, "max_steps": 400, "backup_every": 0}
+    flags.pop("seed")
+    run_dir = tmp_path / "run"
+    procs = _start_workers(run_dir, flags, workers)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "history.json").is_file():  # one epoch done: both are training
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), _finish(procs, 5)
+        time.sleep(0.2)
+    procs[0].send_signal(signal.SIGTERM)
+    outputs = _finish(procs)
+    step = json.loads((run_dir / "backup" / "state.json").read_text())["step"]
+    (_, chief_err), (_, other_err) = outputs
+    assert [p.returncode for p in procs] == [143, 143], chief_err[-2000:] + other_err[-2000:]
+    assert f"interrupted at step {step}; state saved; run the same command to resume" in chief_err
+    assert f"interrupted at step {step}; the chief saved the state" in other_err
+    assert "Traceback" not in chief_err + other_err
+
+    procs = _start_workers(run_dir, {**flags, "max_steps": step + 3}, workers)
+    outputs = _finish(procs)
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-3000:]
+    assert f"resuming {run_dir} at step {step} of {step + 3}" in outputs[0][0]
+    history = json.loads((run_dir / "history.json").read_text())
+    steps = [e["step"] for e in history]
+    assert steps == list(range(2, step + 3, 2)) + [step + 3], steps

@@ -124,7 +124,9 @@ def test_a_signal_mid_epoch_saves_that_step_and_the_rerun_finishes_the_same(refe
     assert_same_as_reference(path, result, reference)
 
 
-def test_a_signal_during_validation_resumes_by_validating_that_epoch(reference, tmp_path, capsys, monkeypatch):
+def test_a_signal_during_validation_resumes_by_validating_that_epoch(
+    reference, tmp_path, capsys, monkeypatch
+):
     path = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match="interrupted at step 8") as stop:
         train("tiny", path, callbacks=[SignalAt(validation_after_step=8, signum=signal.SIGTERM)], **QUICK)

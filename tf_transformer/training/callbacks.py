@@ -373,14 +373,14 @@ def read_history(path):
 class TrainingInterrupted(Exception):
     """Training stopped on SIGINT or SIGTERM, after saving its state at ``step``."""
 
-    def __init__(self, step: int, signum: int, saved: bool = True):
-        self.step, self.signum, self.saved = step, signum, saved
-        if saved:
+    def __init__(self, step: int, signum: int, chief: bool = True):
+        self.step, self.signum = step, signum
+        if chief:
             message = f"interrupted at step {step}; state saved; run the same command to resume"
         else:
             message = (
-                f"interrupted at step {step}; this worker saved nothing (the chief keeps the "
-                f"run's last backup); run the same command on every worker to resume"
+                f"interrupted at step {step}; the chief saved the state; run the same command "
+                f"on every worker to resume"
             )
         super().__init__(message)
 
@@ -402,16 +402,21 @@ class Interrupts(keras.callbacks.Callback):
 
     Args:
         backup: the ``StepBackup`` that saves the state.
-        save: False where a signal cannot stop every process at the same step
-            (several workers): it then ends this one and keeps the last backup.
+        agree: for a multi-worker run, ``strategy.signal_agreement(strategy)``:
+            after every step the workers agree whether any of them got a
+            signal, so that all stop and save at the same step (the chief
+            into the run directory). A signal during validation then stops
+            them at the next step.
+        chief: False on the other workers (their saves go to a scratch directory).
     """
 
     SIGNALS = ("SIGINT", "SIGTERM")
 
-    def __init__(self, backup: StepBackup, save: bool = True):
+    def __init__(self, backup: StepBackup, agree=None, chief: bool = True):
         super().__init__()
         self.backup = backup
-        self.save = save and backup.write
+        self.agree = agree
+        self.chief = chief
         self.signum = None
         self._previous = {}
 
@@ -446,19 +451,23 @@ class Interrupts(keras.callbacks.Callback):
         )
 
     def stop_if_signalled(self):
-        """Save at the current step and raise ``TrainingInterrupted`` if a signal came."""
-        if self.signum is None:
+        """Save at the current step and raise ``TrainingInterrupted`` if a signal came.
+
+        Every worker of a multi-worker run must call this at the same steps.
+        """
+        signum = self.agree(self.signum) if self.agree is not None else self.signum
+        if signum is None:
             return
         step = int(self.model.optimizer.iterations.numpy())
-        if self.save:
-            self.backup.save()
-        raise TrainingInterrupted(step, self.signum, saved=self.save)
+        self.backup.save()  # on every worker: saving reads distributed variables, a collective
+        raise TrainingInterrupted(step, signum, chief=self.chief)
 
     def on_train_batch_end(self, batch, logs=None):
         self.stop_if_signalled()
 
     def on_test_batch_end(self, batch, logs=None):
-        self.stop_if_signalled()
+        if self.agree is None:  # (workers may see different numbers of validation batches)
+            self.stop_if_signalled()
 
 
 class LineProgress(keras.callbacks.Callback):

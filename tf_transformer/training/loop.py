@@ -61,6 +61,7 @@ from tf_transformer.training.strategy import (
     keras_workarounds,
     make_strategy,
     shard_by_batch,
+    signal_agreement,
     worker_count,
 )
 
@@ -412,8 +413,8 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
         best_value=min((e[monitor] for e in history if monitor in e), default=None),
     )
     backup = cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard, ledger=ledger)
-    # Several workers cannot stop at the same step on a signal: each leaves the last backup.
-    interrupts = cb.Interrupts(backup, save=worker_count(plan.strategy) == 1)
+    agree = signal_agreement(plan.strategy) if worker_count(plan.strategy) > 1 else None
+    interrupts = cb.Interrupts(backup, agree=agree, chief=plan.chief)
     callbacks = [guard] + ([timer] if timer else []) + [interrupts, cb.TokenThroughput(), ledger, checkpoints]
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the package
         callbacks.append(

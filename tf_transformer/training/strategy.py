@@ -202,6 +202,32 @@ def worker_count(strategy) -> int:
     return strategy.cluster_resolver.cluster_spec().num_tasks("worker")
 
 
+def signal_agreement(strategy):
+    """A function every worker calls at the same step: which signal, if any, stops them all.
+
+    Multi-worker training can stop cleanly only at a step that every worker
+    reaches, and a signal may reach one worker alone (a Ctrl-C in one
+    terminal) or all of them (a cluster's SIGTERM). Each worker passes the
+    signal it has received (``None`` if none); a collective sum of the
+    counts gives all of them the same answer: ``SIGTERM`` if any worker got
+    one, else ``SIGINT`` if any got that, else ``None``. One small all-reduce.
+    """
+    import signal
+
+    @tf.function
+    def total(counts):
+        per_replica = strategy.run(lambda: counts)
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def agree(signum):
+        counts = tf.constant([signum == signal.SIGINT, signum == signal.SIGTERM], tf.int32)
+        sigint, sigterm = (int(x) for x in total(counts).numpy())
+        # (one replica per worker: a local count can only be 0 or the replica count)
+        return signal.SIGTERM if sigterm else signal.SIGINT if sigint else None
+
+    return agree
+
+
 def is_chief(strategy) -> bool:
     """Only the chief (worker 0, or a chief task) writes the run directory."""
     if not is_multiworker(strategy):
