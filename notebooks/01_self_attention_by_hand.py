@@ -3,6 +3,7 @@
 #
 # **What you will learn:**
 # - why encoder-decoder RNNs struggle with long sentences, measured rather than asserted;
+# - where this notebook's computation sits in the whole Transformer (one picture);
 # - self-attention for two tokens computed with pencil-and-paper steps:
 #   queries, keys, values, scores, scaling, softmax, weighted sums;
 # - the position-wise feed-forward network applied to each result;
@@ -74,6 +75,33 @@ print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {g
 # position looks at every other position directly, in one step, so the path
 # between any two words has length one and all positions are computed at once.
 #
+# ## Where this notebook sits in the whole model
+#
+# The rest of this notebook follows two tokens through one framework: vectors
+# $x_1, x_2$ go through self-attention to become $z_1, z_2$, and each $z_i$
+# goes through the same feed-forward network to become $r_1, r_2$. In the
+# full Transformer below (drawn from the `tutorial` preset with the course's
+# vocabulary sizes) that is the inside of one encoder layer: the orange
+# self-attention box and the blue feed-forward box in the left frame. What
+# surrounds them comes later: token embeddings and positions (notebook 3),
+# the residual add & norm wrappers, the stack of identical layers, and the
+# decoder with its masked self-attention and its cross-attention to the
+# encoder output (notebook 4).
+
+# %%
+from tf_transformer import TransformerConfig
+from tf_transformer.data import load_tokenizers
+from tf_transformer.diagram import architecture_figure
+
+tokenizers = load_tokenizers()
+config = TransformerConfig.from_preset(
+    "tutorial",
+    input_vocab_size=int(tokenizers.source.get_vocab_size()),
+    target_vocab_size=int(tokenizers.target.get_vocab_size()),
+)
+architecture_figure(config)
+
+# %% [markdown]
 # ## Self-attention for two tokens
 #
 # Take a two-token sentence whose tokens are already vectors,

@@ -2,6 +2,7 @@
 # # 4. The model
 #
 # **What you will learn:**
+# - the whole model in one picture, drawn from its config;
 # - the residual connection and layer normalisation around every sub-layer
 #   (section 3.1), and the pre-norm variant;
 # - the position-wise feed-forward network (section 3.3);
@@ -33,6 +34,39 @@ def show(obj):
     """Display the library's source for ``obj``, as the package has it."""
     display(Code(inspect.getsource(obj), language="python"))
 
+
+# %% [markdown]
+# ## The whole model at a glance
+#
+# This is what the notebook builds, drawn by `tf_transformer.diagram` from
+# the `tutorial` preset and the sizes of the course's two vocabularies. Read
+# it from the bottom: source ids on the left, target ids on the right, each
+# embedded and given positions (notebook 3). The frames are one
+# `EncoderLayer` and one `DecoderLayer`, with the others of their stacks
+# fanned out behind. Each sub-layer (orange attention, blue feed-forward)
+# sits in a residual wrapper (yellow), which is where this notebook starts.
+# The sections then follow the picture from the inside out: the
+# feed-forward network, the two layers, the stacks, and the `Transformer`
+# that links the encoder output to every cross-attention and ends in the
+# `Dense` projection onto the target vocabulary. The italic shapes are what
+# flows along each arrow.
+#
+# The picture is drawn from the config, not by hand: pass another config
+# (`norm_first=True` moves every norm in front of its sub-layer and adds a
+# final norm to each stack; `share_embeddings=True` turns the projection
+# into the transposed embedding) and it follows.
+
+# %%
+from tf_transformer.data import load_tokenizers
+from tf_transformer.diagram import architecture_figure
+
+tokenizers = load_tokenizers()
+course_config = TransformerConfig.from_preset(
+    "tutorial",
+    input_vocab_size=int(tokenizers.source.get_vocab_size()),
+    target_vocab_size=int(tokenizers.target.get_vocab_size()),
+)
+architecture_figure(course_config)
 
 # %% [markdown]
 # ## Residual connections and layer normalisation

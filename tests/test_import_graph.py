@@ -4,6 +4,7 @@
     config                             constants
     layers/                            constants, config
     model                              layers, config, constants
+    diagram                            config (draws the model from its sizes alone)
     data/                              constants
     run_dir                            config, model, data, constants, files
     training/   inference/             peers: each stands on run_dir, model, data; never on the other
@@ -102,6 +103,7 @@ def test_the_foundations_import_nothing_above_them():
         "config": {"constants"},
         "layers": {"constants", "config", "_quiet"},
         "model": {"constants", "config", "layers", "_quiet"},
+        "diagram": {"config"},
     }
     for name, below in allowed.items():
         assert graph[name] <= below, f"{name} imports {sorted(graph[name] - below)}"
