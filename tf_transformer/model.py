@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tf_transformer.config import TransformerConfig
-from tf_transformer.constants import END_ID, PAD_ID, START_ID
+from tf_transformer.constants import PAD_ID
 from tf_transformer.layers import AttentionOutput, Decoder, Encoder
 
 
@@ -65,9 +65,11 @@ class Transformer(keras.Model):
         )
 
     def build(self, input_shape=None):
-        # Every weight's shape follows from the config: one dummy pass creates them all.
-        ids = tf.constant([[START_ID, END_ID]], tf.int32)
-        self.call((ids, ids))
+        # Every weight's shape follows from the config: each layer builds from shapes alone.
+        self.encoder.build((None, None))
+        self.decoder.build((None, None))
+        if self.final_layer is not None:
+            self.final_layer.build((None, None, self.config.d_model))
 
     def encode(self, context_ids, training=None):
         """``[batch, S]`` ids -> encoder output ``[batch, S, d_model]`` and its bool padding mask."""

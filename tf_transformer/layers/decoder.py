@@ -46,6 +46,18 @@ class DecoderLayer(ResidualLayer):
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
 
+    def build(self, input_shape):
+        sublayers = (
+            self.self_attention,
+            self.self_attention_norm,
+            self.cross_attention,
+            self.cross_attention_norm,
+            self.ffn,
+            self.ffn_norm,
+        )
+        for sublayer in sublayers:
+            sublayer.build(input_shape)  # [batch, T, d_model]: no weight depends on the source length
+
     def call(self, x, context, context_mask=None, target_mask=None, training=None):
         x = self._masked_self_attention(x, target_mask, training)  # 1. t sees targets 0..t only
         # 2. Cross-attention: queries from the target, keys and values from the source.
@@ -161,6 +173,9 @@ class Decoder(LayerStack):
             DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
             for i in range(num_layers)
         ]
+
+    def build(self, input_shape):
+        self.build_stack(input_shape, self.dec_layers)
 
     def call(self, token_ids, context, context_mask=None, training=None):
         target_mask = tf.not_equal(token_ids, PAD_ID)  # (B, T)

@@ -48,6 +48,10 @@ class EncoderLayer(ResidualLayer):
         """
         return self.self_attention_norm
 
+    def build(self, input_shape):
+        for sublayer in (self.self_attention, self.self_attention_norm, self.ffn, self.ffn_norm):
+            sublayer.build(input_shape)  # every sub-layer reads and writes [batch, S, d_model]
+
     def call(self, x, padding_mask=None, training=None):
         h = self.sublayer_input(x, self.self_attention_norm)
         y = self.self_attention(h, padding_mask=padding_mask, training=training)
@@ -110,6 +114,9 @@ class Encoder(LayerStack):
             EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
             for i in range(num_layers)
         ]
+
+    def build(self, input_shape):
+        self.build_stack(input_shape, self.enc_layers)
 
     def call(self, token_ids, padding_mask=None, training=None):
         if padding_mask is None:

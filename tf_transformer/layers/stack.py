@@ -45,6 +45,22 @@ class LayerStack(keras.layers.Layer):
             keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
         )
 
+    def build_stack(self, input_shape, layers):
+        """Create every weight from ``input_shape`` (``[batch, length]`` ids), without a forward pass.
+
+        The subclasses' ``build`` passes its list of layers. Building from
+        shapes, not by running ``call`` once, keeps a cold start short: Keras
+        builds a layer that has no ``build`` of its own by tracing its ``call``
+        in a scratch graph, again at every level of nesting.
+        """
+        if not self.embedding.built:  # (a shared embedding is built once)
+            self.embedding.build(input_shape)
+        vectors = (*input_shape, self.d_model)
+        for layer in layers:
+            layer.build(vectors)
+        if self.final_norm is not None:
+            self.final_norm.build(vectors)
+
     def embed_tokens(self, token_ids, start=0, training=None):
         """``[B, T]`` ids at positions ``start ..`` -> ``[B, T, d_model]`` input to the first layer."""
         return self.dropout(self.embedding(token_ids, start=start), training=training)
