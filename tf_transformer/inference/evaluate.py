@@ -21,8 +21,6 @@ import json
 import pathlib
 import time
 
-from sacrebleu.metrics import BLEU, CHRF
-
 from tf_transformer import files
 
 METRICS_FILE = "metrics.json"
@@ -48,6 +46,8 @@ def corpus_scores(hypotheses, references) -> dict:
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references.")
     result = {"sentences": len(hypotheses)}
+    from sacrebleu.metrics import BLEU, CHRF  # (here: translate, which imports this module, needs neither)
+
     for name, metric in (("bleu", BLEU()), ("chrf", CHRF())):
         score = metric.corpus_score(hypotheses, [references])
         signature = str(metric.get_signature())
