@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 from test_data_local import chinese_pairs
 from test_inference_export import NO_TF_TRANSFORMER
 
@@ -129,7 +128,13 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     assert exported_translations(export_dir, texts) == [translator.translate(t) for t in texts]
 
 
-@pytest.mark.parametrize("languages", [("pt", "en")])
-def test_old_runs_keep_their_direction(languages):
-    """The embedded default is still pt -> en (a guard for the notebooks and the demo)."""
-    assert DatasetSpec().languages == languages
+def test_old_runs_keep_their_direction(tmp_path):
+    """A format-1 run.json (pt/en vocabularies and a dataset name) still reads as pt -> en."""
+    model = {"num_layers": 1, "d_model": 8, "num_heads": 2, "dff": 16}
+    model.update(input_vocab_size=30, target_vocab_size=20, max_length=16)
+    old = {"model": model, "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"}, "dataset": "embedded"}
+    (tmp_path / "run.json").write_text(json.dumps(old))
+    info = read_run_info(tmp_path)
+    assert (info["data"]["source_language"], info["data"]["target_language"]) == ("pt", "en")
+    assert info["vocab"] == {"source": "vocab/pt.txt", "target": "vocab/en.txt"}
+    assert DatasetSpec.from_dict(info["data"]) == DatasetSpec()  # the embedded corpus, as before
