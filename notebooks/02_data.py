@@ -27,8 +27,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from IPython.display import Code, display
 
+import tensorflow_text as tf_text
+
 from tf_transformer.data import build_vocab, load_dataset, load_tokenizers, make_batches
 from tf_transformer.data.datasets import offline_help
+from tf_transformer.data.tokenizer import Tokenizer
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 
@@ -162,6 +165,55 @@ print(ids)
 print(tokenizers.pt.lookup(ids))
 
 # %% [markdown]
+# ### `Tokenizer.tokenize`, line by line
+#
+# 1. `unicode_transcode(..., errors="replace")` swaps invalid UTF-8 bytes
+#    for U+FFFD before anything else, so one damaged line cannot fail a
+#    whole batch.
+# 2. tensorflow-text's `BertTokenizer` splits each string into words (at
+#    spaces and punctuation), then each word into the longest pieces the
+#    vocabulary has, left to right: WordPiece. A piece that continues a
+#    word is spelled with a leading `##`. The result is ragged
+#    `[batch, words, pieces]`; `merge_dims(-2, -1)` flattens it to one row
+#    of pieces per sentence.
+# 3. `[START]` and `[END]` are glued to every row: the decoder learns to
+#    emit `[END]` when a translation is complete, and `[START]` is the
+#    first thing it reads.
+#
+# `lower_case=False` keeps capitals, so the model learns casing too and the
+# output needs no truecasing.
+
+# %%
+show(Tokenizer.tokenize)
+
+# %% [markdown]
+# The same three steps by hand, checked against the method. The sentence
+# ends with *tranquilamente*, a word the corpus never contains: WordPiece
+# does not give up with `[UNK]`, it spells the word from the pieces it has,
+# here mostly single letters (`t`, `##r`, `##a`, ...). Only a character
+# outside the vocabulary altogether becomes `[UNK]`.
+
+# %%
+text = tf.constant(["Os gatos brancos dormem tranquilamente."])
+vocab_file = tokenizers.pt.get_vocab_path().numpy().decode()
+words = tf_text.BertTokenizer(vocab_file, lower_case=False, unknown_token="[UNK]").tokenize(text)
+print("pieces per word:", [tokenizers.pt.lookup(w).numpy().tolist() for w in words[0]])
+pieces = tf.cast(words.merge_dims(-2, -1), tf.int64)  # step 2: (1, words, pieces) -> (1, pieces)
+by_hand = tf.concat([[[2]], pieces.to_tensor(), [[3]]], axis=1)  # step 3: [START] ... [END]
+print("ids:", by_hand.numpy()[0])
+assert by_hand.numpy().tolist() == tokenizers.pt.tokenize(text).to_tensor().numpy().tolist()
+
+# %% [markdown]
+# `detokenize` runs the other way: everything from the first `[END]` on is
+# dropped (a cumulative sum of `[END]` marks finds it), as are padding and
+# the other reserved ids except `[UNK]`, which stays visible; the pieces are
+# joined with spaces, then regular expressions glue `##` pieces back onto
+# their words and punctuation onto the word before it.
+
+# %%
+show(Tokenizer.detokenize)
+
+# %% [markdown]
 # Detokenizing must give back normal English text: pieces joined, casing
 # kept, punctuation attached, contractions rejoined. Otherwise BLEU would be
 # capped by formatting, not by the model. Round-trip the whole test split:
@@ -203,6 +255,24 @@ bucketed = make_batches(pairs, tokenizers.pt, tokenizers.en, batch_tokens=4096, 
 print("one batch: pt", pt_ids.shape, " en_in", en_in.shape, " en_out", en_out.shape, pt_ids.dtype)
 print("en_in  starts with [START]:", en_in[0, :6].numpy())
 print("en_out is en_in shifted:   ", en_out[0, :6].numpy())
+
+# %% [markdown]
+# ### Teacher forcing
+#
+# `en_in` is what the decoder reads and `en_out` what it must predict at
+# each position: the same sentence shifted by one token, so position *t*
+# reads the reference's tokens up to *t* and is scored on token *t + 1*.
+# In training the decoder reads the *reference* translation, never its own
+# guesses: this is **teacher forcing**. It lets every position of every
+# sentence be trained in one parallel pass; the causal mask (notebook 3)
+# keeps position *t* from peeking at *t + 1*. At inference there is no
+# reference, so the decoder feeds its own outputs back one token at a time:
+# **autoregressive decoding** (notebook 7).
+
+# %%
+real = en_out[:, :-1].numpy() != 0  # every real target token but the last
+assert np.array_equal(en_in[:, 1:].numpy()[real], en_out[:, :-1].numpy()[real])
+print(f"en_in[:, 1:] == en_out[:, :-1] at all {real.sum()} real positions of this batch")
 
 # %% [markdown]
 # The baseline a tutorial would use: a fixed batch size (here the bucketed
