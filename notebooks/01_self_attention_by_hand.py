@@ -252,15 +252,31 @@ print("matrix form == step-by-step form")
 #
 # $$\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h)\,W^O.$$
 #
-# With $d_{model}=4$ and $h=2$ heads of width 2 (biases set to zero for now):
+# With $d_{model}=4$ and $h=2$ heads of width 2 (biases set to zero for now).
+# We set the query and key matrices by hand so that the two heads look in
+# two different ways. Recall $x_1 = (1, 0, 1, 0)$ and $x_2 = (0, 2, 0, 2)$:
+#
+# - **head 1 looks at itself.** $W^Q_1 = W^K_1$ maps $x_1$ to $(2, 0)$ and
+#   $x_2$ to $(0, 2)$: each query matches its own key (score 4) and not the
+#   other token's (score 0);
+# - **head 2 looks at $x_2$.** $W^K_2$ gives $x_2$ the key $(2, 0)$ and $x_1$
+#   the key $(0, 0)$, and $W^Q_2$ points every query along $(1, 0)$, so both
+#   tokens score $x_2$ higher.
+#
+# The value and output matrices stay random: they decide what is handed
+# over, not where each head looks.
 
 # %%
 d_model, h = 4, 2
 head_dim = d_model // h
-W_Qh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
-W_Kh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
+W_self = np.array([[2, 0], [0, 0], [0, 0], [0, 1]], dtype=float)  # x1 -> (2, 0), x2 -> (0, 2)
+W_Qh = [W_self, np.array([[1, 0], [1, 0], [1, 0], [1, 0]], dtype=float)]  # head 2: x1 -> (2, 0), x2 -> (4, 0)
+W_Kh = [W_self, np.array([[0, 0], [1, 0], [0, 0], [0, 0]], dtype=float)]  # head 2: x1 -> (0, 0), x2 -> (2, 0)
 W_Vh = [rng.normal(size=(d_model, head_dim)) for _ in range(h)]
 W_O = rng.normal(size=(d_model, d_model))
+raw_scores = [(X @ W_Qh[i]) @ (X @ W_Kh[i]).T for i in range(h)]  # (2, 2) each, before scaling
+print("head 1 scores:", raw_scores[0].tolist(), " head 2 scores:", raw_scores[1].tolist())
+assert raw_scores[0].tolist() == [[4, 0], [0, 4]] and raw_scores[1].tolist() == [[0, 4], [0, 8]]
 
 heads, head_weights = [], []
 for i in range(h):
@@ -269,7 +285,12 @@ for i in range(h):
     heads.append(Ai @ Vi)
     head_weights.append(Ai)
 by_hand = np.concatenate(heads, axis=1) @ W_O  # (2, 4)
-print(by_hand)
+print("output:\n", by_hand)
+for i, Ai in enumerate(head_weights):
+    print(f"head {i + 1} weights (row: query x1, x2; column: key x1, x2):\n", Ai)
+# Where each query looks most: head 1 on itself (x1 -> x1, x2 -> x2), head 2 on x2 from both.
+assert head_weights[0].argmax(axis=1).tolist() == [0, 1]
+assert head_weights[1].argmax(axis=1).tolist() == [1, 1]
 
 # %% [markdown]
 # ## The same numbers from the library
@@ -310,12 +331,20 @@ start = source.index("        q = self._split_heads(")
 print(source[start : source.index("        return AttentionOutput(")])
 
 # %%
-fig, axes = plt.subplots(1, h, figsize=(6, 2.8))
-for i, ax in enumerate(axes):
-    ax.imshow(attn.numpy()[0, i], cmap="viridis", vmin=0, vmax=1)
-    ax.set_title(f"head {i + 1}")
+fig, axes = plt.subplots(1, h, figsize=(6.4, 3.2), layout="constrained")
+for i, (ax, name) in enumerate(zip(axes, ["looks at itself", "looks at x2"], strict=True)):
+    head = attn.numpy()[0, i]  # (2 queries, 2 keys)
+    im = ax.imshow(head, cmap="viridis", vmin=0, vmax=1)
+    for row in range(2):
+        for col in range(2):
+            color = "white" if head[row, col] < 0.6 else "black"
+            ax.text(col, row, f"{head[row, col]:.2f}", ha="center", va="center", color=color)
+    ax.set_title(f"head {i + 1}: {name}")
     ax.set_xticks([0, 1], ["x1", "x2"])
     ax.set_yticks([0, 1], ["x1", "x2"])
+    ax.set_xlabel("key")
+axes[0].set_ylabel("query")
+fig.colorbar(im, ax=axes, fraction=0.046, label="attention weight")
 fig.suptitle("two heads, two different ways of looking")
 plt.show()
 

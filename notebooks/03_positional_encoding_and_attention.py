@@ -3,12 +3,13 @@
 #
 # **What you will learn:**
 # - why attention needs to be told where each token is, and the sinusoidal
-#   encoding that tells it (section 3.5), drawn as a heatmap and as a
-#   similarity map between positions;
+#   encoding that tells it (section 3.5), drawn as heatmaps of its sines
+#   and its cosines and as a similarity map between positions;
 # - `PositionalEmbedding`: token embedding, scaling, and the added encoding;
 # - padding masks and causal masks, drawn;
 # - `MultiHeadAttention` from `tf_transformer/layers/attention.py`, line by
-#   line, with the shape at every step, rebuilt by hand and checked equal;
+#   line, with the shape at every step, rebuilt by hand and checked equal,
+#   and its weights opened in an interactive view;
 # - the key/value cache that makes decoding fast.
 
 # %%
@@ -22,8 +23,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
 from tf_transformer.layers import MultiHeadAttention, PositionalEmbedding, causal_mask, positional_encoding
+from tf_transformer.viz import attention_view
 
 np.set_printoptions(precision=3, suppress=True)
 
@@ -82,14 +86,30 @@ print(
 assert abs(table[pos, 2 * i] - math.sin(angle)) < 1e-6
 assert abs(table[pos, 2 * i + 1] - math.cos(angle)) < 1e-6
 
+# %% [markdown]
+# The table interleaves the two functions: column 0 is the sine of pair 0,
+# column 1 its cosine, column 2 the sine of pair 1, and so on. Drawn as it
+# is stored, neighbouring columns alternate and the picture is striped.
+# Below, the sines (even columns) and the cosines (odd columns) are drawn
+# apart, each against its pair `i`. Low pairs oscillate fast down the
+# positions; the frequency falls as `i` grows, and for the slowest pairs the
+# 64 positions shown are a small part of one period, so the sine stays near
+# 0 and the cosine near 1.
+
 # %%
-fig, ax = plt.subplots(figsize=(8, 3.5))
-im = ax.pcolormesh(table, cmap="RdBu", vmin=-1, vmax=1)
-ax.set_xlabel("encoding dimension")
-ax.set_ylabel("position")
-ax.set_title("positional encoding: fast waves on the left, slow on the right")
-fig.colorbar(im, ax=ax)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True, layout="constrained")
+for ax, start, name in [(axes[0], 0, "sin"), (axes[1], 1, "cos")]:
+    im = ax.pcolormesh(table[:, start::2], cmap="RdBu", vmin=-1, vmax=1)  # (64 positions, 64 pairs)
+    ax.set_xlabel(f"pair i (table column 2i + {start})")
+    ax.set_title(f"{name}(pos / 10000^(2i/{depth}))")
+axes[0].set_ylabel("position")
+fig.suptitle("positional encoding, sines and cosines apart: fast waves on the left, slow on the right")
+fig.colorbar(im, ax=axes, label="encoding value")
 plt.show()
+slowest_sin, slowest_cos = table[:, depth - 2], table[:, depth - 1]  # the last pair, all positions
+largest_sin, smallest_cos = abs(slowest_sin).max(), slowest_cos.min()
+print(f"last pair over {length} positions: |sin| <= {largest_sin:.4f}, cos >= {smallest_cos:.4f}")
+assert largest_sin < 0.01 and smallest_cos > 0.99
 
 # %% [markdown]
 # **Nearby positions look alike.** The dot product between two rows depends
@@ -155,20 +175,27 @@ padding_mask = tf.not_equal(batch_ids, 0)  # (2, 6)
 causal = causal_mask(6, 6)  # (6, 6)
 combined = tf.logical_and(padding_mask[:, None, :], causal[None])  # (2, 6, 6)
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-axes[0].imshow(padding_mask, cmap="Greens", vmin=0, vmax=1)
-axes[0].set_title("padding mask [batch, key]")
-axes[0].set_xlabel("key position")
-axes[0].set_ylabel("sentence")
-axes[1].imshow(causal, cmap="Blues", vmin=0, vmax=1)
-axes[1].set_title("causal mask [query, key]")
-axes[1].set_xlabel("key position")
-axes[1].set_ylabel("query position")
-axes[2].imshow(combined[0], cmap="Purples", vmin=0, vmax=1)
-axes[2].set_title("sentence 0: both")
-axes[2].set_xlabel("key position")
-axes[2].set_ylabel("query position")
-plt.tight_layout()
+allowed_colour, masked_colour = "tab:green", "lightgrey"
+two_colours = ListedColormap([masked_colour, allowed_colour])  # False -> grey, True -> green
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), layout="constrained")
+panels = [
+    (padding_mask, "padding mask [batch, key]", "sentence"),
+    (causal, "causal mask [query, key]", "query position"),
+    (combined[0], "sentence 0: both (AND)", "query position"),
+]
+for ax, (mask, title, ylabel) in zip(axes, panels, strict=True):
+    ax.imshow(mask, cmap=two_colours, vmin=0, vmax=1)
+    ax.set_title(title)
+    ax.set_xlabel("key position")
+    ax.set_ylabel(ylabel)
+fig.legend(
+    handles=[
+        Patch(color=allowed_colour, label="True: may attend to this key"),
+        Patch(color=masked_colour, label="False: masked out (weight 0)"),
+    ],
+    loc="outside lower center",
+    ncols=2,
+)
 plt.show()
 
 # %% [markdown]
@@ -277,6 +304,28 @@ np.testing.assert_allclose(output, expected, atol=1e-5)
 print("output", output.shape, "== the library's output")
 
 # %% [markdown]
+# **The weights, to explore.** `tf_transformer.viz.attention_view` turns
+# attention weights `[layers, heads, queries, keys]` into an interactive
+# page: choose a head (or their mean), hover or click a query to see where
+# it looks. Here are the weights we just replayed for sentence 1 (one layer,
+# 2 heads, 4 queries, 6 keys of which the last 3 are padding). The inputs
+# and the layer's projections are random, so apart from the padding columns,
+# which get no weight at all, the patterns mean nothing; notebook 7 opens
+# the same view on the trained model's translations. The page lives in this
+# notebook's output only: nothing is written to disk.
+
+# %%
+view = attention_view(
+    ["k0", "k1", "k2", "[PAD]", "[PAD]", "[PAD]"],  # the 6 keys of sentence 1
+    ["q0", "q1", "q2", "q3"],  # its 4 queries
+    cross=weights[1:2],  # (1 layer, h, Tq, Tk)
+    title="The replayed cross-attention, sentence 1 (random weights)",
+)
+assert view.kinds == ("cross",) and weights[1:2].shape == (1, h, Tq, Tk)
+assert weights[1, :, :, 3:].max() == 0  # the padding keys
+display(view)
+
+# %% [markdown]
 # In self-attention (no `context`, no `key_value`) the layer takes a short cut:
 # queries, keys and values come from the same input, so it multiplies once
 # by `[W^Q | W^K | W^V]` and splits the result in three. Same numbers, one
@@ -326,9 +375,10 @@ plt.show()
 # ## What we built
 #
 # - The sinusoidal positional encoding, checked against its formula, drawn as
-#   a heatmap, and shown to encode relative distance.
+#   heatmaps of its sines and cosines, and shown to encode relative distance.
 # - `PositionalEmbedding`, with the `start` offset a cached decoder needs.
-# - Padding, causal and combined masks, drawn.
+# - Padding, causal and combined masks, drawn with what True and False mean.
 # - Every line of `MultiHeadAttention`'s forward pass replayed in NumPy, with shapes,
-#   matching the layer's output and weights.
+#   matching the layer's output and weights, and the weights opened in the
+#   interactive attention view.
 # - The key/value cache, shown to reproduce the full causal pass exactly.

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
+from tf_transformer import PRESETS
+from tf_transformer.data import load_tokenizers
 from tf_transformer.training import WarmupSchedule, make_optimizer, masked_accuracy, masked_loss
 from tf_transformer.training.losses import smoothed_cross_entropy
 
@@ -122,10 +124,20 @@ show(masked_accuracy)
 # gradient of $-\sum_k q_k \log \mathrm{softmax}(z)_k$ with respect to the
 # logits is simply $\mathrm{softmax}(z) - q$. Autodiff would reach the same
 # numbers through the log-sum-exp, the gather of the label's logit and the
-# mean, adding three `[batch, T, vocab]` gradients; with a 4,000-word
-# vocabulary, that costs more than any layer but the output projection.
+# mean, adding three `[batch, T, vocab]` gradients; the written-out gradient
+# is one expression that reuses the forward pass's `exp`. Those tensors are
+# the widest in the model: the course's English vocabulary has 806 pieces,
+# so each holds 806 numbers per target token, 6.3 times the 128 (`d_model`
+# of the `tutorial` preset) that the layers pass along per token.
 
 # %%
+tokenizers = load_tokenizers()
+target_vocab = int(tokenizers.target.get_vocab_size())
+tutorial_width = PRESETS["tutorial"]["d_model"]
+print(f"target vocabulary: {target_vocab} pieces; tutorial d_model: {tutorial_width}")
+print(f"a [batch, T, vocab] tensor is {target_vocab / tutorial_width:.1f} times a [batch, T, d_model] one")
+assert (target_vocab, tutorial_width) == (806, 128)
+assert f"{target_vocab / tutorial_width:.1f}" == "6.3"
 show(smoothed_cross_entropy)
 
 # %% [markdown]
