@@ -64,8 +64,9 @@ print("permuting the input only permutes the output: attention alone ignores ord
 # $$PE_{(pos, 2i)} = \sin\!\left(pos / 10000^{2i/d_{model}}\right), \qquad
 #   PE_{(pos, 2i+1)} = \cos\!\left(pos / 10000^{2i/d_{model}}\right).$$
 #
-# Wavelengths range from $2\pi$ (the first pair) to $10000 \cdot 2\pi$ (the
-# last). The library keeps the sines in even columns and cosines in odd ones,
+# Wavelengths range from $2\pi$ (the first pair, $i = 0$) to
+# $2\pi \cdot 10000^{(d_{model}-2)/d_{model}}$ (the last, $i = d_{model}/2 - 1$),
+# just under $10000 \cdot 2\pi$. The library keeps the sines in even columns and cosines in odd ones,
 # exactly as written; its docstring says why:
 
 # %%
@@ -262,9 +263,11 @@ print("q heads", qh.shape, " k heads", kh.shape, " v heads", vh.shape)
 # %% [markdown]
 # **3. Scores, scaled.** `q k^T / sqrt(d_k)`: every query against every key,
 # in every head. The library multiplies `q` by `1 / sqrt(d_k)` before the
-# product, which gives the same scores with `Tq x d_model` multiplications
-# instead of `h x Tq x Tk`, and keeps the scores in float32 even under mixed
-# precision, so the mask value and softmax stay safe.
+# product rather than the scores after it: that scales `Tq x d_model` numbers
+# instead of `h x Tq x Tk`, fewer whenever the keys outnumber `d_k` (the
+# usual case), and gives the same scores up to float rounding. The scores
+# are kept in float32 even under mixed precision, so the mask value and
+# softmax stay safe.
 
 # %%
 scores = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(d_k)  # (B, h, Tq, Tk)

@@ -74,8 +74,10 @@ architecture_figure(course_config)
 # Every sub-layer (attention or feed-forward) is wrapped the same way: its
 # output is added back to its input, and the sum is normalised:
 # `LayerNorm(x + Dropout(Sublayer(x)))`. The addition gives gradients a
-# direct path through the whole stack; the normalisation keeps each
-# position's vector at zero mean and unit variance across its features.
+# direct path through the whole stack; the normalisation brings each
+# position's vector to zero mean and unit variance across its features, then
+# scales and shifts it by two learned vectors (γ and β), so the layer can
+# undo the normalisation where that helps.
 #
 # `ResidualLayer` holds this wrapping once, for both encoder and decoder
 # layers. With `norm_first=True` it normalises *before* the sub-layer

@@ -6,6 +6,7 @@ translations without running anything.
 
     python notebooks/build.py              # execute every notebook, full mode
     python notebooks/build.py 03 04        # only these
+    python notebooks/build.py --prose 03   # text edits only: keep the committed outputs
     TF_TRANSFORMER_FAST=1 python notebooks/build.py --check   # execute, write nothing
 
 Every cell runs, in order, in a fresh kernel. Fast mode (``TF_TRANSFORMER_FAST=1``)
@@ -42,14 +43,44 @@ def execute(source: Path, timeout: int = 1800) -> nbformat.NotebookNode:
     return notebook
 
 
+def with_new_prose(source: Path) -> nbformat.NotebookNode:
+    """The committed notebook with its markdown taken from ``source``; its code must be unchanged.
+
+    A prose fix does not change what any cell prints, so the outputs of the
+    last full run stay true; anything else needs a real run.
+    """
+    built = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    notebook = jupytext.read(source)
+    old_code = [c for c in built.cells if c.cell_type == "code"]
+    new_code = [c for c in notebook.cells if c.cell_type == "code"]
+    if [c.source for c in old_code] != [c.source for c in new_code]:
+        raise SystemExit(f"{source.name}: code cells changed since the last build; run it in full instead")
+    old_text = [c for c in built.cells if c.cell_type != "code"]
+    new_text = [c for c in notebook.cells if c.cell_type != "code"]
+    if len(old_text) == len(new_text):  # the same cells, edited: keep their ids
+        for old, new in zip(old_text, new_text):
+            new.id = old.id
+    code = iter(old_code)  # the run's cells as they are: outputs, ids, timings
+    notebook.cells = [next(code) if c.cell_type == "code" else c for c in notebook.cells]
+    notebook.metadata = built.metadata
+    return notebook
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="two-digit notebook numbers to build (default: all)")
     parser.add_argument("--check", action="store_true", help="execute but do not write .ipynb files")
+    parser.add_argument(
+        "--prose", action="store_true", help="markdown edits only: keep the committed outputs, run nothing"
+    )
     args = parser.parse_args(argv)
     if os.environ.get("TF_TRANSFORMER_FAST") == "1" and not args.check:
         parser.error("committed notebooks carry full-run outputs: unset TF_TRANSFORMER_FAST or pass --check")
     for source in sources(args.only):
+        if args.prose:
+            nbformat.write(with_new_prose(source), source.with_suffix(".ipynb"))
+            print(f"{source.name}: prose updated, outputs kept", flush=True)
+            continue
         start = time.perf_counter()
         notebook = execute(source)
         seconds = time.perf_counter() - start
