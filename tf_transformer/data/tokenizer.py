@@ -163,10 +163,16 @@ class Tokenizer(tf.Module):
         self._vocab_path = tf.saved_model.Asset(vocab_path)
         self.vocab = tf.Variable(vocab, trainable=False, name="vocab")
         self._reserved_tokens = tf.constant(RESERVED_TOKENS)
-        # Trace both id layouts now, so that a SavedModel keeps both.
-        for spec in (_DENSE_IDS, _RAGGED_IDS):
-            self.detokenize.get_concrete_function(spec)
-            self.lookup.get_concrete_function(spec)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # A SavedModel keeps only the traces a function has: trace detokenize and lookup
+        # for both id layouts when one is written (directly or inside an export), not
+        # in __init__, where every cold start of `translate` would pay for them.
+        if save_type == "savedmodel":
+            for spec in (_DENSE_IDS, _RAGGED_IDS):
+                self.detokenize.get_concrete_function(spec)
+                self.lookup.get_concrete_function(spec)
+        return super()._trackable_children(save_type, **kwargs)
 
     @tf.function(input_signature=[_STRINGS])
     def tokenize(self, strings):
