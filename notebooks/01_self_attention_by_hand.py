@@ -40,7 +40,9 @@ np.set_printoptions(precision=4, suppress=True)
 #
 # We can *measure* the first problem. Here is a plain RNN written as the loop
 # it is, with random weights, fed a random 60-step sequence. We ask how large
-# the gradient of the final state is with respect to each input position.
+# the gradient of the final state is with respect to each input position
+# (of the sum of its components, a scalar: `GradientTape` differentiates one
+# number, and a sum lets every component count).
 
 # %%
 rng = np.random.default_rng(0)
@@ -62,7 +64,7 @@ distance = steps - 1 - np.arange(steps)  # how far back each input is
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.semilogy(distance, grad_norm, marker=".")
 ax.set_xlabel("distance from the last step (tokens)")
-ax.set_ylabel("|d h_last / d x|")
+ax.set_ylabel("|∂(Σ h_last) / ∂x_t|")
 ax.set_title("A plain RNN forgets: gradient size by distance")
 plt.show()
 print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {grad_norm[0]:.3g}")
