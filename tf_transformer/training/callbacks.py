@@ -1,10 +1,11 @@
-"""Callbacks for ``train``: throughput, guards, whole-epoch metrics, checkpoints, history, backups.
+"""Callbacks for ``train``: throughput, guards, whole-epoch metrics, checkpoints, history, backups, stops.
 
 Order matters: Keras calls callbacks in list order and appends its progress
 bar last. ``train`` passes them as: the guards (NaN, time limit, signals),
 ``TokenThroughput``, ``EpochLedger`` (whole-epoch metrics), ``Checkpoints``,
-TensorBoard, ``HistoryFile``, then ``StepBackup`` last, so an epoch's state is
-saved only after the epoch is validated and recorded.
+TensorBoard, ``HistoryFile``, then ``StepBackup``, so an epoch's state is
+saved only after the epoch is validated and recorded, and ``QualityStop``
+last, so training stops only at an epoch end that is saved.
 """
 
 from __future__ import annotations
@@ -502,3 +503,59 @@ class LineProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._line(int(self.model.optimizer.iterations.numpy()), logs or {}, prefix=f"epoch {epoch + 1}: ")
+
+
+class QualityStop(keras.callbacks.Callback):
+    """Stops training at an epoch end once the model is good enough, or has stopped improving.
+
+    It judges the run's whole history (``HistoryFile``'s rows, resumed parts
+    included) at each epoch end, after the epoch is validated, checkpointed,
+    recorded and backed up (put it after ``StepBackup``), so the stopped run's
+    last state is complete. Judging the recorded history, not a count kept in
+    memory, makes a rerun agree with the run it continues: ``train`` asks
+    ``judge`` before training, so a run that stopped stays stopped, and one
+    interrupted while waiting for an improvement keeps its count.
+
+    Args:
+        history: the run's ``HistoryFile``.
+        accuracy: stop once the last epoch's ``{prefix}masked_accuracy`` is at
+            least this (None: never).
+        patience: stop once this many epoch ends in a row have brought no new
+            lowest ``{prefix}loss`` (None: never).
+        prefix: ``"val_"`` to judge the validation metrics, ``""`` for the
+            training ones (a run without validation).
+    """
+
+    QUALITY, NO_IMPROVEMENT = "quality reached", "no improvement"
+
+    def __init__(self, history: HistoryFile, accuracy=None, patience=None, prefix="val_"):
+        super().__init__()
+        self.history, self.accuracy, self.patience, self.prefix = history, accuracy, patience, prefix
+        self.reason = None  # QUALITY or NO_IMPROVEMENT once it has stopped training
+        self.message = None  # the numbers behind the reason
+
+    def judge(self) -> str | None:
+        """Why the history says to stop (``QUALITY``, ``NO_IMPROVEMENT``), or None; sets ``reason``."""
+        rows, accuracy, loss = self.history.epochs, self.prefix + "masked_accuracy", self.prefix + "loss"
+        if self.accuracy is not None and rows and rows[-1].get(accuracy, -1.0) >= self.accuracy:
+            last = rows[-1]
+            self.reason = self.QUALITY
+            self.message = (
+                f"{accuracy} {last[accuracy]:.4f} reached the target {self.accuracy:g} at epoch "
+                f"{last['epoch']} (step {last['step']})"
+            )
+        elif self.patience is not None:
+            judged = [row for row in rows if math.isfinite(row.get(loss, math.nan))]
+            # The first lowest value: a tie is no improvement.
+            best = min(range(len(judged)), key=lambda i: judged[i][loss], default=None)
+            if best is not None and len(judged) - 1 - best >= self.patience:
+                self.reason = self.NO_IMPROVEMENT
+                self.message = (
+                    f"{loss} has not improved on {judged[best][loss]:.4f} (epoch {judged[best]['epoch']}) "
+                    f"in {len(judged) - 1 - best} epoch ends (patience {self.patience})"
+                )
+        return self.reason
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.judge() is not None:
+            self.model.stop_training = True

@@ -35,6 +35,7 @@ def setting(
     at_least=None,
     above=None,
     below=None,
+    at_most=None,
     flag=True,
     factory=None,
 ):
@@ -45,13 +46,20 @@ def setting(
         help: one line for ``--help``.
         fixed: the setting defines the run: resuming a run directory must repeat it.
         choices: the allowed values.
-        at_least, above, below: the allowed range (``at_least`` inclusive,
-            ``above`` and ``below`` exclusive); ``None`` is always allowed.
+        at_least, above, below, at_most: the allowed range (``at_least`` and
+            ``at_most`` inclusive, ``above`` and ``below`` exclusive); ``None`` is always allowed.
         flag: False for the data settings, whose flags ``DatasetSpec.add_arguments``
             declares (shared with ``prepare`` and ``demo``).
     """
     metadata = dict(
-        help=help, fixed=fixed, choices=choices, at_least=at_least, above=above, below=below, flag=flag
+        help=help,
+        fixed=fixed,
+        choices=choices,
+        at_least=at_least,
+        above=above,
+        below=below,
+        at_most=at_most,
+        flag=flag,
     )
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
@@ -105,6 +113,19 @@ class TrainConfig:
     )
     steps_per_epoch: int | None = setting(
         None, "batches per epoch (default: one pass over the training split)", fixed=True, at_least=1
+    )
+    stop_at_accuracy: float | None = setting(
+        None,
+        "stop at the first epoch end whose validation masked accuracy reaches this (the training "
+        "accuracy without validation)",
+        above=0,
+        at_most=1,
+    )
+    patience: int | None = setting(
+        None,
+        "stop after this many epoch ends without a new lowest validation loss (training loss "
+        "without validation)",
+        at_least=1,
     )
     # -- batches, optimizer, regularisation -------------------------------------------------
     batch_tokens: int = setting(4096, "tokens per (global) batch, padding included", fixed=True, at_least=1)
@@ -279,14 +300,17 @@ def _in_range(value, meta) -> bool:
         (meta["at_least"] is None or value >= meta["at_least"])
         and (meta["above"] is None or value > meta["above"])
         and (meta["below"] is None or value < meta["below"])
+        and (meta["at_most"] is None or value <= meta["at_most"])
     )
 
 
 def _describe_range(meta) -> str:
     low = meta["at_least"] if meta["at_least"] is not None else meta["above"]
-    if meta["below"] is not None:
-        bracket = "[" if meta["at_least"] is not None else "("
-        return f"in {bracket}{low}, {meta['below']})"
+    high = meta["below"] if meta["below"] is not None else meta["at_most"]
+    if high is not None:
+        left = "[" if meta["at_least"] is not None else "("
+        right = ")" if meta["below"] is not None else "]"
+        return f"in {left}{low}, {high}{right}"
     return f"at least {low}" if meta["at_least"] is not None else f"greater than {low}"
 
 

@@ -76,7 +76,8 @@ class TrainResult:
         history: one dict per epoch of the whole run, resumed parts included
             (``loss``, ``masked_accuracy``, ``val_*``, ``tokens_per_sec``, ``step``...).
         steps: optimizer steps done in total.
-        stopped: why training ended: ``"done"``, ``"time limit"`` or ``"already done"``.
+        stopped: why training ended: ``"done"``, ``"time limit"``, ``"already done"``, or
+            (``stop_at_accuracy``, ``patience``) ``"quality reached"`` or ``"no improvement"``.
     """
 
     run_dir: pathlib.Path
@@ -390,6 +391,7 @@ class Callbacks(NamedTuple):
     history: cb.HistoryFile
     backup: cb.StepBackup
     verbose: int
+    stop: cb.QualityStop | None = None
 
 
 def make_callbacks(plan: Plan, history: list, started: float, extra: list | None, state: dict) -> Callbacks:
@@ -422,13 +424,19 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
         )
     else:
         print("TensorBoard is not installed (pip install tensorboard): no logs/ for this run.")
-    callbacks += [history_file, backup] + list(extra or [])
+    stop = None
+    if config.stop_at_accuracy is not None or config.patience is not None:
+        prefix = "" if config.validation_examples == 0 else "val_"
+        stop = cb.QualityStop(history_file, config.stop_at_accuracy, config.patience, prefix)
+    callbacks += [history_file, backup] + ([stop] if stop else []) + list(extra or [])
     verbose = config.verbose
     if verbose == 1 and not _interactive():  # a log file: plain lines instead of the redrawn bar
         every = config.backup_every or config.steps_per_epoch
         callbacks.append(cb.LineProgress(plan.total_steps, every))
         verbose = 0
-    return Callbacks(callbacks, guard, timer, interrupts, ledger, checkpoints, history_file, backup, verbose)
+    return Callbacks(
+        callbacks, guard, timer, interrupts, ledger, checkpoints, history_file, backup, verbose, stop
+    )
 
 
 def _interactive() -> bool:
@@ -447,6 +455,13 @@ def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[
     stream at batch ``step``.
     """
     per_epoch = plan.config.steps_per_epoch
+    stop = callbacks.stop
+    if stop is not None and stop.judge():  # a rerun of a run that stopped: it stays stopped
+        print(
+            f"{plan.run_dir} stopped at step {step}: {stop.message}; nothing to train. Raise or "
+            f"leave out --stop-at-accuracy / --patience to train on."
+        )
+        return step, stop.reason
     validation = validation_batches(plan)
     while step < plan.total_steps:
         epoch, offset = divmod(step, per_epoch)
@@ -468,6 +483,9 @@ def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[
         step = int(model.optimizer.iterations.numpy())
         if callbacks.guard.diverged:
             raise cb.TrainingDiverged(callbacks.guard.message)
+        if stop is not None and stop.reason:
+            print(f"stopped at step {step}: {stop.message}.")
+            return step, stop.reason
         if callbacks.timer is not None and callbacks.timer.reached:
             return step, "time limit"
     return step, "done"

@@ -1,0 +1,56 @@
+"""The benchmarks' fast modes: they run on a fresh checkout and write what they promise."""
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_time_to_quality_fast_mode_writes_both_curves_and_the_ratios(tmp_path, capsys):
+    bench = load("time_to_quality")
+    out = tmp_path / "ttq.json"
+    report = bench.main(["--fast", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["fast"] and set(report["results"]) == {"ours", "tutorial"}
+    for name, result in report["results"].items():
+        points = result["points"]
+        assert points, name  # at least one validation within the budget
+        assert [p["step"] for p in points] == sorted({p["step"] for p in points})
+        assert all(0.0 <= p["val_masked_accuracy"] <= 1.0 and p["seconds"] >= 0 for p in points)
+    assert report["results"]["ours"]["recipe"]["norm_first"] is True
+    assert report["results"]["tutorial"]["recipe"]["warmup_steps"] == 4000
+    assert set(report["reached"]) == {"ours", "tutorial", "ratio_tutorial_over_ours"}
+    for per_threshold in report["reached"].values():
+        assert set(per_threshold) == {"0.90", "0.95", "0.99"}
+    printed = capsys.readouterr().out
+    assert "ratio" in printed and "tutorial minutes / ours" in printed and "load average" in printed
+
+
+def test_the_summary_finds_the_first_point_at_each_threshold_and_divides():
+    bench = load("time_to_quality")
+
+    def points(*pairs):
+        return [{"step": s, "seconds": sec, "val_masked_accuracy": a} for s, sec, a in pairs]
+
+    results = {
+        "ours": {"points": points((100, 60, 0.91), (200, 120, 0.96), (300, 180, 0.991))},
+        "tutorial": {"points": points((100, 30, 0.5), (200, 240, 0.92), (300, 360, 0.97))},
+    }
+    reached = bench.summary(results)
+    assert reached["ours"]["0.90"] == {"minutes": 1.0, "step": 100}
+    assert reached["tutorial"]["0.99"] is None
+    assert reached["ratio_tutorial_over_ours"] == {"0.90": 4.0, "0.95": 3.0, "0.99": None}
+    assert "> 10 min" in bench.table(results, reached, 10)
