@@ -211,7 +211,9 @@ class MultiHeadAttention(keras.layers.Layer):
         if bias is not None:
             scores += bias
         weights = tf.nn.softmax(scores, axis=-1)  # rows sum to 1
-        dropped = self.dropout(tf.cast(weights, v.dtype), training=training)
+        dropped = tf.cast(weights, v.dtype)
+        if training is not False:  # (decoding passes False: dropout is the identity; skip its call)
+            dropped = self.dropout(dropped, training=training)
         heads = tf.matmul(dropped, v)  # (B, h, Tq, dk)
         output = _dense(self._merge_heads(heads), self.output_kernel, self.output_bias)  # (B, Tq, d)
         return AttentionOutput(output, weights)

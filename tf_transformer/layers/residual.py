@@ -31,7 +31,8 @@ class ResidualLayer(keras.layers.Layer):
         return norm(x) if self.norm_first else x
 
     def sublayer_output(self, x, y, norm, training=None):
-        y = self.dropout(y, training=training)
+        if training is not False:  # (False, as decoding passes: dropout is the identity; skip its call)
+            y = self.dropout(y, training=training)
         return x + y if self.norm_first else norm(x + y)
 
     def get_config(self):

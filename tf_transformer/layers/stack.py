@@ -63,7 +63,8 @@ class LayerStack(keras.layers.Layer):
 
     def embed_tokens(self, token_ids, start=0, training=None):
         """``[B, T]`` ids at positions ``start ..`` -> ``[B, T, d_model]`` input to the first layer."""
-        return self.dropout(self.embedding(token_ids, start=start), training=training)
+        x = self.embedding(token_ids, start=start)
+        return x if training is False else self.dropout(x, training=training)
 
     def normalize_output(self, x):
         """The last layer's output, through ``final_norm`` in a pre-norm stack."""
