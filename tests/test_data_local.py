@@ -12,6 +12,7 @@ from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers, loca
 
 # The module, not the function that tf_transformer.data exports under the same name.
 prepare_module = importlib.import_module("tf_transformer.data.prepare")
+data_cli = importlib.import_module("tf_transformer.data.cli")
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -233,7 +234,7 @@ def test_chinese_to_english_vocabularies_and_round_trip(tmp_path):
 
 def test_prepare_command_prints_sizes_skipped_lines_vocabularies_and_round_trip(dirty_tsv, tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    prepare_module.add_commands(parser.add_subparsers())
+    data_cli.add_commands(parser.add_subparsers())
     args = parser.parse_args(
         [
             "prepare",

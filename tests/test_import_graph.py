@@ -128,3 +128,23 @@ def test_importing_inference_loads_no_training_code():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_translating_needs_neither_tfds_nor_sacrebleu():
+    # The path of `tf-transformer translate`: the CLI, the run-directory code and the tokenizers.
+    # TensorFlow Datasets (~0.3 s to import) and sacreBLEU load only when a corpus is read or scored.
+    code = (
+        "import sys\n"
+        "import tf_transformer.inference.cli, tf_transformer.run_dir\n"
+        "from tf_transformer.data import DatasetSpec, DatasetUnavailableError, Tokenizer, load_tokenizers\n"
+        "tokenizers = load_tokenizers()\n"
+        "tokenizers.source.tokenize(['O gato dorme.'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow_datasets', 'sacrebleu'))\n"
+        "print('LOADED', loaded[:5])\n"
+        "from tf_transformer.data import load_dataset\n"
+        "import tensorflow_datasets as tfds\n"
+        "assert 'embedded_pt_en' in tfds.list_builders(with_community_datasets=False)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -81,3 +81,25 @@ def test_evaluate_keeps_partial_and_full_scores_apart(tmp_path, monkeypatch, cap
     assert cli.main(["evaluate", "--run-dir", str(run), "--limit", "5"]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'metrics.json'} is damaged (" in err and "move it aside or delete it" in err
+
+
+def test_the_program_prints_every_line_before_its_quick_exit(tmp_path):
+    # `translate` leaves with os._exit (no interpreter shutdown): its output must be flushed first,
+    # to a pipe (block-buffered) and to a pipe that closes early, and the exit code kept.
+    import subprocess
+    import sys
+
+    path = str(trained_run_dir())
+    sentences = ["O gato dorme.", "Eu leio.", "A menina come."]
+    expected = trained_translator().translate(sentences)
+    command = [sys.executable, "-m", "tf_transformer", "translate", "--run-dir", path]
+    full = subprocess.run(command, input="\n".join(sentences), capture_output=True, text=True, timeout=300)
+    assert full.returncode == 0, full.stderr[-2000:]
+    assert full.stdout.splitlines() == expected
+    shell = f"{subprocess.list2cmdline(command)} < /dev/null 'O gato dorme.' | head -c 0"
+    closed = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=300
+    )
+    assert "Traceback" not in closed.stderr, closed.stderr[-2000:]
+    missing = subprocess.run(command[:-2] + ["--run-dir", str(tmp_path / "none"), "x"], capture_output=True)
+    assert missing.returncode == 2 and b"tf-transformer translate: error:" in missing.stderr

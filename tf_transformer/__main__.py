@@ -1,5 +1,3 @@
-import sys
+from tf_transformer.cli import run
 
-from tf_transformer.cli import main
-
-sys.exit(main())
+run()

@@ -10,17 +10,18 @@
   :func:`vocab_files`: where a spec's vocabularies are.
 - :func:`make_batches`: bucketed, token-budgeted batches for ``model.fit``.
 
-Importing this package registers the TFDS builder ``embedded_pt_en``. The
-generator that wrote the embedded corpus lives apart, in
-:mod:`tf_transformer.data.generator`.
+The corpus side (:func:`load_dataset`, :func:`prepare`, :func:`make_batches`
+and the rest of :mod:`~tf_transformer.data.datasets`) is imported on first
+use, and with it TensorFlow Datasets, which registers the TFDS builder
+``embedded_pt_en``: translating with a trained run needs only the
+tokenizers, and starts faster without TFDS. The generator that wrote the
+embedded corpus lives apart, in :mod:`tf_transformer.data.generator`.
 """
 
+import importlib
+
 from tf_transformer.constants import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
-from tf_transformer.data import tfds_embedded  # noqa: F401  (registers embedded_pt_en)
-from tf_transformer.data.datasets import TED, DatasetUnavailableError, load_dataset, manual_dir
-from tf_transformer.data.pipeline import make_batches
-from tf_transformer.data.prepare import prepare
-from tf_transformer.data.spec import EMBEDDED, DatasetSpec
+from tf_transformer.data.spec import EMBEDDED, DatasetSpec, DatasetUnavailableError
 from tf_transformer.data.tokenizer import (
     Tokenizer,
     Tokenizers,
@@ -51,3 +52,24 @@ __all__ = [
     "load_tokenizers",
     "vocab_files",
 ]
+
+# Imported on first use: name -> the submodule that defines it.
+_ON_FIRST_USE = {
+    "TED": "datasets",
+    "load_dataset": "datasets",
+    "manual_dir": "datasets",
+    "make_batches": "pipeline",
+    "prepare": "prepare",
+}
+
+
+def __getattr__(name):
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_ON_FIRST_USE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ON_FIRST_USE))

@@ -31,7 +31,7 @@ import tensorflow_datasets as tfds
 
 from tf_transformer.data import local, tfds_embedded  # noqa: F401  (registers embedded_pt_en)
 from tf_transformer.data._paths import data_root
-from tf_transformer.data.spec import EMBEDDED, DatasetSpec
+from tf_transformer.data.spec import EMBEDDED, DatasetSpec, DatasetUnavailableError
 
 TED = "ted_hrlr_translate/pt_to_en"
 TED_ARCHIVE = "qi18naacl-dataset.tar.gz"
@@ -41,10 +41,6 @@ TED_ARCHIVE_COPY = f"https://web.archive.org/web/2020/{TED_ARCHIVE_URL}"
 # Where TFDS fetches prepared datasets from; reachable means "online" for TFDS.
 NETWORK_PROBE = ("storage.googleapis.com", 443)
 NETWORK_PROBE_SECONDS = 3.0
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A dataset is neither prepared nor downloadable here (no network, or the download failed)."""
 
 
 def load_dataset(

@@ -223,35 +223,3 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  e.g. {side}: {text!r}\n     back as {back!r}")
     lines.append(f"done in {summary['seconds']} s")
     return "\n".join(lines)
-
-
-def run_prepare(args) -> int:
-    summary = prepare(
-        DatasetSpec.from_args(args),
-        data_dir=args.data_dir,
-        rebuild_vocab=args.rebuild_vocab,
-        vocab_size=args.vocab_size,
-    )
-    print(format_summary(summary))
-    return 0
-
-
-def add_commands(commands) -> None:
-    parser = commands.add_parser(
-        "prepare",
-        help="prepare a corpus and its vocabularies (what training needs)",
-        description=__doc__.split("\n\n")[0],
-    )
-    DatasetSpec.add_arguments(parser)
-    parser.add_argument(
-        "--rebuild-vocab", action="store_true", help="learn the vocabularies again even if they exist"
-    )
-    parser.add_argument(
-        "--vocab-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"target vocabulary size per side when learning (default "
-        f"{EMBEDDED_VOCAB_SIZE:,} for the embedded corpus, {VOCAB_SIZE:,} otherwise)",
-    )
-    parser.set_defaults(run=run_prepare)

@@ -46,6 +46,11 @@ from typing import Any
 
 from tf_transformer.constants import EMBEDDED_LANGUAGES, SOURCE, TARGET
 
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset is neither prepared nor downloadable here (no network, or the download failed)."""
+
+
 EMBEDDED = "embedded"
 EMBEDDED_TFDS_NAME = "embedded_pt_en"
 TSV_PREFIX = "tsv:"
