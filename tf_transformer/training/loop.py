@@ -161,8 +161,10 @@ def announce(plan: Plan, model, step: int, state: dict) -> None:
     """Say what this call will do: start or resume, and up to which step."""
     config, total = plan.config, plan.total_steps
     per_epoch = config.steps_per_epoch
+    epochs = total / per_epoch
+    epochs = f"{epochs:,.0f}" if epochs == int(epochs) else f"{epochs:,.1f}"
     goal = (
-        f"training to step {total} ({total / per_epoch:.3g} epochs of {per_epoch} steps)"
+        f"training to step {total:,} ({epochs} epochs of {per_epoch:,} steps)"
         if step < total
         else "nothing left to train"
     )
