@@ -17,6 +17,15 @@
 # library available, that import loads TensorFlow with its start-up log lines
 # silenced, so what you see below each cell is what the cell printed.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节搭建课程的运行环境：安装课程包，确认 TensorFlow 2.21、Keras 3 及配套库的版本是否与课程一致，
+# 查看 TensorFlow 能用哪些设备（CPU 或 GPU），并了解训练结果所在的运行目录（run directory）放在哪里、
+# 快速模式（`TF_TRANSFORMER_FAST=1`）会缩小哪些规模。学完后，
+# 你能在自己的机器上顺利运行后面所有笔记本，也能对照课程目录，
+# 在 `tf_transformer` 包里找到每一节所讲解的那部分代码。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 

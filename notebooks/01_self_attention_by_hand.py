@@ -12,6 +12,18 @@
 #
 # Equation numbers refer to Vaswani et al. (2017), *Attention Is All You Need*.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节从循环神经网络（RNN）讲到自注意力（self-attention）。
+# 先动手测量 RNN 的梯度消失（vanishing gradient）：输入离最后一步越远，梯度就按几何级数变得越小。
+# 然后用纸笔算出两个词元（token）的自注意力：由查询 / 键 / 值（query / key / value）算出打分，
+# 除以 √d_k 缩放，经 softmax 变成注意力权重（attention weights），再对值加权求和，
+# 所得结果送进逐位置前馈网络（position-wise feed-forward network）。接着把同样的计算写成三次矩阵乘法，
+# 也就是缩放点积注意力（scaled dot-product attention），并推广到多头注意力（multi-head attention）。
+# 学完后，你能亲手算出一个小例子的注意力输出，
+# 并验证库里的 `MultiHeadAttention` 给出的数字与手算完全相同。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -361,3 +373,39 @@ plt.show()
 # - The matrix form, checked equal to the step-by-step form.
 # - Two heads by hand, and proof that the library's `MultiHeadAttention`
 #   produces the same output and the same weights per head.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise redoes a step of this notebook with new numbers or puts one of
+# its claims to the test; pencil, paper and a calculator are enough for the
+# first two.
+#
+# 1. **By hand.** Two tokens come with their queries, keys and values already
+#    projected ($d_k = 4$): $q_1 = (1, 1, 0, 0)$, $q_2 = (1, 1, 1, 1)$,
+#    $k_1 = (1, 1, 0, 0)$, $k_2 = (0, 0, 1, 1)$, $v_1 = (1, 0)$,
+#    $v_2 = (0, 1)$. Compute the four scores, scale them, apply softmax and
+#    write $z_1$ and $z_2$. Then redo token 1 without dividing by
+#    $\sqrt{d_k}$. Whose weights does the scaling leave unchanged, and why can
+#    it never change which key a query prefers?
+# 2. **By hand.** How many parameters (weights and biases) does the library's
+#    `MultiHeadAttention` have for $d_{model} = 4$ with $h = 1$, $2$ and $4$
+#    heads, and for the `tutorial` preset's $d_{model} = 128$ with $h = 8$?
+#    Does splitting into more heads cost extra weights, or extra work for the
+#    scores? Check your counts with `count_params()`.
+# 3. **By code.** Test the argument of section 3.2.1 for the scale. Draw random
+#    queries and keys with unit-variance components for $d_k = 4, 64, 512$ and
+#    measure, with and without dividing by $\sqrt{d_k}$: the variance of
+#    $q \cdot k$; over 10 keys, the average largest softmax weight; and the
+#    size of softmax's Jacobian $\mathrm{diag}(p) - pp^\top$, through which
+#    the gradient reaches the scores. What happens at $d_k = 512$ without the
+#    scale?
+# 4. **By experiment.** Put one self-attention layer
+#    (`MultiHeadAttention(d_model=32, num_heads=4)`, random weights) on the
+#    same 60 inputs as the RNN of the first section, and measure the gradient
+#    of the sum of the *last* position's output with respect to every input,
+#    by distance. Compare its profile with the RNN's, then try 30 and 120
+#    steps. Does the farthest token still count?
+#
+# Worked solutions: [solutions/01_self_attention_by_hand.py](solutions/01_self_attention_by_hand.py)
+# (run it from this folder: `python solutions/01_self_attention_by_hand.py`).

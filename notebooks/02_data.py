@@ -15,6 +15,17 @@
 #
 # Nothing here downloads anything.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节准备训练用的数据。课程自带一份葡萄牙语→英语的平行语料，通过 TensorFlow Datasets 读取，
+# 全程不需要联网。我们先看句子长度的分布，再在本地学一个 WordPiece（子词切分）词表（vocabulary），
+# 逐行拆解分词器（tokenizer）如何在文本和整数 id 之间来回转换，以及特殊词元（special tokens）
+# `[PAD]` `[UNK]` `[START]` `[END]` 各自的用途。随后搭建 `tf.data` 管道：按长度分桶（bucketing）、
+# 按词元预算组批，并测量它比普通的填充（padding）省下多少计算；还会讲到教师强制（teacher forcing）、
+# 如何换成 TED 语料或自己的语料，以及如何反转翻译方向。学完后，
+# 你能把任意一份平行语料变成可以直接喂给模型的批次。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -433,3 +444,34 @@ assert en_pt_tokenizers.source.get_vocab_size() == tokenizers.target.get_vocab_s
 #   padding it saves against a plain `padded_batch`.
 # - The path to TED talks, and what it says offline.
 # - Your own corpus from a file, bad lines counted, and the reversed corpus.
+
+# %% [markdown]
+# ## Exercises
+#
+# These take the tokenizer apart a little further than the notebook did, and
+# ask what the size of the vocabulary costs.
+#
+# 1. **By hand.** With nothing but `data/vocab/en.txt` (a token's id is its
+#    line number minus one; from this folder,
+#    `grep -nx sleep ../data/vocab/en.txt` finds a word's line), tokenize
+#    "The zebra didn't sleep." and "Kate didn't sleep at 3.": split each
+#    sentence into words at spaces and punctuation, split each word greedily
+#    into the longest pieces the vocabulary has (a piece that continues a
+#    word is written with `##`), and add `[START]` and `[END]`. How many `[UNK]`s do you get, and why is
+#    *zebra* spelled out while *Kate* is lost? Then write `en_in` and `en_out`
+#    for the first sentence.
+# 2. **By code.** Write WordPiece's greedy longest-match-first yourself, in
+#    plain Python, from the vocabulary files alone, and check that it gives the
+#    tokenizer's pieces for every sentence of the test split, on both sides.
+#    Use it to explain why "O gato🙂 dorme." loses a whole word but
+#    "O gato 🙂 dorme." only the emoji, and list the capital letters the
+#    English vocabulary cannot spell.
+# 3. **By experiment.** With `build_vocab`, learn Portuguese vocabularies of
+#    150, 300 and 600 tokens (larger ones too, if you can spare a few minutes)
+#    from one sample of the training split, and count the tokens per sentence
+#    of the test split under each, and under the committed vocabulary. How
+#    does the cost of attention, which grows with the square of the length,
+#    trade against the size of the embedding table?
+#
+# Worked solutions: [solutions/02_data.py](solutions/02_data.py)
+# (run it from this folder: `python solutions/02_data.py`).

@@ -12,6 +12,17 @@
 #   and its weights opened in an interactive view;
 # - the key/value cache that makes decoding fast.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节讲让注意力“知道词序”、又“不越界”的两样东西。注意力本身把输入当作一个集合，不区分词序，
+# 所以要给每个位置加上正弦位置编码（positional encoding）：我们对照公式逐项核对它，画出它的热图，
+# 并说明它为什么能表达相对位置。接着看嵌入（embedding）层 `PositionalEmbedding`，
+# 再画出填充掩码（padding mask）和因果掩码（causal mask，又称前瞻掩码）。
+# 然后以交叉注意力（cross-attention）为例，逐行重放库里 `MultiHeadAttention` 的前向计算，
+# 每一步都标出张量形状；最后介绍键值缓存（KV cache），并验证逐个词元解码与一次算完整句的结果相同。
+# 学完后，你能读懂并亲手复现多头注意力的每一行代码。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -385,3 +396,40 @@ plt.show()
 #   matching the layer's output and weights, and the weights opened in the
 #   interactive attention view.
 # - The key/value cache, shown to reproduce the full causal pass exactly.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two exercises on paper about the encoding and the masks, one about an edge
+# case of the mask value, and one measurement of what the $\sqrt{d_{model}}$
+# scale is for.
+#
+# 1. **By hand.** Show with the angle-sum formulas that each sin/cos pair of
+#    $PE_{pos+k}$ is the same pair of $PE_{pos}$ rotated by an angle that
+#    depends on $k$ and not on $pos$, so that $PE_{pos+k} = PE_{pos}\,M_k$
+#    for one fixed matrix $M_k$. Write $M_1$ for $d_{model} = 4$ and check it
+#    on $PE_0 = (0, 1, 0, 1)$. What does it imply for the length of every row,
+#    and for $PE_{p} \cdot PE_{p+k}$? Check $M_k$ against
+#    `positional_encoding(64, 128)` for a few values of $k$.
+# 2. **By hand.** A decoder reads the target ids `[2, 15, 27, 0]`. Write its
+#    causal mask, its padding mask and their AND (4 × 4). If every score were
+#    equal, what would each row of attention weights be? Which mask does a
+#    cached decoding step at `index = 2` use over a 4-slot cache? Check with
+#    `causal_mask`, and with a `MultiHeadAttention` whose `query_kernel` you
+#    set to zero.
+# 3. **By code.** What does the layer do with a query whose every key is
+#    masked (a sentence that is all padding)? Predict, then check: softmax of a
+#    row masked with `-inf`, and with `-1e9`; then the library's layer, its
+#    output and the gradient through it. Why do all the masked scores end up
+#    exactly equal in float32?
+# 4. **By experiment.** `PositionalEmbedding` multiplies the token embedding
+#    by $\sqrt{d_{model}}$ before adding the encoding. At initialisation,
+#    compare the length of a scaled token vector with that of a positional row
+#    for $d_{model} = 8, 64, 512$ (predict the ratio first, from Keras's
+#    default `Embedding` initialiser, uniform in $[-0.05, 0.05]$), and the
+#    cosine between one token at two positions against that between two tokens
+#    at one position. At which widths does "where" drown out "which token"?
+#
+# Worked solutions:
+# [solutions/03_positional_encoding_and_attention.py](solutions/03_positional_encoding_and_attention.py)
+# (run it from this folder: `python solutions/03_positional_encoding_and_attention.py`).

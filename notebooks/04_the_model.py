@@ -12,6 +12,17 @@
 # - live proof that padding never changes a real position's output and that
 #   the decoder cannot see the future.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节把前面的零件组装成完整的 Transformer。先看由配置画出的整体结构图，
+# 再讲包在每个子层外面的残差连接（residual connection）和层规范化（layer normalization），
+# 以及后置规范化与前置规范化（post-norm / pre-norm）的区别；然后是逐位置前馈网络
+# （position-wise feed-forward network）、编码器（encoder）层和解码器（decoder）层，
+# 每一层都用它的部件手工重算一遍，与库的输出核对。接着统计各个预设配置的参数量及其分布，
+# 并演示为什么掩码必须显式传递。学完后，你能说清模型从词元 id 到输出 logits（未归一化分数）的每一步，
+# 并亲眼验证两条关键性质：填充不会改变真实位置的输出，解码器也看不到未来的词元。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -429,3 +440,34 @@ print(changes.round(3))
 #   picture of where the `tutorial` model's parameters live.
 # - Live checks of the two properties that matter most: padding invariance
 #   and causality.
+
+# %% [markdown]
+# ## Exercises
+#
+# A count, a rebuild, a sharper proof of causality and a look inside a deep
+# stack.
+#
+# 1. **By hand.** Count the parameters of one `EncoderLayer` and one
+#    `DecoderLayer` of the `tutorial` preset ($d_{model} = 128$,
+#    $d_{ff} = 512$), and of its eight layers together. With vocabularies of
+#    $V$ tokens on both sides, from which $V$ on do the embeddings and the
+#    output projection hold more parameters than all the layers? And with
+#    `share_embeddings=True`? Check with `count_params()`.
+# 2. **By code.** Rebuild the forward pass of a pre-norm `EncoderLayer`
+#    (`norm_first=True`) from its parts, as this notebook did for the
+#    post-norm one, and check that it is equal. How many parameters does
+#    `norm_first=True` add to the `tutorial` model, and where?
+# 3. **By code.** Check causality by gradients instead of by rewriting
+#    tokens: run the embedded source and target vectors through the layers
+#    yourself and, with a `GradientTape`, measure for each output position $t$
+#    how large the gradient of its logits is with respect to every target input
+#    vector and every source input vector. Which entries are exactly zero, not
+#    merely small, and why exactly?
+# 4. **By experiment.** Measure the standard deviation of the residual stream
+#    after each layer of a 12-layer `Encoder` at initialisation, post-norm and
+#    pre-norm (`norm_first=True`), and after the stack's `final_norm`. What
+#    happens to the pre-norm stream as it gets deeper, and why does a pre-norm
+#    stack need that final norm?
+#
+# Worked solutions: [solutions/04_the_model.py](solutions/04_the_model.py)
+# (run it from this folder: `python solutions/04_the_model.py`).

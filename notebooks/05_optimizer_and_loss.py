@@ -10,6 +10,20 @@
 # - a loss and an accuracy that count real tokens only, worked by hand on a
 #   batch with padding and checked against `tf_transformer.training`.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节讲训练 Transformer 前要配好的两样东西：优化器和损失函数。先按论文式 3
+# 实现带预热的学习率调度（warm-up learning-rate schedule）：前 warmup 步线性上升，
+# 之后按 1/√step 衰减；再按论文的设置配好 Adam 优化器（Adam），β₁ = 0.9、
+# β₂ = 0.98、ε = 10⁻⁹，并说明预热为什么对它重要。接着看标签平滑（label
+# smoothing）怎样把 one-hot 目标变成 (1−ε)·onehot + ε/V，以及交叉熵
+# （cross-entropy）对 logits 的梯度为什么恰好是 softmax(z) − q。最后在一个带填充
+# （padding）的小批次上手算掩码损失（masked loss）和掩码准确率（masked
+# accuracy），再和 `tf_transformer.training` 的结果逐项核对。学完本节，你能算出
+# 学习率在哪一步达到峰值、峰值有多大，能解释为什么损失要在真实词元（token）上
+# 求平均，也能自己动手验证库里的损失和它的梯度。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -221,3 +235,37 @@ print(
 # - `masked_loss` and `masked_accuracy`, reproduced by hand on a padded
 #   batch, including why the average is taken over real tokens, and the
 #   loss's gradient, `softmax - q`, written out and checked.
+
+# %% [markdown]
+# ## Exercises
+#
+# Four exercises on the schedule, the smoothed loss, Adam's first steps and
+# the accuracy metric.
+#
+# 1. **By hand.** The paper's base model has `d_model` = 512 and 4,000
+#    warm-up steps. At which step does its learning rate peak, at which
+#    optimizer iteration does `WarmupSchedule` (which counts from 0) give
+#    that peak, and how large is it? What is the rate at the end of the base
+#    model's 100,000 steps? The big model has `d_model` = 1024: with the same
+#    warm-up, how much lower is its peak, and what warm-up would give it the
+#    base model's peak?
+# 2. **By hand.** A model puts logit *M* on the right token and 0 on the
+#    other four tokens of a vocabulary of 5. For large *M*, what are the
+#    per-token loss and its gradient with respect to the logits, first
+#    without label smoothing, then with ε = 0.1? Which way does a step of
+#    gradient descent move *M* in each case, and what does that say about
+#    what label smoothing is for?
+# 3. **By code.** Make the course's optimizer with
+#    `make_optimizer(d_model=128, warmup_steps=400)` and apply one step to
+#    three weights whose gradients are 10⁻³, −10³ and 1. How far does each
+#    weight move, and why? (Work out Adam's bias-corrected averages after one
+#    step.) What does the answer say about why Adam needs a warm-up?
+# 4. **By code.** Two batches: the first has one real target token,
+#    predicted right; the second has nine, three of them right. Compute the
+#    accuracy over both with `tf_transformer.training.MaskedAccuracy`, and
+#    the mean of the two batches' `masked_accuracy`. Which number weighs
+#    every token the same, and which one would Keras's generic
+#    `keras.metrics.MeanMetricWrapper(fn=masked_accuracy)` report?
+#
+# Worked solutions: [solutions/05_optimizer_and_loss.py](solutions/05_optimizer_and_loss.py)
+# (run it from this folder: `python solutions/05_optimizer_and_loss.py`).

@@ -12,6 +12,20 @@
 #   WordPiece pieces → ids → encoder → decoder steps with the cache → ids →
 #   text, with the time each stage takes.
 
+# %% [markdown]
+# ## 本节内容
+#
+# 本节关心的是“效果”和“代价”。先读懂《Attention Is All You Need》报告的数字：
+# WMT 2014 上的 BLEU（BLEU）分数，训练用了多少 GPU 小时、多少次浮点运算
+# （FLOPs），以及表 3 中每次只改一处设计得到的对比。然后在笔记本电脑的规模上重做
+# 这类消融实验（ablation study）：在内置语料上、用同样的训练步数，比较注意力头数
+# （multi-head attention）、随机失活（dropout）、标签平滑（label smoothing）和
+# 前置 / 后置规范化（pre-norm / post-norm）的影响，并用换了随机种子的基线当作
+# 衡量随机波动的标尺。最后把一句葡萄牙语从文本、WordPiece 片段、id、编码器
+# （encoder）、带键值缓存（KV cache）的解码器（decoder）一路还原成英文，给每个阶段
+# 计时。学完本节，你能估算一次训练的计算量，能判断小实验里的差异是否超出了随机
+# 波动，也能说清一次翻译的时间主要花在哪一步。
+
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
@@ -378,23 +392,42 @@ display(view)
 # %% [markdown]
 # ## Exercises
 #
+# Four exercises: two on what training and decoding cost, two that rerun
+# the ablation study.
+#
 # 1. **By hand.** A common estimate of training cost is 6 FLOPs per
 #    parameter per token (2 for the forward pass, 4 for the backward). The
 #    base model has about 65 million parameters (Table 3) and each step reads
 #    about 25,000 source and 25,000 target tokens. Estimate the FLOPs of
-#    100,000 steps, and compare with Table 2's 3.3 · 10^18. What does the
-#    comparison say about the P100s' utilisation, and what does the
-#    6-per-token rule leave out for a Transformer?
+#    100,000 steps, and compare with Table 2's 3.3 · 10^18. Then refine the
+#    estimate: a source token passes through the encoder's layers only, a
+#    target token through the decoder's layers and the output projection
+#    only, and an embedding lookup multiplies nothing (the base model shares
+#    one 37,000 × 512 matrix between both embeddings and the output
+#    projection). What share of the P100s' assumed 9.5 TFLOPS did training
+#    put into the model's matrix products, and what does the 6-per-token rule
+#    leave out for a Transformer (think of QKᵀ for sentences of about 30
+#    tokens)?
 # 2. **By code.** Replace stage 5 of `translate_by_stages` with notebook 7's
 #    plain loop, which feeds the whole prefix through `model((source,
-#    target))` at every step. Time both for this sentence and for one about
-#    twice as long. How does each grow with the output length, and why?
+#    target))` at every step. Check that both loops give the same tokens,
+#    count the target positions each decodes for an output of *n* tokens,
+#    and time both for this sentence and for one about twice as long. How
+#    does each grow with the output length, and why?
 # 3. **By experiment.** One pair of seeds is a thin yardstick. Train the
 #    baseline from a third seed,
 #    `python benchmarks/ablations.py --variants baseline --seed 2 --out /tmp/seed2.json`,
-#    and compare the three baselines. Which rows of the table still stand
-#    clear of the spread?
+#    and take the range of the three baselines' scores as the noise. Which
+#    rows of the table still lie outside it, in validation accuracy and in
+#    BLEU?
 # 4. **By experiment.** Train `baseline`, `post_norm` and `heads_1` for
-#    several times the budget (`--steps 1000`, notebook 6's length). Does
-#    the post-norm model leave its plateau and catch up? Does one head fall
-#    behind, as in Table 3?
+#    several times the budget,
+#    `python benchmarks/ablations.py --variants baseline post_norm heads_1 --steps 1000 --out /tmp/long.json`
+#    (notebook 6's length), and set each gap to the baseline beside the two
+#    seeds' difference. Does the post-norm model leave its plateau and catch
+#    up? Does one head fall behind, as in Table 3? Which of the three models
+#    differ in their number of parameters, and by how much?
+#
+# Worked solutions: [solutions/09_training_and_performance.py](solutions/09_training_and_performance.py)
+# (run it from this folder: `python solutions/09_training_and_performance.py`; exercises 3 and 4
+# train for a long time, `TF_TRANSFORMER_FAST=1` runs a tiny version of them).

@@ -13,6 +13,7 @@ from tf_transformer import Transformer, TransformerConfig
 # `make test-fast` (pytest -m "not slow") leaves them out; `make test` and CI run them.
 SLOW_MODULES = {
     "test_notebooks",
+    "test_exercises",
     "test_training_distributed",
     "test_training_run",
     "test_training_reliability",

@@ -136,3 +136,14 @@ def test_english_readme_links_to_both_pages():
     links = LINK.findall(read(README))
     assert "README.zh-CN.md" in links
     assert "notebooks/GLOSSARY.md" in links
+
+
+@pytest.mark.parametrize("number", NOTEBOOK_NUMBERS)
+def test_every_notebook_opens_with_a_chinese_summary(number):
+    # A markdown cell among the first three, headed "本节内容" (what this notebook covers),
+    # written in Chinese: at least 40 CJK characters, not a heading over English text.
+    (source,) = (ROOT / "notebooks").glob(f"{number}_*.py")
+    cells = re.split(r"^# %%.*$", read(source), flags=re.M)[:4]
+    summary = [c for c in cells if "本节内容" in c]
+    assert summary, f"{source.name}: no '本节内容' cell near the top"
+    assert len(re.findall(r"[\u4e00-\u9fff]", summary[0])) >= 40, f"{source.name}: summary too short"
