@@ -1,0 +1,313 @@
+# %% [markdown]
+# # 10. What "it" refers to: self-attention at work
+#
+# **What you will learn:**
+# - the lesson the course started from, made real: in "The animal didn't
+#   cross the street because it was too tired", what does the encoder's
+#   self-attention from "it" look at, and does it change when the street is
+#   "too wide"?
+# - how to read every layer and head of a trained model for one token;
+# - the number behind the picture: over every sentence of that family in the
+#   test and generalization splits, how often the most telling head points
+#   from "it" to the right noun, against the simple rules a model could use
+#   instead, and how often the translation gets the agreement right.
+
+# %% [markdown]
+# ## 本节内容
+#
+# 这一节回到课程开头的那个例子："The animal didn't cross the street because it
+# was too tired." 句中的 it 指动物还是街道？把英语译成葡萄牙语时，模型必须先弄清
+# 这一点，才能选对形容词的阴阳性（cansado 还是 larga）。我们训练一个英译葡模型，
+# 画出编码器自注意力（self-attention）里每一层、每一个头从 it 出发的权重，对比
+# "too tired" 和 "too wide" 两个句子；再在测试集和泛化集的整类句子上数一数：
+# 最有代表性的注意力头有多少次指向正确的名词，比"总是指向主语""总是指向最近的
+# 名词"这样的简单规则好多少，以及译文的一致（agreement）有多少次是对的。
+
+# %%
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
+import inspect
+import os
+import pathlib
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Code, display
+
+from tf_transformer import probes
+from tf_transformer.data import DatasetSpec
+from tf_transformer.inference import Translator
+from tf_transformer.run_dir import load_run
+from tf_transformer.training import train
+from tf_transformer.viz import translation_view
+
+FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+CLASSIC = "The animal didn't cross the street because it was too tired."
+SIBLING = "The animal didn't cross the street because it was too wide."
+
+
+def show(obj):
+    """Display the library's source for ``obj``, as the package has it."""
+    display(Code(inspect.getsource(obj), language="python"))
+
+
+# %% [markdown]
+# ## Why English to Portuguese
+#
+# In notebook 7 the model translates Portuguese into English, so "it" exists
+# only on the output side: the decoder writes it, and we could only watch
+# the cross-attention while it did. Turn the direction around and "it" is in
+# the *source*. To write the Portuguese, the model must know what "it" is:
+# the animal was *cansado* (masculine, like *animal*), the street was
+# *larga* (feminine, like *rua*). Nothing in the words "it was too" says
+# which; only the adjective's meaning does. That is exactly the job
+# self-attention was proposed for: a token's representation gathers
+# information from the other tokens that matter to it.
+#
+# The embedded corpus reversed (`DatasetSpec(reverse=True)`, notebook 2) is
+# our en→pt corpus. We train the tutorial preset with notebook 6's recipe:
+# 1,000 fixed steps, so that every machine trains the same model (about ten
+# minutes on two CPU cores). The run lives in `runs/it_en_pt` at the
+# repository root; if it is there already, we load it.
+
+# %%
+RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
+RUN_DIR = RUNS / ("fast/it_en_pt" if FAST else "it_en_pt")
+if not (RUN_DIR / "run.json").exists():
+    settings = (
+        dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000, validation_examples=200)
+        if FAST
+        else dict(preset="tutorial", max_steps=1000, steps_per_epoch=200, batch_tokens=2048, norm_first=True)
+    )
+    train(run_dir=RUN_DIR, seed=0, verbose=0, dataset=DatasetSpec(reverse=True), warmup_steps=400, **settings)
+run = load_run(RUN_DIR)
+translator = Translator.from_run(run)
+config = run.config
+print(f"{run.source_language} -> {run.target_language}: {config.num_layers} layers, {config.num_heads} heads")
+print(CLASSIC, "->", translator.translate(CLASSIC))
+print(SIBLING, "->", translator.translate(SIBLING))
+
+# %% [markdown]
+# ## Every layer and head, from "it"
+#
+# `tf_transformer.probes` holds the few functions this notebook needs. The
+# first two turn a sentence into the encoder's input and read one row of
+# attention: `attention_weights` (from `tf_transformer.viz`, notebook 7)
+# runs the model once and keeps every attention weight; for the encoder an
+# array `[layers, heads, S, S]`, where row *i* of a head says how token
+# *i*'s new representation mixes the tokens' values. We keep the row of the
+# "it" that follows "because", in every layer and head. The target side
+# plays no part in the encoder, so `[START]` alone stands in for it.
+
+# %%
+show(probes.source_pieces)
+show(probes.attention_from_it)
+
+# %% [markdown]
+# Both sentences, one row per layer and head:
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), constrained_layout=True)
+for ax, sentence in zip(axes, (CLASSIC, SIBLING)):
+    rows, pieces = probes.attention_from_it(translator, sentence)
+    layers, heads, _ = rows.shape
+    labels = [f"layer {layer + 1} head {head + 1}" for layer in range(layers) for head in range(heads)]
+    image = ax.imshow(rows.reshape(layers * heads, -1), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(pieces)), pieces, rotation=70)
+    ax.set_yticks(range(layers * heads), labels, fontsize=7)
+    ax.set_title(f'from "it" in "...too {sentence.split()[-1][:-1]}."')
+fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
+plt.show()
+
+# %% [markdown]
+# Read each row as one head's answer to "which tokens does 'it' listen
+# to?". Some heads look at neighbours ("because", "was") whatever the
+# sentence; they carry word order and syntax. The rows to look for are the
+# ones that *change* between the two sentences, toward "animal" when the
+# reason is "tired" and toward "street" when it is "wide".
+#
+# The interactive view of notebook 3 shows the same weights, and the
+# decoder's, for the whole translation: click "it" in the encoder
+# self-attention, and switch layers and heads.
+
+# %%
+view = translation_view(translator, CLASSIC)
+display(view)
+
+# %% [markdown]
+# ## The family, counted
+#
+# One pair of pictures can mislead: we might have picked the one sentence
+# where a head happens to look right. The corpus has a whole family of these
+# sentences ("The snake didn't eat this lemon because it was too cold.",
+# "A duck that followed the old mice didn't carry this suitcase because it
+# was too heavy."). For each one we know the answer from the corpus
+# generator itself: the adjectives of a *state* (tired, sick, scared, busy as
+# *ocupado*) describe the subject; the others (wide, long, hot, cold, heavy,
+# expensive, difficult, busy as *movimentado*) describe the object.
+#
+# `it_family` collects them from a split and takes the answer from the
+# Portuguese adjective; `noun_positions` finds the two nouns with the
+# corpus's own lexicon: the subject's noun is the first noun before the main
+# clause's "didn't" (the last one before "because": a relative clause in the
+# subject has its own), the object's the first noun after its verb. A
+# sentence with a pronoun subject ("He didn't drink the water because it
+# was too hot.") has one noun and nothing to choose: it is left out.
+
+# %%
+show(probes.it_family)
+show(probes.noun_positions)
+show(probes.weights_on_nouns)
+
+# %%
+splits = {}
+for name in ("validation", "test", "generalization"):
+    family = probes.it_family(name)[: 20 if FAST else None]  # fast mode: a sample
+    splits[name] = probes.weights_on_nouns(translator, family)
+    kept = splits[name][2]
+    share = np.mean([sentence.subject_is_meant for sentence in kept])
+    print(f"{name:15s} {len(kept):4d} sentences with two nouns; the subject is meant in {share:.0%}")
+
+# %% [markdown]
+# The family is lopsided: most reasons are about the object (hot, heavy,
+# expensive), and the object's noun is also the one nearer to "it". So a
+# head that always looked at the nearest noun would "favour the meant noun"
+# in most sentences without reading anything. We therefore count the two
+# cases apart: how often a head favours the meant noun *when the subject is
+# meant*, and *when the object is*. A head that only tracks position scores
+# 100% on one and 0% on the other, 50% on their mean (the *balanced*
+# accuracy); a head that reads the adjective scores well on both.
+#
+# Which head is "the most telling" is chosen on the **validation** family
+# and then scored on **test** and **generalization**, so the number is not
+# flattered by picking the best head after the fact (we print the
+# after-the-fact best too, to show how much choosing flatters).
+
+
+# %%
+def per_case(meant, other, kept):
+    """Per head: how often the meant noun is favoured, when the subject is meant and when the object is."""
+    subject = np.array([sentence.subject_is_meant for sentence in kept])
+    right = meant > other  # [sentences, layers, heads]
+    return right[subject].mean(axis=0), right[~subject].mean(axis=0)
+
+
+on_subject, on_object = per_case(*splits["validation"])
+balanced = (on_subject + on_object) / 2  # [layers, heads]
+layer, head = np.unravel_index(balanced.argmax(), balanced.shape)
+print("balanced accuracy of each head on the validation family (rows: layers, columns: heads):")
+print(np.round(balanced, 2))
+print(f"most telling head on validation: layer {layer + 1}, head {head + 1}")
+
+results = {}
+for name in ("test", "generalization"):
+    on_subject, on_object = per_case(*splits[name])
+    either = (on_subject + on_object) / 2
+    results[name] = dict(
+        subject_meant=float(on_subject[layer, head]),
+        object_meant=float(on_object[layer, head]),
+        balanced=float(either[layer, head]),
+        best_after_the_fact=float(either.max()),
+    )
+    r = results[name]
+    print(
+        f"{name:15s} that head: subject meant {r['subject_meant']:.0%}, "
+        f"object meant {r['object_meant']:.0%}, balanced {r['balanced']:.0%} | "
+        f"best head picked on this split: {r['best_after_the_fact']:.0%}"
+    )
+print("any position-only rule: balanced 50%")
+
+# %% [markdown]
+# ## And the translation?
+#
+# Attention weights are a window into the model, not its decision. What the
+# model decided shows in the Portuguese: the adjective must agree with the
+# noun that "it" means (*cansado* for *o animal*, *larga* for *a rua*). We
+# translate each sentence of the family and compare the adjective the model
+# wrote (the last word) with the reference's, over the sentences whose
+# adjective shows gender (*-o*, *-a*, *-os*, *-as*): *difícil* or *quente*
+# would be right for any noun. Only the adjective is judged here, not the
+# rest of the sentence.
+
+# %%
+agreement = {}
+for name in ("test", "generalization"):
+    kept = [s for s in splits[name][2] if s.portuguese.rstrip(".").endswith(("o", "a", "os", "as"))]
+    outputs = translator.translate([sentence.english for sentence in kept])
+    right = [
+        out.rstrip(".").split()[-1:] == sentence.portuguese.rstrip(".").split()[-1:]
+        for out, sentence in zip(outputs, kept)
+    ]
+    agreement[name] = float(np.mean(right))
+    print(f"{name:15s} adjective as in the reference: {agreement[name]:.0%} of {len(kept)}")
+    for out, sentence, ok in [r for r in zip(outputs, kept, right) if not r[2]][:2] + list(
+        zip(outputs, kept, right)
+    )[:2]:
+        print(f"    {'ok ' if ok else 'NO '} {sentence.english}\n        -> {out}")
+
+# %% [markdown]
+# ## What the numbers say
+#
+# The committed run (full mode) is what the text below describes; the
+# assertions hold it to the outputs above.
+
+# %%
+if not FAST:
+    assert results["test"]["balanced"] < 0.65 and results["generalization"]["balanced"] < 0.65, results
+    assert agreement["test"] >= 0.95 and agreement["generalization"] >= 0.8, agreement
+print({name: {k: round(v, 2) for k, v in r.items()} for name, r in results.items()})
+
+# %% [markdown]
+# The translations get the agreement right: all 27 gender-marked adjectives
+# of the test family, and 86% of the generalization family's (relative
+# clauses inside the subject, which training never combined with this
+# family; its misses include a "busy" river written as a busy *giraffe*, and
+# a sentence whose "because" clause was dropped altogether). But no encoder
+# head of this model points from "it" to the right noun: the head that
+# looked best on validation (layer 2, head 8) scores 50% balanced on test
+# and 45% on generalization, exactly what a position-only rule gets, and
+# even the best head picked after the fact reaches only 70% and 63%. The
+# pictures of the two sentences say the same: the rows from "it" look alike
+# whether the animal is tired or the street is wide. "It" looks at itself,
+# at "because" and "was", and in a few heads of layers 2 and 4 at the
+# adjective; at neither noun.
+#
+# So the model resolves "it", but not *in the encoder's "it"*. Look at what
+# Portuguese needs: it drops the subject pronoun ("porque estava muito
+# cansado"), so "it" itself is never translated, and nothing in the loss
+# asks its representation to carry the referent. What the decoder must get
+# right is the adjective's ending. When it writes the adjective it has
+# already written "O animal ... a rua" (two nouns with their genders) and it
+# can read the English adjective ("tired", "wide") through cross-attention:
+# the meaning of the adjective and the genders in its own output are enough
+# to choose *cansado* or *larga*. The well-known picture of a head linking
+# "it" to "animal" comes from English→French, where "it" must itself be
+# written, as *il* or *elle*. Attention puts information where the task
+# uses it, and a picture of one head shows one place where it might be.
+#
+# Two cautions, which the research literature on reading attention also
+# makes. A weight says where a head *looked*, not what it used: the value
+# vectors, the residual stream and the feed-forward layers carry information
+# too, so the translation can be right where the picture is unclear, as
+# here. And with 32 heads, one of them matching a pattern by chance on a
+# small sample is likely: choosing the head on one split and scoring it on
+# another is what keeps the number honest (compare the chosen head with the
+# best one picked after the fact).
+#
+# ## Exercises
+#
+# 1. **By hand.** A head scores "it" 2.0 against "animal", 0.5 against
+#    "street" and 0 against the 12 other tokens. What weights does its
+#    softmax give the two nouns? How high must the street's score climb for
+#    the head to favour the street, and for it to weigh the street twice as
+#    much as the animal?
+# 2. **By code.** Repeat the count with the *largest* weight from "it" over
+#    all tokens (not only the two nouns): how often does the chosen head's
+#    largest weight fall on the meant noun?
+# 3. **By experiment.** In notebook 6's model (pt→en), "it" is not in the
+#    source, but the adjective is, and its ending agrees with its noun. Read
+#    the encoder's rows for *cansado* and *larga* in the classic pair: which
+#    heads favour *animal* for one and *rua* for the other?
+#
+# Worked solutions: [solutions/10_what_it_refers_to.py](solutions/10_what_it_refers_to.py)
+# (run it from this folder: `python solutions/10_what_it_refers_to.py`).
