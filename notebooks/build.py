@@ -7,6 +7,7 @@ translations without running anything.
     python notebooks/build.py              # execute every notebook, full mode
     python notebooks/build.py 03 04        # only these
     python notebooks/build.py --prose 03   # text edits only: keep the committed outputs
+    python notebooks/build.py --times      # each committed notebook's full-run time, as a table
     TF_TRANSFORMER_FAST=1 python notebooks/build.py --check   # execute, write nothing
 
 Every cell runs, in order, in a fresh kernel. Fast mode (``TF_TRANSFORMER_FAST=1``)
@@ -19,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -66,6 +68,34 @@ def with_new_prose(source: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def run_seconds(notebook: nbformat.NotebookNode) -> float:
+    """Wall time of a built notebook's run: from its first code cell's start to its last cell's reply.
+
+    Read from the timestamps Jupyter stores in every executed cell, so it is
+    the time of the run whose outputs the notebook carries.
+    """
+    stamps = [c.metadata.get("execution", {}) for c in notebook.cells if c.cell_type == "code"]
+    stamps = [s for s in stamps if "iopub.execute_input" in s and "shell.execute_reply" in s]
+    if not stamps:
+        raise ValueError("no executed cells")
+    first = datetime.fromisoformat(stamps[0]["iopub.execute_input"].replace("Z", "+00:00"))
+    last = datetime.fromisoformat(stamps[-1]["shell.execute_reply"].replace("Z", "+00:00"))
+    return (last - first).total_seconds()
+
+
+def times_table() -> str:
+    """A Markdown table of every committed notebook's full-run time."""
+    rows = ["| notebook | full run |", "| --- | ---: |"]
+    for source in sources():
+        if not source.with_suffix(".ipynb").exists():
+            rows.append(f"| {source.stem} | not built |")
+            continue
+        seconds = run_seconds(nbformat.read(source.with_suffix(".ipynb"), as_version=4))
+        shown = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+        rows.append(f"| {source.stem} | {shown} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="two-digit notebook numbers to build (default: all)")
@@ -73,7 +103,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--prose", action="store_true", help="markdown edits only: keep the committed outputs, run nothing"
     )
+    parser.add_argument("--times", action="store_true", help="print each committed notebook's full-run time")
     args = parser.parse_args(argv)
+    if args.times:
+        print(times_table())
+        return 0
     if os.environ.get("TF_TRANSFORMER_FAST") == "1" and not args.check:
         parser.error("committed notebooks carry full-run outputs: unset TF_TRANSFORMER_FAST or pass --check")
     for source in sources(args.only):

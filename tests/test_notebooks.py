@@ -40,3 +40,10 @@ def test_notebook_runs_in_fast_mode(source, monkeypatch):
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     for noise in ("oneDNN", "cuda_", "WARNING:tensorflow", "WARNING:absl"):
         assert noise not in text, f"TensorFlow log noise ({noise}) leaked into a notebook"
+
+
+def test_readme_gives_each_notebooks_full_run_time():
+    # The table is `python notebooks/build.py --times`: rebuilding a notebook changes its time,
+    # and the README must follow.
+    readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    assert build.times_table() in readme, "README's notebook times are stale: paste `build.py --times`"
