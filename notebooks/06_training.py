@@ -2,14 +2,30 @@
 # # 6. Training
 #
 # **What you will learn:**
+# - one training step read line by line: teacher-forced inputs, the forward
+#   pass, the masked, label-smoothed loss divided by the number of real
+#   tokens, the gradients, the optimizer step and the metrics; and that
+#   writing it out by hand gives `model.fit`'s step, to float32 rounding;
 # - how `tf_transformer.training.train` wraps `model.fit`: batches, loss,
 #   schedule, callbacks, and the run directory it fills;
 # - training the `tutorial` preset on the embedded corpus, with its loss and
 #   accuracy curves;
 # - checkpoints, and resuming a run that was interrupted mid-epoch;
-# - reading the TensorBoard logs (learning rate, tokens per second);
-# - how the same code scales out with `tf.distribute`, and what mixed
-#   precision does.
+# - reading the TensorBoard logs: the learning rate at every step, the
+#   training loss and the throughput;
+# - how the same code scales out with `tf.distribute`, checked on two
+#   logical CPUs, and what mixed precision does and does not buy on a CPU.
+
+# %% [markdown]
+# ## 本节内容
+#
+# 这一节真正开始训练。我们先把一个训练步骤逐行读一遍：教师强制的输入、前向计算、
+# 只在真实词元上求平均并带标签平滑的损失、梯度、优化器更新和指标，并亲手写出同样的
+# 一步，验证它与 `model.fit` 的结果完全一致。然后用 `train` 训练 `tutorial` 预设
+# 1000 步，画出损失和准确率曲线，看运行目录里保存了什么，演示训练被中断后如何从
+# 检查点原样续训。接着读 TensorBoard 日志，逐步画出带预热的学习率。最后在两个逻辑
+# CPU 上运行分布式策略，确认按全局批次的真实词元数归一化后，两个副本与单个设备得到
+# 相同的损失和梯度；并说明混合精度在 CPU 上什么时候能提速、什么时候不能。
 
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
@@ -21,6 +37,9 @@ import os
 import pathlib
 import shutil
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import keras
@@ -29,9 +48,21 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
+from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+from tf_transformer import Transformer, TransformerConfig, data
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import TrainConfig, loop, train
-from tf_transformer.training import callbacks as training_callbacks
+from tf_transformer.training import (
+    MaskedAccuracy,
+    TrainConfig,
+    WarmupSchedule,
+    loop,
+    make_optimizer,
+    masked_accuracy,
+    masked_loss,
+    train,
+)
+from tf_transformer.training import losses as training_losses
 from tf_transformer.training.callbacks import TrainingInterrupted
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
@@ -93,12 +124,152 @@ except ValueError as error:
     print("\n", error)
 
 # %% [markdown]
+# ## One training step, line by line
+#
+# `model.fit` repeats one *training step* per batch. The library does not
+# write that step itself: `build_model` hands Keras the pieces (the model,
+# the loss, the optimizer, the metrics) with `model.compile`, and Keras's
+# own `train_step` runs them.
+
+# %%
+show(loop.build_model)
+
+# %% [markdown]
+# **The batch: teacher-forced inputs.** Each batch from `make_batches` is
+# `((source, target_in), target_out)`. The target sentence appears twice,
+# shifted by one: `target_in` is `[START] y1 ... yn` and `target_out` is
+# `y1 ... yn [END]`, so position *t* of the decoder sees the true tokens up
+# to *t* and must predict token *t + 1* (teacher forcing, notebook 2). All
+# positions are trained at once, in one pass.
+
+# %%
+tokenizers = data.load_tokenizers()
+pairs = data.load_dataset("embedded", "train").take(256)
+batches = data.make_batches(
+    pairs, tokenizers.source, tokenizers.target, max_length=32, batch_tokens=512, seed=0
+)
+batch = next(iter(batches))
+(source_ids, target_in), target_out = batch
+print("source_ids", source_ids.shape, " target_in", target_in.shape, " target_out", target_out.shape)
+pieces = tokenizers.target.lookup(tf.cast(tf.stack([target_in[0], target_out[0]]), tf.int64)).numpy()
+for t, (seen, wanted) in enumerate(zip(*pieces)):
+    if wanted.decode() != "[PAD]":
+        print(f"position {t:2d}: decoder sees {seen.decode():8s} -> must predict {wanted.decode()}")
+real_in = target_in[:, 1:] != 0
+assert bool(tf.reduce_all(target_in[:, 0] == data.START_ID))  # every target_in starts with [START]
+assert bool(
+    tf.reduce_all(tf.boolean_mask(target_in[:, 1:], real_in) == tf.boolean_mask(target_out[:, :-1], real_in))
+)
+assert bool(tf.reduce_all(tf.reduce_sum(tf.cast(target_out == data.END_ID, tf.int32), axis=1) == 1))
+
+# %% [markdown]
+# **The step.** This is the code `model.fit` runs for every batch (Keras
+# 3's TensorFlow trainer, as installed here):
+
+# %%
+show(TensorFlowTrainer.train_step)
+
+# %% [markdown]
+# Line by line:
+#
+# 1. `unpack_x_y_sample_weight(data)`: `x` is `(source, target_in)`, `y` is
+#    `target_out`; we pass no sample weights (the padding is handled by the
+#    loss itself).
+# 2. `with tf.GradientTape() as tape`: record every operation from here on,
+#    so that the gradients can be computed afterwards.
+# 3. `y_pred = self(x, training=True)`: the forward pass, logits `(B, T,
+#    V)` for every target position at once; `training=True` turns dropout
+#    on.
+# 4. `self._compute_loss(...)`: calls the loss given to `compile`, our
+#    `masked_loss(target_out, logits)` (shown below): the label-smoothed
+#    cross-entropy of every position, summed over the real tokens and
+#    divided by their number.
+# 5. `self._loss_tracker.update_state(...)`: the running mean that the
+#    progress bar prints as `loss`. (`unscale_loss_for_distribution` undoes,
+#    for the display only, the scaling Keras applies under `tf.distribute`.)
+# 6. `self.optimizer.scale_loss(loss)`: a no-op except for fp16 loss
+#    scaling (mixed precision, below).
+# 7. `tape.gradient(loss, trainable_weights)`: backpropagation, one
+#    gradient per weight.
+# 8. `self.optimizer.apply_gradients(...)`: one Adam update, with the
+#    learning rate that the warm-up schedule gives at the optimizer's
+#    current iteration (which this call increments).
+# 9. `self.compute_metrics(...)`: updates `MaskedAccuracy` (and the token
+#    counter `RealTokens`) from the same logits.
+#
+# The loss of step 4 is the library's:
+
+# %%
+show(masked_loss)
+
+# %% [markdown]
+# `sum(loss * mask) / count`: every real token weighs the same, whatever
+# the padding of its sentence, and the loss of a padded position never
+# counts. (`_real_token_count` is the count; under `tf.distribute` it counts
+# the whole global batch, which the section on scaling out explains and
+# checks.)
+#
+# Now the same step written out by hand, on the batch above and a `tiny`
+# model without dropout (so that both runs draw no random numbers). Two
+# identical models, one trained by Keras's `train_on_batch` (which runs
+# `train_step`), one by our lines; after one step they must hold the same
+# weights and report the same loss and accuracy.
+
+# %%
+step_config = TransformerConfig.from_preset(
+    "tiny",
+    input_vocab_size=int(tokenizers.source.get_vocab_size()),
+    target_vocab_size=int(tokenizers.target.get_vocab_size()),
+    max_length=32,
+    dropout_rate=0.0,
+)
+
+
+def compiled_model():
+    model = Transformer(step_config)
+    model.build()
+    model.compile(
+        optimizer=make_optimizer(step_config.d_model, 400), loss=masked_loss, metrics=[MaskedAccuracy()]
+    )
+    return model
+
+
+by_keras, by_hand = compiled_model(), compiled_model()
+for mine, theirs in zip(by_hand.weights, by_keras.weights):
+    mine.assign(theirs)
+
+logs = by_keras.train_on_batch((source_ids, target_in), target_out, return_dict=True)
+
+with tf.GradientTape() as tape:  # 2. record
+    logits = by_hand((source_ids, target_in), training=True)  # 3. forward: (B, T, V)
+    loss = masked_loss(target_out, logits)  # 4. masked, smoothed, / real tokens
+gradients = tape.gradient(loss, by_hand.trainable_weights)  # 7. backpropagation
+by_hand.optimizer.apply_gradients(zip(gradients, by_hand.trainable_weights))  # 8. one Adam step
+accuracy = masked_accuracy(target_out, logits)  # 9. the metric
+
+real_tokens = int(tf.reduce_sum(tf.cast(target_out != 0, tf.int32)))
+hand_sum = tf.reduce_sum(
+    training_losses.smoothed_cross_entropy(target_out, logits) * tf.cast(target_out != 0, tf.float32)
+)
+weight_gap = max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(by_hand.weights, by_keras.weights))
+print(
+    f"real target tokens in the batch: {real_tokens} of {target_out.shape[0] * target_out.shape[1]} positions"
+)
+print(f"loss:     Keras {logs['loss']:.6f}   by hand {float(loss):.6f}")
+print(f"          the same by its definition, sum / count: {float(hand_sum) / real_tokens:.6f}")
+print(f"accuracy: Keras {logs['masked_accuracy']:.6f}   by hand {float(accuracy):.6f}")
+print(f"largest difference between the two models' weights after the step: {weight_gap:.1e}")
+assert abs(logs["loss"] - float(loss)) < 1e-5 and abs(float(hand_sum) / real_tokens - float(loss)) < 1e-5
+assert abs(logs["masked_accuracy"] - float(accuracy)) < 1e-6
+assert weight_gap < 1e-5
+
+# %% [markdown]
 # ## Train the `tutorial` preset
 #
 # Four layers, `d_model` 128, eight heads: 2.3M parameters with this
 # corpus's vocabularies. In full mode it trains for 1,000 optimizer steps (a
-# fixed count, so every machine trains the same model; about ten minutes on
-# two CPU cores);
+# fixed count, so every machine trains the same model; the cell prints how
+# long it took);
 # fast mode (CI) trains the `tiny` preset for a few dozen steps on a slice of
 # the data. A short warm-up suits a short budget: the paper's 4000 steps
 # would never reach the peak learning rate here.
@@ -251,9 +422,11 @@ assert resumed.steps == 30
 # ## TensorBoard
 #
 # The run writes TensorBoard logs: `tensorboard --logdir runs/tutorial/logs`
-# in a terminal shows them live. The same events can be read from Python;
-# here are the learning rate (the warm-up schedule of notebook 5) and the
-# throughput as training went.
+# in a terminal shows them live. The same events can be read from Python.
+# Each event has a *tag*: `train/batch_loss` is the training loss logged
+# every few steps (its step is the optimizer step), `train/epoch_*` and
+# `validation/epoch_*` are logged once per epoch (their step is the epoch
+# number).
 
 
 # %%
@@ -273,15 +446,65 @@ def scalars(log_dir):
 
 logged = scalars(RUN_DIR / "logs")
 print(sorted(logged))
-wanted = [tag for tag in logged if "learning_rate" in tag or "tokens_per_sec" in tag]
-fig, axes = plt.subplots(1, len(wanted), figsize=(5 * len(wanted), 3.2), squeeze=False)
-for ax, tag in zip(axes[0], wanted):
-    points = np.array(logged[tag])
-    ax.plot(points[:, 0], points[:, 1], marker=".")
-    ax.set_title(tag)
-    ax.set_xlabel("step" if "batch" in tag else "epoch or step")
+
+# %% [markdown]
+# Keras logs the learning rate once per epoch, five points in this run
+# (the cell below counts them): too few to see the warm-up, which is over after 400 of the 1,000 steps.
+# But the rate is a known function of the step, the run's `WarmupSchedule`,
+# so we compute it for every step from the settings in `run.json` and check
+# it against the logged points. The optimizer calls the schedule with its
+# iteration count, which is 0 for step 1: step *s* uses `schedule(s - 1)`,
+# and the point logged at the end of epoch *e* is the rate of the next step,
+# `schedule(e * 200)`. In this run the rate rises linearly to its peak of
+# 4.4 · 10⁻³ at step 400 and has decayed, as 1/√step, to 2.8 · 10⁻³ at step
+# 1,000.
+
+# %%
+schedule = WarmupSchedule(info["model"]["d_model"], info["train"]["warmup_steps"], info["train"]["lr_scale"])
+every_step = np.arange(1, result.steps + 1)
+rate = schedule(every_step - 1).numpy()  # step s uses schedule(s - 1)
+per_epoch = info["train"]["steps_per_epoch"]
+# (Keras writes an epoch's summaries only when the epoch ends on one of its logging steps, every
+# 25 here: 200 is one, fast mode's 20 is not, and fast mode has no epoch points.)
+epoch_rate = np.array(logged.get("train/epoch_learning_rate", np.zeros((0, 2))))  # (epoch index, rate)
+epoch_end = (epoch_rate[:, 0] + 1) * per_epoch  # the optimizer step at which it was logged
+np.testing.assert_allclose(epoch_rate[:, 1], schedule(epoch_end).numpy(), rtol=1e-6)
+warmup = info["train"]["warmup_steps"]
+peak_step = int(every_step[rate.argmax()])
+print(f"peak: {rate.max():.2e} at step {peak_step}; at step {result.steps}: {rate[-1]:.2e}")
+print(f"learning rates logged at the ends of epochs: {len(epoch_rate)}, all on the curve")
+assert peak_step == warmup
+if not FAST:
+    assert (warmup, result.steps, len(epoch_rate)) == (400, 1000, 5)
+    assert f"{rate.max():.1e}" == "4.4e-03" and f"{rate[-1]:.1e}" == "2.8e-03"
+
+batch_loss = np.array(logged["train/batch_loss"])
+throughput = np.array(logged["train/batch_tokens_per_sec"])
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
+axes[0].plot(every_step, rate, label="schedule, every step")
+axes[0].plot(epoch_end, epoch_rate[:, 1], "o", label="logged (end of each epoch)")
+axes[0].axvline(warmup, color="gray", linestyle=":", label=f"end of warm-up (step {warmup})")
+axes[0].set_title("Learning rate")
+axes[0].set_ylabel("learning rate")
+axes[1].plot(batch_loss[:, 0], batch_loss[:, 1], label="training (running mean within the epoch)")
+axes[1].plot(steps, [e["val_loss"] for e in history], "o-", label="validation (end of each epoch)")
+axes[1].set_title("Label-smoothed loss")
+axes[1].set_ylabel("loss")
+axes[2].plot(throughput[:, 0], throughput[:, 1], ".-")
+axes[2].set_title("Training throughput")
+axes[2].set_ylabel("real target tokens per second")
+for ax in axes:
+    ax.set_xlabel("optimizer step")
+for ax in axes[:2]:
+    ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Within an epoch, Keras logs the *running mean* of the loss since the
+# epoch began, so the training curve starts afresh at every epoch boundary
+# and lags behind the model's current loss; the validation points, one
+# evaluation each, do not lag.
 
 # %% [markdown]
 # ## Scaling out with `tf.distribute`
@@ -295,14 +518,124 @@ plt.show()
 #   environment variable; the README shows the launch command. Only the
 #   chief (worker 0) writes the run directory.
 #
-# One detail matters for correctness: each replica divides its loss by the
-# number of real tokens in the *global* batch, not in its own slice.
-# Otherwise a replica that happened to get short sentences would weigh its
-# tokens more. With that, N replicas follow exactly the trajectory of one
-# device on the same global batch; a test checks it on two logical CPUs.
+# One detail matters for correctness. The gradients of the replicas are
+# *summed*, so each replica's loss must be its share of the global loss:
+# its own sum of token losses divided by the number of real tokens in the
+# *global* batch. Dividing by its own count instead would give every
+# replica's tokens a different weight (a replica that got short sentences
+# would count each of its tokens more) and the update would no longer be one
+# device's on the same batch. This is the count `masked_loss` divides by:
 
 # %%
-show(training_callbacks.TerminateOnNaN)
+show(training_losses._real_token_count)
+
+# %% [markdown]
+# Under a strategy, `all_reduce(SUM, count)` adds the replicas' counts, so
+# every replica divides by the same global number. The check: one device
+# against a `MirroredStrategy` over two logical CPUs, the same weights and
+# the same global batch. Logical devices can only be configured before
+# TensorFlow sets up its devices, which this notebook's process did long
+# ago, so the check runs in a fresh Python process and sends its numbers
+# back as JSON. It also computes what a naive split would give: each
+# replica averaging over its own tokens, and the two averages averaged.
+
+# %%
+MIRRORED_CHECK = textwrap.dedent("""
+    import json
+    import tf_transformer  # first: it quiets TensorFlow's start-up logs
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]  # split it in two, before anything runs
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+    import keras
+    from tf_transformer import Transformer, TransformerConfig, data
+    from tf_transformer.training import make_strategy, masked_loss
+    from tf_transformer.training.losses import smoothed_cross_entropy
+
+    strategy = make_strategy("mirrored")
+    keras.utils.set_random_seed(0)
+    tokenizers = data.load_tokenizers()
+    pairs = data.load_dataset("embedded", "train").take(256)
+    batch = next(iter(data.make_batches(pairs, tokenizers.source, tokenizers.target,
+                                        max_length=32, batch_tokens=512, seed=0)))
+    config = TransformerConfig.from_preset(
+        "tiny", input_vocab_size=int(tokenizers.source.get_vocab_size()),
+        target_vocab_size=int(tokenizers.target.get_vocab_size()), max_length=32, dropout_rate=0.0)
+
+    def loss_and_gradients(model, batch):
+        (source, target_in), target_out = batch
+        with tf.GradientTape() as tape:
+            logits = model((source, target_in), training=True)
+            loss = masked_loss(target_out, logits)
+        gradients = [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_weights)]
+        mask = tf.cast(target_out != 0, tf.float32)
+        own_count = tf.reduce_sum(smoothed_cross_entropy(target_out, logits) * mask) / tf.reduce_sum(mask)
+        return loss, gradients, own_count, tf.reduce_sum(mask)  # (the embedding's gradient made dense)
+
+    one = Transformer(config)
+    one.build()
+    with strategy.scope():
+        two = Transformer(config)
+        two.build()
+    for mine, theirs in zip(two.weights, one.weights):
+        mine.assign(theirs)
+
+    loss_one, gradients_one, _, tokens = loss_and_gradients(one, batch)
+    shards = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))))
+
+    @tf.function
+    def on_two_replicas(shards):
+        loss, gradients, own, count = strategy.run(lambda b: loss_and_gradients(two, b), args=(shards,))
+        total = lambda x: strategy.reduce("SUM", x, axis=None)
+        return (total(loss), [total(g) for g in gradients], strategy.reduce("MEAN", own, axis=None),
+                list(strategy.experimental_local_results(count)))
+
+    loss_two, gradients_two, own_count_mean, counts = on_two_replicas(shards)
+    gap = tf.linalg.global_norm([a - b for a, b in zip(gradients_two, gradients_one)])
+    print("RESULT", json.dumps(dict(
+        replicas=strategy.num_replicas_in_sync,
+        tokens_per_replica=[int(c) for c in counts],
+        tokens=int(tokens),
+        loss_one=float(loss_one),
+        loss_two=float(loss_two),
+        loss_own_counts=float(own_count_mean),
+        gradient_rel_diff=float(gap / tf.linalg.global_norm(gradients_one)),
+    )))
+""")
+env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+env.pop("TF_CONFIG", None)  # one machine
+completed = subprocess.run(
+    [sys.executable, "-c", MIRRORED_CHECK], capture_output=True, text=True, env=env, timeout=600
+)
+assert completed.returncode == 0, completed.stderr[-3000:]
+check = json.loads(completed.stdout.split("RESULT", 1)[1])
+loss_gap = abs(check["loss_two"] - check["loss_one"]) / check["loss_one"]
+own_gap = abs(check["loss_own_counts"] - check["loss_one"]) / check["loss_one"]
+print(
+    f"{check['replicas']} replicas; real target tokens per replica: {check['tokens_per_replica']} "
+    f"(global batch: {check['tokens']})"
+)
+print(f"loss, one device:                       {check['loss_one']:.6f}")
+print(f"loss, two replicas (global count):      {check['loss_two']:.6f}   relative difference {loss_gap:.1e}")
+print(f"gradients, two replicas against one:    relative difference {check['gradient_rel_diff']:.1e}")
+print(
+    f"loss, each replica with its own count:  {check['loss_own_counts']:.6f}   relative diff. {own_gap:.1e}"
+)
+assert check["replicas"] == 2 and sum(check["tokens_per_replica"]) == check["tokens"]
+assert loss_gap < 1e-5 and check["gradient_rel_diff"] < 1e-5
+assert own_gap > 10 * max(loss_gap, 1e-7)
+
+# %% [markdown]
+# With the global count, two replicas give one device's loss and gradients
+# up to float32 rounding (sums of a few hundred numbers added in another
+# order). With their own counts the replicas compute a different number:
+# not rounding but a bias, which weighs the tokens of the replica holding
+# fewer of them more. It is small here, because the two halves hold nearly
+# the same number of tokens and an untrained model gives every token about
+# the same loss, and it grows as either differs. The same holds for a whole
+# training run, step after step: `tests/test_training_distributed.py` trains
+# four steps each way with `train` and compares the weights.
 
 # %% [markdown]
 # ## Mixed precision
@@ -310,9 +643,7 @@ show(training_callbacks.TerminateOnNaN)
 # `mixed_precision="bf16"` (or `"fp16"`, with loss scaling) computes the
 # matrix products in 16-bit floats and keeps the variables in float32. The
 # model keeps what is numerically delicate in float32 regardless: attention
-# scores and softmax, and the final logits and the loss. On GPUs with tensor
-# cores this roughly doubles throughput; on a small CPU model the casts cost
-# more than they save (`benchmarks/train_throughput.py` measures both).
+# scores and softmax, and the final logits and the loss.
 
 # %%
 keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -328,12 +659,90 @@ finally:
     keras.mixed_precision.set_global_policy("float32")
 
 # %% [markdown]
+# Whether it is faster depends on the hardware. On GPUs with tensor cores
+# 16-bit matrix products run at several times the float32 rate. On a CPU
+# the answer hangs on bfloat16 matrix units: the README's measurements
+# (`benchmarks/train_throughput.py`, tutorial sizes) found bf16 1.20x faster
+# than float32 on an Intel Xeon with AMX-BF16 (`grep amx_bf16
+# /proc/cpuinfo` shows whether a CPU has them). A CPU without them, like
+# the AMD EPYC that built this notebook's outputs, has no bfloat16 matrix
+# arithmetic: there bf16 can only gain from moving half as many bytes, set
+# against the casts to and from float32, and no rule of thumb replaces a
+# measurement. The next cell checks what the README says, looks for AMX on
+# this machine, and times one training step of the tutorial model both
+# ways.
+
+# %%
+readme = " ".join(pathlib.Path("..", "README.md").read_text(encoding="utf-8").split())
+assert "bf16 is 1.20x faster than float32 there (AMX)" in readme
+assert "Intel Xeon (Sapphire Rapids) | AVX-512, AMX-BF16" in readme
+cpuinfo = pathlib.Path("/proc/cpuinfo")
+has_amx = cpuinfo.exists() and "amx_bf16" in cpuinfo.read_text()
+print("this CPU has AMX-BF16:", has_amx)
+
+
+def timed_step(policy, repeats):
+    """Median seconds of one train_on_batch of the tutorial model under ``policy`` (after a warm-up)."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = Transformer(run.config)
+        model.build()
+        model.compile(optimizer=make_optimizer(run.config.d_model, 400), loss=masked_loss)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    rng = np.random.default_rng(0)
+    source = rng.integers(4, run.config.input_vocab_size, (64, 32))
+    target = rng.integers(4, run.config.target_vocab_size, (64, 33))
+    x, y = (source, target[:, :-1]), target[:, 1:]
+    model.train_on_batch(x, y)  # traces the step: not timed
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+repeats = 2 if FAST else 5
+fp32_seconds, bf16_seconds = timed_step("float32", repeats), timed_step("mixed_bfloat16", repeats)
+print(
+    f"one step, 64 x 32 tokens: float32 {fp32_seconds * 1000:.0f} ms, bf16 {bf16_seconds * 1000:.0f} ms "
+    f"(bf16 is {fp32_seconds / bf16_seconds:.2f}x the speed of float32 here)"
+)
+
+# %% [markdown]
 # ## What we built
 #
+# - One training step read line by line, and written out by hand to the
+#   same weights as Keras's `train_step`.
 # - A trained `tutorial` Transformer in `runs/tutorial`, with its curves.
 # - A run directory that holds everything later steps need, read back with
 #   `load_run`.
 # - A run interrupted mid-epoch and resumed to exactly the planned number of
 #   steps.
-# - TensorBoard logs read back and plotted; the distributed and mixed
-#   precision switches, and why the loss is normalised by global tokens.
+# - TensorBoard logs read back, and the learning rate of every step
+#   computed from the run's schedule.
+# - Two logical CPUs under `MirroredStrategy` matching one device, thanks to
+#   the global token count; mixed precision, and when it pays.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises on the arithmetic behind a training step.
+#
+# 1. **By hand.** The tutorial run uses `d_model` 128 and 400 warm-up
+#    steps. Work out its learning rate at step 100, at its peak and at step
+#    1,000 (remember that step *s* uses the schedule at *s - 1*). By what
+#    factor has the rate fallen between the peak and the last step?
+# 2. **By hand.** Label smoothing puts a floor under the loss. With
+#    ε = 0.1 and the 806 target tokens of this corpus, what is the smallest
+#    loss per token any model can reach, and which output distribution
+#    reaches it? Compare it with the final losses of the run above.
+# 3. **By code.** Split the batch of the line-by-line section into two
+#    halves of sentences, as two replicas would. Show that the two halves'
+#    token-loss sums, each divided by the *global* token count, add up to
+#    `masked_loss` of the whole batch, and that the mean of the halves' own
+#    `masked_loss` does not. Which tokens does the second recipe weigh more?
+#
+# Worked solutions, to run from this folder with `python solutions/06_training.py`:
+# [solutions/06_training.py](solutions/06_training.py).

@@ -5,13 +5,25 @@
 # - greedy decoding written out step by step, first recomputing the whole
 #   prefix at every step (as TensorFlow's tutorial does), then with the
 #   key/value cache, and that both give the same tokens;
-# - beam search with a length penalty, and where it and greedy disagree;
+# - beam search read line by line, worked by hand with two beams on a toy
+#   next-token table and checked against the library, with and without the
+#   length penalty; and where it and greedy disagree on real sentences;
 # - scores on the test split and on the generalization split;
 # - corpus BLEU and chrF with sacreBLEU;
 # - attention maps for "O animal não atravessou a rua porque estava muito
 #   cansado." and its sibling "... porque ela era muito larga.";
 # - saving and reloading weights (`.weights.h5`) and whole models
 #   (`.keras`), and exporting a SavedModel that serves strings to strings.
+
+# %% [markdown]
+# ## 本节内容
+#
+# 这一节用第 6 节训练好的模型来翻译。先用最朴素的办法做贪心解码：每生成一个词元，
+# 就把整个前缀重新送进模型算一遍；再换成键值缓存，每一步只算新词元，并确认两种做法
+# 生成的词元完全相同。接着逐行阅读库里的 `beam_search`，用一张只有几个词的下一词
+# 概率表，手算束宽为 2 的束搜索每一步保留哪些前缀，再核对库函数给出的译文和得分，
+# 看长度惩罚怎样改变胜负。然后用 sacreBLEU 在测试集和泛化集上计算 BLEU 与 chrF，
+# 画出交叉注意力图；最后保存并重新加载模型，导出一个字符串进、字符串出的 SavedModel。
 
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
@@ -22,6 +34,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import keras
 import matplotlib.pyplot as plt
@@ -169,8 +182,172 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Beam search with beam size 1 *is* greedy; with beam 4 its choice never has
-# a worse model score than greedy's on these sentences:
+# The library's `beam_search`, whole:
+
+# %%
+show(beam_search)
+
+# %% [markdown]
+# Line by line:
+#
+# - **Checks and the beam axis.** `check_beam_size` refuses a beam below 1
+#   or more hypotheses (`beam_size * batch`) than the memory budget allows,
+#   before anything is decoded. `k` is the beam size.
+# - **Encode once, repeat.** `model.encode` runs once per sentence; its
+#   output and mask are repeated *k* times (`tf.repeat(..., k, axis=0)`),
+#   so the `B` sentences become `B * k` rows, the beams of one sentence
+#   side by side. `init_cache` prepares each row's decoder cache.
+# - **Start with one live beam.** `first_beam` gives beam 0 the
+#   log-probability 0 and the others `NEG_INF`: at the first step all *k*
+#   beams hold the same prefix `[START]`, and without this the search would
+#   pick the same best token *k* times.
+# - **`step`, the loop body.** `last` is each beam's newest token
+#   (`[START]` at `t = 0`); one `decode` call gives the next-token logits of
+#   every row, and `log_softmax` turns them into log-probabilities `logp`.
+#   `candidates = alive_logp[:, :, None] + logp` is the log-probability of
+#   every beam extended by every token, `k * V` of them per sentence;
+#   `top_k(..., 2 * k)` keeps the `2k` best. `flat // vocab` says which beam
+#   a candidate extends and `flat % vocab` which token it adds; `write`
+#   copies that beam's prefix and puts the token at position `t`.
+# - **Finished hypotheses.** A candidate that ends in `[END]` and ranks
+#   among the first *k* (`beam_rank < k`) joins the finished pool, scored
+#   `cand_logp / length_penalty(t + 1)` (its length counts the `[END]`); the
+#   pool keeps its *k* best.
+# - **Live beams.** The *k* best candidates that do *not* end stay alive
+#   (taking `2k` candidates guarantees that at least *k* of them do not
+#   end), and each row's self-attention cache is gathered to follow the beam
+#   it now extends (`rows`); the source's cross-attention cache is the same
+#   for all beams.
+# - **When to stop.** `finished` declares a sentence done once it holds *k*
+#   finished hypotheses and its best live prefix, scored at its current
+#   length, is no better than the worst of them: the usual heuristic, since
+#   a log-probability only falls as tokens are added (though the length
+#   penalty's growing divisor could, in principle, let a live prefix catch
+#   up later).
+# - **After the loop.** A sentence cut off by `max_new_tokens` lets its live
+#   prefixes compete with the finished ones; the best of the pool is the
+#   answer, with its score.
+#
+# ### Two beams, by hand
+#
+# `beam_search` needs only four things of a model: its `config` (for the
+# memory budget), `encode`, `init_cache` and `decode_cached`. So we can give
+# it a stand-in whose next-token distribution is a small table that
+# depends only on the last token, and follow the search by hand. The
+# vocabulary: ids 0 to 3 are the special tokens, then `a` = 4, `b` = 5,
+# `c` = 6.
+#
+# | after | `[END]` | `a` | `b` | `c` |
+# | --- | --- | --- | --- | --- |
+# | `[START]` | 0 | 0.5 | 0.4 | 0.1 |
+# | `a` | 0.2 | 0.1 | 0 | 0.7 |
+# | `b` | 0.8 | 0.2 | 0 | 0 |
+# | `c` | 0.9 | 0 | 0.1 | 0 |
+#
+# **Greedy** takes `a` (0.5), then `c` (0.7), then `[END]` (0.9):
+# "a c", with P = 0.5 · 0.7 · 0.9 = 0.315.
+#
+# **Beam search, k = 2.** Each step keeps the 2k = 4 best candidates.
+#
+# - Step 0 (only `[START]` is live): `a` 0.5, `b` 0.4, `c` 0.1. None ends;
+#   `a` and `b` stay alive.
+# - Step 1: extending `a` (0.5) and `b` (0.4) gives `a c` 0.35, `b [END]`
+#   0.32, `a [END]` 0.10, `b a` 0.08 (and `a a` 0.05, beyond the four).
+#   `b [END]` ranks second, within the first two: it is finished, with
+#   log 0.32 = −1.1394. `a [END]` ranks third and is not kept. Alive: `a c`
+#   (0.35) and `b a` (0.08).
+# - Step 2: `a c [END]` 0.315, `b a c` 0.056, `a c b` 0.035, `b a [END]`
+#   0.016. `a c [END]` ranks first: finished, log 0.315 = −1.1552. Two
+#   hypotheses have finished, and the best live prefix, `b a c`
+#   (log 0.056 = −2.88), is worse than both: the search stops.
+#
+# Which finished hypothesis wins depends on α:
+#
+# - α = 0 ranks by log-probability alone: `b [END]` (−1.1394) beats
+#   `a c [END]` (−1.1552). Beam search found a sentence that greedy, having
+#   committed to `a`, never saw, and the model prefers it.
+# - α = 0.6 divides by lp(2) = (7/6)^0.6 = 1.0969 and lp(3) = (8/6)^0.6 =
+#   1.1884: `b [END]` scores −1.1394 / 1.0969 = −1.0388 and `a c [END]`
+#   −1.1552 / 1.1884 = −0.9720, which now wins. The length penalty undoes
+#   the short sentence's advantage of having one probability fewer to
+#   multiply.
+#
+# The cell below builds the stand-in, redoes the arithmetic with NumPy and
+# checks the library against it.
+
+
+# %%
+A, B, C = 4, 5, 6
+VOCAB = 7
+table = np.zeros((VOCAB, VOCAB))  # table[last, next] = P(next | last)
+table[START_ID, [A, B, C]] = [0.5, 0.4, 0.1]
+table[A, [END_ID, A, C]] = [0.2, 0.1, 0.7]
+table[B, [END_ID, A]] = [0.8, 0.2]
+table[C, [END_ID, B]] = [0.9, 0.1]
+table[[0, 1, END_ID], END_ID] = 1.0  # rows never used; any distribution will do
+assert np.allclose(table.sum(axis=1), 1.0)
+
+
+class TableModel:
+    """A stand-in for ``Transformer``: the next token's distribution is ``table[last token]``."""
+
+    config = SimpleNamespace(num_layers=1, d_model=1, target_vocab_size=VOCAB, max_length=8)
+
+    def __init__(self, table):
+        self.log_table = tf.constant(np.where(table > 0, np.log(np.maximum(table, 1e-30)), -1e9), tf.float32)
+
+    def encode(self, context_ids, training=False):
+        rows = tf.shape(context_ids)[0]
+        return tf.zeros([rows, 1, 1]), tf.ones([rows, 1], tf.bool)  # nothing to read: one dummy position
+
+    def init_cache(self, context, length):
+        return [{"self": (tf.zeros([tf.shape(context)[0], 1]),), "cross": context}]
+
+    def decode_cached(self, tokens, context_mask, cache, t):
+        return tf.gather(self.log_table, tokens[:, 0])[:, None, :], cache  # (rows, 1, V) logits
+
+
+toy = TableModel(table)
+toy_source = tf.constant([[START_ID, 9, END_ID]])  # any non-empty source
+P = table
+
+# Step 1, by hand: extend the live beams `a` and `b` by every token, keep the 4 best.
+step1 = {(first, nxt): P[START_ID, first] * P[first, nxt] for first in (A, B) for nxt in range(VOCAB)}
+best4 = sorted(step1, key=step1.get, reverse=True)[:4]
+assert best4 == [(A, C), (B, END_ID), (A, END_ID), (B, A)]
+assert np.isclose(step1[(B, END_ID)], 0.32) and np.isclose(step1[(A, C)], 0.35)
+# Step 2: extend `a c` and `b a`.
+step2 = {(*beam, nxt): step1[beam] * P[beam[-1], nxt] for beam in [(A, C), (B, A)] for nxt in range(VOCAB)}
+best4 = sorted(step2, key=step2.get, reverse=True)[:4]
+assert best4 == [(A, C, END_ID), (B, A, C), (A, C, B), (B, A, END_ID)]
+assert np.isclose(step2[(A, C, END_ID)], 0.315) and np.isclose(step2[(B, A, C)], 0.056)
+
+
+def lp(n, alpha):
+    return ((5 + n) / 6) ** alpha
+
+
+short, long = np.log(0.32), np.log(0.315)  # b [END] (2 tokens), a c [END] (3 tokens)
+assert (round(short, 4), round(long, 4)) == (-1.1394, -1.1552)
+assert (round(lp(2, 0.6), 4), round(lp(3, 0.6), 4)) == (1.0969, 1.1884)
+assert (round(short / lp(2, 0.6), 4), round(long / lp(3, 0.6), 4)) == (-1.0388, -0.9720)
+assert np.log(0.056) / lp(3, 0.6) < short / lp(2, 0.6)  # the best live prefix cannot win: stop
+
+# The library, on the stand-in.
+greedy_toy = greedy_search(toy, toy_source, 5).numpy()[0].tolist()
+expected = {0.0: ([B, END_ID, 0], short), 0.6: ([A, C, END_ID], long / lp(3, 0.6))}
+for alpha, (ids, score) in expected.items():
+    found, found_score = beam_search(toy, toy_source, 2, 5, alpha=alpha)
+    print(f"beam 2, alpha {alpha}: ids {found.numpy()[0].tolist()}, score {float(found_score[0]):.4f}")
+    assert found.numpy()[0].tolist() == ids and abs(float(found_score[0]) - score) < 1e-5
+print(f"greedy:             ids {greedy_toy}")
+assert greedy_toy == [A, C, END_ID]
+assert beam_search(toy, toy_source, 1, 5)[0].numpy()[0].tolist() == greedy_toy  # beam 1 is greedy
+
+# %% [markdown]
+# On the trained model, beam search with beam size 1 *is* greedy; with beam
+# 4 its choice never has a worse model score than greedy's on these
+# sentences:
 
 # %%
 test_pairs = list(load_dataset("embedded", "test").as_numpy_iterator())
@@ -416,9 +593,36 @@ assert translator.translate(CLASSIC) in completed.stdout
 #
 # - Greedy decoding three ways (recompute, cache by hand, the library's
 #   `tf.while_loop`), all giving the same tokens.
-# - Beam search with the GNMT length penalty, never scoring worse than
-#   greedy here.
+# - `beam_search` read line by line, and two beams followed by hand on a
+#   toy table, with the library agreeing on the tokens and the scores, with
+#   and without the length penalty.
+# - Beam search with the GNMT length penalty on the trained model, never
+#   scoring worse than greedy here.
 # - sacreBLEU BLEU and chrF on the test split, greedy and beam 4.
 # - Attention maps of the classic sentence and its sibling.
 # - Weights and whole models saved and reloaded exactly, and a SavedModel
 #   that translates strings in a process that never imports `tf_transformer`.
+
+# %% [markdown]
+# ## Exercises
+#
+# Three exercises on decoding: the length penalty, the memory a beam costs,
+# and a table of your own.
+#
+# 1. **By hand.** Two finished hypotheses of one sentence: log P = −2.0
+#    with 4 tokens and log P = −2.6 with 8 tokens (`[END]` counted). Which
+#    one does beam search return with α = 0, α = 0.6 and α = 1? For which α
+#    do they tie?
+# 2. **By hand.** `hypothesis_bytes` counts what one hypothesis holds while
+#    it is decoded: the self- and cross-attention keys and values of every
+#    decoder layer, `max_length` positions each, and two rows of logits.
+#    Work it out for the tutorial model (4 layers, `d_model` 128,
+#    `max_length` 64, 806 target tokens), in float32. How many sentences can
+#    beam 4 decode at once within the 2 GiB budget?
+# 3. **By code.** Change one row of the toy table so that beam search with
+#    two beams and α = 0.6 returns a different sentence from greedy. Work
+#    out both scores by hand, then check them with `beam_search` and
+#    `greedy_search`.
+#
+# Worked solutions, to run from this folder with `python solutions/07_inference_and_saving.py`:
+# [solutions/07_inference_and_saving.py](solutions/07_inference_and_saving.py).
