@@ -293,7 +293,8 @@ print({name: {k: round(v, 2) for k, v in r.items()} for name, r in results.items
 # small sample is likely: choosing the head on one split and scoring it on
 # another is what keeps the number honest (compare the chosen head with the
 # best one picked after the fact).
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **By hand.** A head scores "it" 2.0 against "animal", 0.5 against
