@@ -8,6 +8,7 @@ translations without running anything.
     python notebooks/build.py 03 04        # only these
     python notebooks/build.py --prose 03   # text edits only: keep the committed outputs
     python notebooks/build.py --times      # each committed notebook's full-run time, as a table
+    python notebooks/build.py --colab https://github.com/OWNER/REPO   # "Open in Colab" links
     TF_TRANSFORMER_FAST=1 python notebooks/build.py --check   # execute, write nothing
 
 Every cell runs, in order, in a fresh kernel. Fast mode (``TF_TRANSFORMER_FAST=1``)
@@ -28,6 +29,33 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
+
+# Every notebook's first code cell, word for word (tests/test_course.py checks): it installs
+# the course where the package is missing (Google Colab, a bare Jupyter), and does nothing
+# where it is installed, so every committed output was made with it doing nothing.
+INSTALL_CELL = """\
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+"""
 
 
 def sources(selected=()) -> list[Path]:
@@ -96,6 +124,23 @@ def times_table() -> str:
     return "\n".join(rows)
 
 
+def colab_links(repository: str, branch: str = "main") -> str:
+    """A Markdown table linking each notebook to Google Colab, for the repository at ``repository``.
+
+    >>> print(colab_links("https://github.com/me/tft").splitlines()[2])
+    | 00_setup | [open](https://colab.research.google.com/github/me/tft/blob/main/notebooks/00_setup.ipynb) |
+    """
+    prefix = "https://github.com/"
+    if not repository.startswith(prefix) or repository.rstrip("/").count("/") != 4:
+        raise ValueError(f"expected https://github.com/OWNER/REPO, got {repository!r}")
+    path = repository[len(prefix) :].rstrip("/").removesuffix(".git")
+    rows = ["| notebook | open in Colab |", "| --- | --- |"]
+    for source in sources():
+        url = f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{source.stem}.ipynb"
+        rows.append(f"| {source.stem} | [open]({url}) |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="two-digit notebook numbers to build (default: all)")
@@ -104,9 +149,13 @@ def main(argv=None) -> int:
         "--prose", action="store_true", help="markdown edits only: keep the committed outputs, run nothing"
     )
     parser.add_argument("--times", action="store_true", help="print each committed notebook's full-run time")
+    parser.add_argument("--colab", metavar="URL", help="print Colab links for the GitHub repository at URL")
     args = parser.parse_args(argv)
     if args.times:
         print(times_table())
+        return 0
+    if args.colab:
+        print(colab_links(args.colab))
         return 0
     if os.environ.get("TF_TRANSFORMER_FAST") == "1" and not args.check:
         parser.error("committed notebooks carry full-run outputs: unset TF_TRANSFORMER_FAST or pass --check")

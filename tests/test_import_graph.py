@@ -8,6 +8,7 @@
     data/                              constants
     run_dir                            config, model, data, constants, files
     training/   inference/             peers: each stands on run_dir, model, data; never on the other
+    course                             what the notebooks share: on training, data
     demo, cli, __main__                the commands, on top of everything
 
 Read from the source with ``ast`` (imports inside functions count too), so the test

@@ -180,6 +180,8 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
         print(tf_transformer.__file__, _paths.embedded_dir(), len(pairs))
         print(tokenizers.source.get_vocab_path().numpy().decode())
         print(tokenizers.en.detokenize(tokenizers.en.tokenize([pairs[0][1]])).numpy()[0] == pairs[0][1])
+        from tf_transformer import course  # what the notebooks read, in Colab or any Jupyter
+        print(course.results_dir(), len(course.ablation_report()["rows"]) > 0, course.runs_root())
     """).split()
     package = site / "tf_transformer"
     assert found == [
@@ -188,6 +190,9 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
         "2000",
         str(package / "_data" / "vocab" / "pt.txt"),
         "True",
+        str(package / "_results"),
+        "True",
+        str(installed.workdir / "runs"),
     ]
 
     # TFDS prepared the corpus in the data dir; nothing went into site-packages, the

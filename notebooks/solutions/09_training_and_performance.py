@@ -25,7 +25,7 @@ import time
 
 import tensorflow as tf
 
-from tf_transformer import Transformer, TransformerConfig, data
+from tf_transformer import Transformer, TransformerConfig, course, data
 from tf_transformer.constants import END_ID, START_ID
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
@@ -137,7 +137,7 @@ del model
 # because each eager step also pays a fixed cost for dispatching hundreds of
 # small operations one at a time, whatever their size, and for these short
 # sentences that cost dominates; the position counts below are what grows.
-RUN_DIR = pathlib.Path("..", "runs", "fast/tutorial" if FAST else "tutorial")  # notebook 6's run, if made
+RUN_DIR = course.run_dir("tutorial")  # notebook 6's run, if made
 if (RUN_DIR / "run.json").exists():
     run = load_run(RUN_DIR)  # reads the run; writes nothing
     model, translator, trained = run.model, Translator.from_run(run), True

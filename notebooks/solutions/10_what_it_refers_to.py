@@ -17,8 +17,7 @@ import tempfile
 
 import numpy as np
 
-from tf_transformer import probes
-from tf_transformer.data import DatasetSpec
+from tf_transformer import course, probes
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import train
@@ -26,30 +25,15 @@ from tf_transformer.viz import attention_weights
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="solutions_10_"))
-RUNS = pathlib.Path("..", "runs")
 
 
-def trained(name, reverse):
-    """The notebook's run (full mode), or a tiny one trained here (fast mode)."""
-    run_dir = SCRATCH / name if FAST else RUNS / name
-    if not (run_dir / "run.json").exists():
-        settings = (
-            dict(
-                preset="tiny", max_steps=40, steps_per_epoch=20, train_examples=3000, validation_examples=100
-            )
-            if FAST
-            else dict(
-                preset="tutorial", max_steps=1000, steps_per_epoch=200, batch_tokens=2048, norm_first=True
-            )
-        )
-        train(
-            run_dir=run_dir,
-            seed=0,
-            verbose=0,
-            dataset=DatasetSpec(reverse=reverse),
-            warmup_steps=400,
-            **settings,
-        )
+def trained(name):
+    """The course's run ``name`` (full mode: the notebooks', trained now if missing), or a tiny one (fast)."""
+    if not FAST:
+        return Translator.from_run(load_run(course.ensure_run(name)))
+    run_dir = SCRATCH / name
+    small = dict(max_steps=40, train_examples=3000, validation_examples=100, warmup_steps=400)
+    train(run_dir=run_dir, seed=0, verbose=0, **dict(course.recipe(name, fast=True), **small))
     return Translator.from_run(load_run(run_dir))
 
 
@@ -76,7 +60,7 @@ print(f"at street's score {scores[1]:.3f}: street / animal = {weights[1] / weigh
 # is the meant noun the token the head looks at *most*, of all tokens? A noun of several
 # pieces counts as looked at most when one of its pieces holds the row's largest weight.
 # The head is chosen on validation by balanced accuracy, as in the notebook.
-en_pt = trained("it_en_pt", reverse=True)
+en_pt = trained("it_en_pt")
 SAMPLE = 20 if FAST else None  # fast mode: a sample of each family
 meant, other, kept = probes.weights_on_nouns(en_pt, probes.it_family("validation")[:SAMPLE])
 subject = np.array([sentence.subject_is_meant for sentence in kept])
@@ -109,7 +93,7 @@ assert len(hits) == len(kept) and strict <= loose + 1e-12
 # "larga" with "a rua". So the encoder can link the adjective to its noun. We read the row
 # of the adjective (the last word before the full stop) in every layer and head, and compare
 # its weights on "animal" and on "rua".
-pt_en = trained("tutorial", reverse=False)
+pt_en = trained("tutorial")
 pairs = {
     "cansado": "O animal não atravessou a rua porque estava muito cansado.",
     "larga": "O animal não atravessou a rua porque ela era muito larga.",

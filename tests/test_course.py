@@ -1,0 +1,175 @@
+"""The course opens anywhere: a checkout, any Jupyter with the package pip-installed, Google Colab.
+
+Every notebook's first code cell installs the package where it is missing and
+does nothing where it is installed; no notebook or solution reaches into the
+checkout (``..``); runs go where ``tf_transformer.course`` says; the committed
+ablation table ships with the package; a version mismatch is explained, not fatal.
+"""
+
+import doctest
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from tf_transformer import course
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS))
+import build  # noqa: E402
+
+SOURCES = build.sources()
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_notebook_starts_with_the_install_cell(source):
+    code = [c.source for c in jupytext.read(source).cells if c.cell_type == "code"]
+    assert code[0] == build.INSTALL_CELL.rstrip("\n"), f"{source.name}: first code cell is not INSTALL_CELL"
+    assert code[1].startswith("import tf_transformer")
+
+
+def run_install_cell(tmp_path, env_extra=(), isolated=True):
+    """Run the install cell in a fresh interpreter with a stand-in for pip that records its arguments.
+
+    ``isolated``: ``python -S``, where ``tf_transformer`` cannot be imported (as in Colab).
+    """
+    fakes = tmp_path / "fakes" / "pip"
+    fakes.mkdir(parents=True, exist_ok=True)
+    (fakes / "__init__.py").write_text("")
+    record = tmp_path / "pip_args.txt"
+    recorder = f"import sys\nopen({str(record)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+    (fakes / "__main__.py").write_text(recorder)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_TRANSFORMER_SOURCE", "PYTHONPATH")}
+    env.update(env_extra, PYTHONPATH=str(fakes.parent))
+    flags = ["-S"] if isolated else []
+    proc = subprocess.run(
+        [sys.executable, *flags, "-c", build.INSTALL_CELL],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc, (record.read_text() if record.exists() else None)
+
+
+def test_the_install_cell_does_nothing_where_the_package_is_installed(tmp_path):
+    proc, pip_args = run_install_cell(tmp_path, {"TF_TRANSFORMER_SOURCE": "anything"}, isolated=False)
+    assert proc.returncode == 0, proc.stderr
+    assert pip_args is None and proc.stdout == ""
+
+
+def test_the_install_cell_without_a_source_says_how_to_supply_one(tmp_path):
+    proc, pip_args = run_install_cell(tmp_path)
+    assert proc.returncode != 0 and pip_args is None
+    message = proc.stderr.splitlines()[-1]
+    assert message.startswith("RuntimeError: tf_transformer is not installed")
+    assert "wheel" in message and "TF_TRANSFORMER_SOURCE" in message
+
+
+def test_the_install_cell_installs_an_uploaded_wheel_or_the_named_source(tmp_path):
+    for name in ("tf_transformer-0.0.9-py3-none-any.whl", "tf_transformer-0.1.0-py3-none-any.whl"):
+        (tmp_path / name).write_bytes(b"")
+    proc, pip_args = run_install_cell(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert pip_args == "install --quiet tf_transformer-0.1.0-py3-none-any.whl"
+
+    proc, pip_args = run_install_cell(tmp_path, {"TF_TRANSFORMER_SOURCE": "git+https://example.org/x/y"})
+    assert proc.returncode == 0, proc.stderr
+    assert pip_args == "install --quiet git+https://example.org/x/y"  # the variable wins over a wheel
+
+
+def test_no_notebook_or_solution_reaches_into_the_checkout():
+    # Opened from a pip install or in Colab there is no "..": runs and results come from `course`.
+    for path in [*SOURCES, *sorted((NOTEBOOKS / "solutions").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        found = re.findall(r"""Path\(\s*["']\.\.["']|["']\.\./""", text)
+        assert not found, f"{path.relative_to(REPO)} reaches outside its folder: {found}"
+
+
+def test_runs_go_to_the_variable_the_checkout_or_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(course.RUNS_VARIABLE, raising=False)
+    assert course.runs_root(NOTEBOOKS) == REPO / "runs"  # shared with `make demo` and the README
+    assert course.runs_root(REPO) == REPO / "runs"
+    assert course.runs_root(tmp_path) == tmp_path / "runs"  # Colab: /content/runs
+    stray = tmp_path / "notebooks"  # a folder named notebooks that is not a checkout's
+    stray.mkdir()
+    assert course.runs_root(stray) == stray / "runs"
+    monkeypatch.setenv(course.RUNS_VARIABLE, str(tmp_path / "elsewhere"))
+    assert course.runs_root(NOTEBOOKS) == tmp_path / "elsewhere"
+
+    monkeypatch.setenv(course.FAST_VARIABLE, "1")
+    assert course.run_dir("tutorial") == tmp_path / "elsewhere" / "fast" / "tutorial"
+    assert course.recipe("tutorial")["preset"] == "tiny"
+    monkeypatch.delenv(course.FAST_VARIABLE)
+    assert course.run_dir("it_en_pt") == tmp_path / "elsewhere" / "it_en_pt"
+    assert course.recipe("it_en_pt")["dataset"].reverse and "reverse" not in course.recipe("it_en_pt")
+    with pytest.raises(KeyError, match="tutorial"):
+        course.recipe("tutorail")
+
+
+def test_ensure_run_trains_only_a_missing_or_unfinished_run(tmp_path, monkeypatch):
+    import tf_transformer.training as training
+
+    calls = []
+
+    def fake_train(run_dir, **settings):
+        calls.append((Path(run_dir), settings))
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        for name in ("run.json", "model.weights.h5"):
+            (Path(run_dir) / name).write_text("{}")
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setenv(course.RUNS_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(course.FAST_VARIABLE, "1")
+    path = course.ensure_run("tutorial")
+    assert path == tmp_path / "fast" / "tutorial" and len(calls) == 1
+    assert calls[0][1] == dict(course.recipe("tutorial"), seed=0, verbose=0)
+    course.ensure_run("tutorial")
+    assert len(calls) == 1, "a finished run is read, not trained again"
+    (path / "model.weights.h5").unlink()  # interrupted before its final save: train resumes it
+    course.ensure_run("tutorial")
+    assert len(calls) == 2
+
+
+def test_the_ablation_table_ships_with_the_package():
+    report = course.ablation_report()
+    assert report == __import__("json").loads((REPO / "benchmarks/results/ablations.json").read_text())
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    shipped = setuptools["package-data"]["tf_transformer._results"]
+    assert sorted(shipped) == sorted(p.name for p in (REPO / "benchmarks/results").iterdir())
+
+
+def test_a_version_mismatch_is_explained_with_what_to_run():
+    assert course.version_problems() == []  # this environment is the pinned one
+    problems = course.version_problems({"python": "3.10.12", "tensorflow": "2.19.0", "keras": "3.8.0"})
+    assert len(problems) == 2
+    assert problems[0].startswith("Python 3.10.12") and "3.11" in problems[0]
+    assert problems[1].startswith("TensorFlow 2.19.0") and '"tensorflow==2.21.*"' in problems[1]
+    assert "restart the kernel" in problems[1]
+    keras2 = course.version_problems({"python": "3.12.1", "tensorflow": "2.21.0", "keras": "2.15.0"})
+    assert len(keras2) == 1 and "Keras 3" in keras2[0]
+
+
+def test_build_gives_colab_links_for_a_github_repository():
+    assert doctest.testmod(build, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+    links = build.colab_links("https://github.com/me/tf_transformer.git").splitlines()[2:]
+    assert len(links) == len(SOURCES)
+    assert all("colab.research.google.com/github/me/tf_transformer/blob/main/notebooks/" in r for r in links)
+    with pytest.raises(ValueError, match="OWNER/REPO"):
+        build.colab_links("https://gitlab.com/me/tf_transformer")
+
+
+def test_notebook_6_quotes_the_readmes_bf16_measurement():
+    # Notebook 6 cites the README's AMX measurement; the README must still say it.
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "bf16 is 1.20x faster than float32 there (AMX)" in readme
+    assert "Intel Xeon (Sapphire Rapids) | AVX-512, AMX-BF16" in readme
+    notebook = " ".join((NOTEBOOKS / "06_training.py").read_text(encoding="utf-8").replace("#", " ").split())
+    assert "found bf16 1.20x faster than float32 on an Intel Xeon with AMX-BF16" in notebook

@@ -1,0 +1,173 @@
+"""What the course notebooks share: the fast-mode switch, where runs live, the two
+runs they train, the committed ablation table, and the version check.
+
+The notebooks open from a checkout (``make lab``), from any folder of a Jupyter
+where the package is pip-installed, and in Google Colab; nothing here assumes
+the checkout. Runs live in:
+
+1. ``$TF_TRANSFORMER_RUNS``, when it is set;
+2. the checkout's ``runs/``, when the notebook runs in a checkout's
+   ``notebooks/`` folder (shared with ``make demo`` and the README's commands);
+3. otherwise ``runs/`` in the current folder (``/content/runs`` in Colab).
+
+Example:
+    >>> from tf_transformer import course
+    >>> sorted(course.RECIPES)
+    ['it_en_pt', 'tutorial']
+    >>> course.recipe("tutorial", fast=False)["max_steps"]
+    1000
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import json
+import os
+import pathlib
+import platform
+import sys
+
+FAST_VARIABLE = "TF_TRANSFORMER_FAST"
+RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
+
+# The checkout's committed benchmark results, when this file runs from a checkout.
+_CHECKOUT_RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+_TINY = dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000, validation_examples=200)
+# The course's runs, as ``train`` keyword arguments: ``full`` is what the committed
+# notebooks show, ``fast`` what CI runs (TF_TRANSFORMER_FAST=1). A name's full run is
+# the same model on every machine: a fixed number of steps, from seed 0.
+RECIPES = {
+    # Notebook 6 trains it; notebooks 7 and 9 read it (pt→en).
+    "tutorial": dict(
+        full=dict(
+            preset="tutorial",
+            max_steps=1000,
+            steps_per_epoch=200,
+            warmup_steps=400,
+            batch_tokens=2048,
+            norm_first=True,
+        ),
+        fast=dict(_TINY, warmup_steps=50),
+    ),
+    # Notebook 10: the same recipe on the reversed corpus (en→pt), for the "it" lesson.
+    "it_en_pt": dict(
+        full=dict(
+            preset="tutorial",
+            max_steps=1000,
+            steps_per_epoch=200,
+            warmup_steps=400,
+            batch_tokens=2048,
+            norm_first=True,
+            reverse=True,
+        ),
+        fast=dict(_TINY, warmup_steps=400, reverse=True),
+    ),
+}
+
+# What the course was written and measured with; another version runs, but may differ.
+EXPECTED = {"python": (3, 11), "tensorflow": "2.21.", "keras": "3."}
+
+
+def fast_mode() -> bool:
+    """True when ``TF_TRANSFORMER_FAST=1``: smaller data and training, every cell still runs."""
+    return os.environ.get(FAST_VARIABLE) == "1"
+
+
+def runs_root(cwd: str | os.PathLike | None = None) -> pathlib.Path:
+    """The folder that holds the course's runs (see the module docstring for the order)."""
+    if os.environ.get(RUNS_VARIABLE):
+        return pathlib.Path(os.environ[RUNS_VARIABLE]).expanduser()
+    here = pathlib.Path(cwd) if cwd is not None else pathlib.Path.cwd()
+    if here.name == "notebooks" and (here.parent / "tf_transformer" / "__init__.py").is_file():
+        return here.parent / "runs"
+    return here / "runs"
+
+
+def recipe(name: str, fast: bool | None = None) -> dict:
+    """The ``train`` keyword arguments of the course's run ``name`` (a fresh copy).
+
+    ``reverse=True`` becomes ``dataset=DatasetSpec(reverse=True)``. ``fast`` defaults
+    to :func:`fast_mode`.
+    """
+    if name not in RECIPES:
+        raise KeyError(f"no course run named {name!r}; the course has {sorted(RECIPES)}")
+    settings = copy.deepcopy(RECIPES[name]["fast" if (fast_mode() if fast is None else fast) else "full"])
+    if settings.pop("reverse", False):
+        from tf_transformer.data import DatasetSpec
+
+        settings["dataset"] = DatasetSpec(reverse=True)
+    return settings
+
+
+def run_dir(name: str, fast: bool | None = None) -> pathlib.Path:
+    """Where the course's run ``name`` lives: ``<runs>/name``, or ``<runs>/fast/name`` in fast mode."""
+    recipe(name, fast)  # an unknown name fails here, with the known ones
+    fast = fast_mode() if fast is None else fast
+    return runs_root() / ("fast" if fast else "") / name
+
+
+def ensure_run(name: str, verbose: int = 0) -> pathlib.Path:
+    """The course's run ``name``, trained now with its recipe if its folder holds no run yet.
+
+    An interrupted training resumes where it stopped (``train`` resumes a run
+    directory). Returns the run directory, for ``load_run``.
+    """
+    path = run_dir(name)
+    if not (path / "run.json").exists() or not (path / "model.weights.h5").exists():
+        from tf_transformer.training import train
+
+        train(run_dir=path, seed=0, verbose=verbose, **recipe(name))
+    return path
+
+
+def results_dir() -> pathlib.Path:
+    """The committed benchmark results: package data when installed, ``benchmarks/results`` in a checkout."""
+    installed = pathlib.Path(str(importlib.resources.files("tf_transformer") / "_results"))
+    for candidate in (installed, _CHECKOUT_RESULTS):
+        if (candidate / "ablations.json").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"the committed benchmark results are neither installed ({installed}) nor in a checkout "
+        f"({_CHECKOUT_RESULTS}); reinstall tf_transformer"
+    )
+
+
+def ablation_report() -> dict:
+    """``benchmarks/ablations.py``'s committed table (notebook 9), as its JSON."""
+    return json.loads((results_dir() / "ablations.json").read_text(encoding="utf-8"))
+
+
+def version_problems(found: dict | None = None) -> list[str]:
+    """What differs from the versions the course was written for, each with what to do.
+
+    ``found`` maps ``python``, ``tensorflow`` and ``keras`` to version strings
+    (default: this interpreter's). An empty list means all is as expected.
+    """
+    if found is None:
+        import keras
+        import tensorflow as tf
+
+        found = dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__)
+    problems = []
+    python = tuple(int(part) for part in found["python"].split(".")[:2])
+    if python < EXPECTED["python"]:
+        problems.append(
+            f"Python {found['python']}: the course needs 3.11 or newer. Start the notebook in a "
+            "Python 3.11+ environment (in Colab: Runtime > Change runtime type)."
+        )
+    if not found["tensorflow"].startswith(EXPECTED["tensorflow"]):
+        problems.append(
+            f"TensorFlow {found['tensorflow']}: the course was written for 2.21; other versions run but "
+            "their numbers and messages can differ. To match: "
+            f'`{sys.executable} -m pip install "tensorflow==2.21.*" "tensorflow-text==2.21.*"`, '
+            "then restart the kernel."
+        )
+    if not found["keras"].startswith(EXPECTED["keras"]):
+        problems.append(
+            f"Keras {found['keras']}: the course needs Keras 3 (Keras 2 passes masks implicitly and "
+            f'saves differently). Run `{sys.executable} -m pip install "keras>=3.15,<4"`, then restart '
+            "the kernel."
+        )
+    return problems
