@@ -7,11 +7,21 @@
 #
 # ## Installing
 #
-# From the repository root, `make lab` builds a virtual environment in `.venv/`
-# (from the pinned `requirements.txt`), installs the `tf_transformer` package
-# in editable mode, and opens JupyterLab on this folder. Nothing in the course
-# downloads anything: the Portuguese→English corpus and its vocabularies ship
-# in `data/`.
+# Three ways, each giving the same course:
+#
+# - **A checkout.** From the repository root, `make lab` builds a virtual
+#   environment in `.venv/` (from the pinned `requirements.txt`), installs
+#   the `tf_transformer` package in editable mode, and opens JupyterLab on
+#   this folder.
+# - **Any Jupyter.** `pip install` the checkout or its wheel into the
+#   kernel's environment, and open the `.ipynb` files from any folder.
+# - **Google Colab.** Open a notebook from the course repository's GitHub
+#   page or upload it; its first code cell installs the package (from a
+#   wheel you upload beside it, or from `TF_TRANSFORMER_SOURCE`). Where the
+#   package is installed already, that cell does nothing.
+#
+# Nothing in the course downloads a dataset: the Portuguese→English corpus
+# and its vocabularies ship inside the package.
 #
 # Every notebook starts with `import tf_transformer`. Besides making the
 # library available, that import loads TensorFlow with its start-up log lines
@@ -27,11 +37,33 @@
 # 在 `tf_transformer` 包里找到每一节所讲解的那部分代码。
 
 # %%
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
+# %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import os
 import platform
-import sys
 
 import keras
 import matplotlib
@@ -56,11 +88,19 @@ for name, version in versions.items():
 # here; some older tutorials assume Keras 2 behaviour (for example implicit
 # padding masks that flow from layer to layer), and we will see in notebook 4
 # why this course passes masks explicitly instead.
+#
+# Another version does not stop the course (Colab, for one, ships its own
+# TensorFlow), but numbers and messages may differ from the ones printed
+# here. `course.version_problems()` compares and, for each difference, says
+# what to run to match.
 
 # %%
-assert sys.version_info >= (3, 11), "the course needs Python 3.11 or newer"
-assert tf.__version__.startswith("2.21"), f"written for TensorFlow 2.21, found {tf.__version__}"
-assert keras.__version__.startswith("3."), f"written for Keras 3, found {keras.__version__}"
+from tf_transformer import course
+
+problems = course.version_problems()
+for problem in problems:
+    print("Note:", problem)
+print("versions as the course expects" if not problems else f"{len(problems)} version difference(s), above")
 
 # %% [markdown]
 # ## Which devices?
@@ -74,16 +114,20 @@ assert keras.__version__.startswith("3."), f"written for Keras 3, found {keras._
 # ## Where runs live
 #
 # A trained model is a *run directory* (its weights, vocabularies, history
-# and settings: notebook 6). The notebooks, `make demo` and the README's
-# commands all keep them in `runs/` at the repository root (`runs/tutorial`,
-# `runs/demo`...), so a run trained in one place is found in the others.
-# The notebooks run from `notebooks/`, so for them that is `../runs`.
+# and settings: notebook 6). In a checkout the notebooks, `make demo` and the
+# README's commands all keep them in `runs/` at the repository root
+# (`runs/tutorial`, `runs/demo`...), so a run trained in one place is found in
+# the others. Opened anywhere else, the notebooks keep them in `runs/` under
+# the folder they run in (`/content/runs` in Colab); the environment variable
+# `TF_TRANSFORMER_RUNS` chooses another place. `course.runs_root()` applies
+# these rules, and notebooks 6, 7, 9 and 10 use it.
 
 # %%
 for device in tf.config.list_physical_devices():
     print(device.device_type, device.name)
 print("GPU available:", bool(tf.config.list_physical_devices("GPU")))
 print("CPU cores:", os.cpu_count())
+print("runs live in:", course.runs_root().resolve())
 
 # %% [markdown]
 # ## Fast mode
@@ -94,7 +138,7 @@ print("CPU cores:", os.cpu_count())
 # shrink. The notebooks you are reading were run in full mode.
 
 # %%
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()  # os.environ.get("TF_TRANSFORMER_FAST") == "1"
 print("fast mode" if FAST else "full mode")
 
 # %% [markdown]
@@ -111,6 +155,8 @@ print("fast mode" if FAST else "full mode")
 # | 6 | training |
 # | 7 | inference, BLEU, saving and export |
 # | 8 | using the layers in your own models |
+# | 9 | training and performance: the paper's study at laptop scale |
+# | 10 | what "it" refers to: self-attention resolving a pronoun |
 #
 # Each notebook explains code that lives in the `tf_transformer` package, and
 # shows that code rather than a copy of it. The package mirrors the course:

@@ -24,6 +24,29 @@
 # 并亲眼验证两条关键性质：填充不会改变真实位置的输出，解码器也看不到未来的词元。
 
 # %%
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
+# %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect

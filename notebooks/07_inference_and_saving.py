@@ -26,11 +26,33 @@
 # 画出交叉注意力图；最后保存并重新加载模型，导出一个字符串进、字符串出的 SavedModel。
 
 # %%
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
+# %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -42,6 +64,7 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
+from tf_transformer import course
 from tf_transformer.data import END_ID, START_ID, load_dataset
 from tf_transformer.inference import (
     Translator,
@@ -53,7 +76,6 @@ from tf_transformer.inference import (
     sequence_log_probs,
 )
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import train
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 CLASSIC = "O animal não atravessou a rua porque estava muito cansado."
@@ -68,35 +90,13 @@ def show(obj):
 # %% [markdown]
 # ## The trained model
 #
-# We use the run that notebook 6 trained (in `runs/` at the repository
-# root, notebook 0). If you opened this notebook first, it trains the same
-# run now, 1,000 steps (about ten minutes on two CPU cores), so that every
-# cell has a model.
+# We use the run that notebook 6 trained (in `runs/`, notebook 0). If you
+# opened this notebook first, `course.ensure_run` trains the same run now
+# with notebook 6's settings, 1,000 steps (about ten minutes on two CPU
+# cores), so that every cell has a model.
 
 # %%
-RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
-RUN_DIR = RUNS / ("fast/tutorial" if FAST else "tutorial")
-if not (RUN_DIR / "run.json").exists():
-    settings = (
-        dict(
-            preset="tiny",
-            max_steps=60,
-            steps_per_epoch=20,
-            train_examples=4000,
-            validation_examples=200,
-            warmup_steps=50,
-        )
-        if FAST
-        else dict(
-            preset="tutorial",
-            max_steps=1000,
-            steps_per_epoch=200,
-            warmup_steps=400,
-            batch_tokens=2048,
-            norm_first=True,
-        )
-    )
-    train(run_dir=RUN_DIR, seed=0, verbose=0, **settings)
+RUN_DIR = course.ensure_run("tutorial")  # notebook 6's run; trained now if it is not there
 run = load_run(RUN_DIR)
 model, target_tokenizer = run.model, run.target_tokenizer
 translator = Translator.from_run(run)

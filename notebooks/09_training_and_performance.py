@@ -27,25 +27,45 @@
 # 波动，也能说清一次翻译的时间主要花在哪一步。
 
 # %%
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
+# %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import json
 import os
-import pathlib
 import time
 
 import matplotlib.pyplot as plt
 import tensorflow as tf
 from IPython.display import Markdown, display
 
+from tf_transformer import course
 from tf_transformer.constants import END_ID, START_ID
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import train
 from tf_transformer.viz import translation_view
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
-RESULTS = pathlib.Path("..", "benchmarks", "results")  # committed by benchmarks/ablations.py
 
 # %% [markdown]
 # ## What the paper measured
@@ -127,7 +147,7 @@ for name, hours in (("base", 12), ("big", 3.5 * 24)):
 # 20 to 30 minutes; the printout below gives the machine.
 
 # %%
-report = json.loads((RESULTS / "ablations.json").read_text())
+report = course.ablation_report()  # benchmarks/results/ablations.json, shipped with the package
 rows = {row["name"]: row for row in report["rows"]}
 machine = report["machine"]
 print(
@@ -260,29 +280,7 @@ print("(beyond / within: the difference is larger / not larger than the two seed
 # the same run now (1,000 steps, about ten minutes on two CPU cores).
 
 # %%
-RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
-RUN_DIR = RUNS / ("fast/tutorial" if FAST else "tutorial")
-if not (RUN_DIR / "run.json").exists():
-    settings = (
-        dict(
-            preset="tiny",
-            max_steps=60,
-            steps_per_epoch=20,
-            train_examples=4000,
-            validation_examples=200,
-            warmup_steps=50,
-        )
-        if FAST
-        else dict(
-            preset="tutorial",
-            max_steps=1000,
-            steps_per_epoch=200,
-            warmup_steps=400,
-            batch_tokens=2048,
-            norm_first=True,
-        )
-    )
-    train(run_dir=RUN_DIR, seed=0, verbose=0, **settings)
+RUN_DIR = course.ensure_run("tutorial")  # notebook 6's run; trained now if it is not there
 run = load_run(RUN_DIR)
 model = run.model
 translator = Translator.from_run(run)

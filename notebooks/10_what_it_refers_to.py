@@ -24,21 +24,41 @@
 # 名词"这样的简单规则好多少，以及译文的一致（agreement）有多少次是对的。
 
 # %%
+# In Google Colab, or a Jupyter where the course is not installed, this cell installs it
+# (README: "Opening the course elsewhere"). Where tf_transformer is installed, it does nothing.
+import importlib.util
+
+if importlib.util.find_spec("tf_transformer") is None:
+    import glob
+    import os
+    import subprocess
+    import sys
+
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    if not source:
+        raise RuntimeError(
+            "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
+            "panel; a checkout builds it with `pip wheel --no-deps -w dist .`), or run "
+            "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
+            "repository's address; then run this cell again."
+        )
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+
+# %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
 import os
-import pathlib
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Code, display
 
-from tf_transformer import probes
-from tf_transformer.data import DatasetSpec
+from tf_transformer import course, probes
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import train
 from tf_transformer.viz import translation_view
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
@@ -67,19 +87,12 @@ def show(obj):
 # The embedded corpus reversed (`DatasetSpec(reverse=True)`, notebook 2) is
 # our en→pt corpus. We train the tutorial preset with notebook 6's recipe:
 # 1,000 fixed steps, so that every machine trains the same model (about ten
-# minutes on two CPU cores). The run lives in `runs/it_en_pt` at the
-# repository root; if it is there already, we load it.
+# minutes on two CPU cores). It is the course's `it_en_pt` run
+# (`course.recipe("it_en_pt")`), kept in `runs/it_en_pt` (notebook 0 says
+# where `runs/` is); if it is there already, we load it.
 
 # %%
-RUNS = pathlib.Path("..", "runs")  # runs/ at the repository root (notebook 0)
-RUN_DIR = RUNS / ("fast/it_en_pt" if FAST else "it_en_pt")
-if not (RUN_DIR / "run.json").exists():
-    settings = (
-        dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000, validation_examples=200)
-        if FAST
-        else dict(preset="tutorial", max_steps=1000, steps_per_epoch=200, batch_tokens=2048, norm_first=True)
-    )
-    train(run_dir=RUN_DIR, seed=0, verbose=0, dataset=DatasetSpec(reverse=True), warmup_steps=400, **settings)
+RUN_DIR = course.ensure_run("it_en_pt")  # course.recipe("it_en_pt"): reverse=True is en→pt
 run = load_run(RUN_DIR)
 translator = Translator.from_run(run)
 config = run.config
