@@ -32,9 +32,10 @@ def test_time_to_quality_fast_mode_writes_both_curves_and_the_ratios(tmp_path, c
         assert all(0.0 <= p["val_masked_accuracy"] <= 1.0 and p["seconds"] >= 0 for p in points)
     assert report["results"]["ours"]["recipe"]["norm_first"] is True
     assert report["results"]["tutorial"]["recipe"]["warmup_steps"] == 4000
-    assert set(report["reached"]) == {"ours", "tutorial", "ratio_tutorial_over_ours"}
-    for per_threshold in report["reached"].values():
-        assert set(per_threshold) == {"0.90", "0.95", "0.99"}
+    reached = report["reached"]
+    assert set(reached) == {"ours", "tutorial", "ratio_tutorial_over_ours", "ratio_at_least", "tutorial_best"}
+    for name in ("ours", "tutorial", "ratio_tutorial_over_ours", "ratio_at_least"):
+        assert set(reached[name]) == {"0.90", "0.95", "0.99"}
     printed = capsys.readouterr().out
     assert "ratio" in printed and "tutorial minutes / ours" in printed and "load average" in printed
 
@@ -54,3 +55,11 @@ def test_the_summary_finds_the_first_point_at_each_threshold_and_divides():
     assert reached["tutorial"]["0.99"] is None
     assert reached["ratio_tutorial_over_ours"] == {"0.90": 4.0, "0.95": 3.0, "0.99": None}
     assert "> 10 min" in bench.table(results, reached, 10)
+    assert reached["ratio_at_least"] == {"0.90": None, "0.95": None, "0.99": None}  # no budget given
+    bounded = bench.summary(results, budget_minutes=10)
+    assert bounded["ratio_at_least"] == {"0.90": None, "0.95": None, "0.99": round(10 / 3, 2)}
+    # The tutorial's best (0.97 at 6 min); ours first reached 0.97 at 3 min.
+    best = {"accuracy": 0.97, "tutorial_minutes": 6.0, "ours_minutes": 3.0, "ratio": 2.0}
+    assert bounded["tutorial_best"] == best
+    printed = bench.table(results, bounded, 10)
+    assert "> 3.33x" in printed and "ours was there at 3.00 min (2.00x sooner)" in printed
