@@ -26,7 +26,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # What a source distribution holds: everything the build reads.
-BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "tf_transformer", "data")
+BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "tf_transformer", "data", "benchmarks/results")
 
 
 def build_wheel(dest: Path) -> Path:
