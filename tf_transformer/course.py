@@ -34,36 +34,23 @@ RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
 # The checkout's committed benchmark results, when this file runs from a checkout.
 _CHECKOUT_RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
+_FULL = dict(
+    preset="tutorial",
+    max_steps=1000,
+    steps_per_epoch=200,
+    warmup_steps=400,
+    batch_tokens=2048,
+    norm_first=True,
+)
 _TINY = dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000, validation_examples=200)
 # The course's runs, as ``train`` keyword arguments: ``full`` is what the committed
 # notebooks show, ``fast`` what CI runs (TF_TRANSFORMER_FAST=1). A name's full run is
 # the same model on every machine: a fixed number of steps, from seed 0.
 RECIPES = {
     # Notebook 6 trains it; notebooks 7 and 9 read it (pt→en).
-    "tutorial": dict(
-        full=dict(
-            preset="tutorial",
-            max_steps=1000,
-            steps_per_epoch=200,
-            warmup_steps=400,
-            batch_tokens=2048,
-            norm_first=True,
-        ),
-        fast=dict(_TINY, warmup_steps=50),
-    ),
+    "tutorial": dict(full=_FULL, fast=dict(_TINY, warmup_steps=50)),
     # Notebook 10: the same recipe on the reversed corpus (en→pt), for the "it" lesson.
-    "it_en_pt": dict(
-        full=dict(
-            preset="tutorial",
-            max_steps=1000,
-            steps_per_epoch=200,
-            warmup_steps=400,
-            batch_tokens=2048,
-            norm_first=True,
-            reverse=True,
-        ),
-        fast=dict(_TINY, warmup_steps=400, reverse=True),
-    ),
+    "it_en_pt": dict(full=dict(_FULL, reverse=True), fast=dict(_TINY, warmup_steps=400, reverse=True)),
 }
 
 # What the course was written and measured with; another version runs, but may differ.
@@ -85,15 +72,23 @@ def runs_root(cwd: str | os.PathLike | None = None) -> pathlib.Path:
     return here / "runs"
 
 
+def _fast(fast: bool | None) -> bool:
+    return fast_mode() if fast is None else fast
+
+
+def _recipes(name: str) -> dict:
+    if name not in RECIPES:
+        raise KeyError(f"no course run named {name!r}; the course has {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
 def recipe(name: str, fast: bool | None = None) -> dict:
     """The ``train`` keyword arguments of the course's run ``name`` (a fresh copy).
 
     ``reverse=True`` becomes ``dataset=DatasetSpec(reverse=True)``. ``fast`` defaults
     to :func:`fast_mode`.
     """
-    if name not in RECIPES:
-        raise KeyError(f"no course run named {name!r}; the course has {sorted(RECIPES)}")
-    settings = copy.deepcopy(RECIPES[name]["fast" if (fast_mode() if fast is None else fast) else "full"])
+    settings = copy.deepcopy(_recipes(name)["fast" if _fast(fast) else "full"])
     if settings.pop("reverse", False):
         from tf_transformer.data import DatasetSpec
 
@@ -103,9 +98,8 @@ def recipe(name: str, fast: bool | None = None) -> dict:
 
 def run_dir(name: str, fast: bool | None = None) -> pathlib.Path:
     """Where the course's run ``name`` lives: ``<runs>/name``, or ``<runs>/fast/name`` in fast mode."""
-    recipe(name, fast)  # an unknown name fails here, with the known ones
-    fast = fast_mode() if fast is None else fast
-    return runs_root() / ("fast" if fast else "") / name
+    _recipes(name)  # an unknown name fails here, with the known ones
+    return runs_root() / ("fast" if _fast(fast) else "") / name
 
 
 def ensure_run(name: str, verbose: int = 0) -> pathlib.Path:
@@ -115,7 +109,7 @@ def ensure_run(name: str, verbose: int = 0) -> pathlib.Path:
     directory). Returns the run directory, for ``load_run``.
     """
     path = run_dir(name)
-    if not (path / "run.json").exists() or not (path / "model.weights.h5").exists():
+    if not all((path / file).exists() for file in ("run.json", "model.weights.h5")):
         from tf_transformer.training import train
 
         train(run_dir=path, seed=0, verbose=verbose, **recipe(name))
