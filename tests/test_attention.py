@@ -18,32 +18,35 @@ from tf_transformer.layers import AttentionOutput, MultiHeadAttention
 D_MODEL, HEADS = 16, 4
 
 
-def _pair(seed=0):
+def _pair(seed=0, key_dim=None):
     """Our layer and keras.layers.MultiHeadAttention holding the same weights."""
     keras.utils.set_random_seed(seed)
-    ours = MultiHeadAttention(D_MODEL, HEADS)
-    ref = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=D_MODEL // HEADS)
+    dk, dv = key_dim or D_MODEL // HEADS, D_MODEL // HEADS
+    ours = MultiHeadAttention(D_MODEL, HEADS, key_dim=key_dim)
+    ref = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=dk, value_dim=dv)
     x = tf.random.normal((2, 5, D_MODEL))
     ctx = tf.random.normal((2, 7, D_MODEL))
     ours(x, ctx)
     ref(x, ctx)
-    dk = D_MODEL // HEADS
-    # Keras keeps (d, heads, dk) kernels and a (heads, dk, d) output kernel; ours are the flat (d, d).
-    for name, proj in [("query", ref._query_dense), ("key", ref._key_dense), ("value", ref._value_dense)]:
+    # Keras keeps (d, heads, depth) kernels and a (heads, dv, d) output kernel; ours are flat (d, h·depth).
+    dense = [ref._query_dense, ref._key_dense, ref._value_dense]
+    for name, proj, depth in zip(("query", "key", "value"), dense, (dk, dk, dv)):
         kernel = getattr(ours, f"{name}_kernel").numpy()
-        bias = getattr(ours, f"{name}_bias").numpy() + np.random.default_rng(seed).normal(size=D_MODEL)
+        noise = np.random.default_rng(seed).normal(size=HEADS * depth)
+        bias = getattr(ours, f"{name}_bias").numpy() + noise
         getattr(ours, f"{name}_bias").assign(bias)  # nonzero biases, so their layout is checked too
-        proj.kernel.assign(kernel.reshape(D_MODEL, HEADS, dk))
-        proj.bias.assign(bias.reshape(HEADS, dk))
-    ref._output_dense.kernel.assign(ours.output_kernel.numpy().reshape(HEADS, dk, D_MODEL))
+        proj.kernel.assign(kernel.reshape(D_MODEL, HEADS, depth))
+        proj.bias.assign(bias.reshape(HEADS, depth))
+    ref._output_dense.kernel.assign(ours.output_kernel.numpy().reshape(HEADS, dv, D_MODEL))
     ours.output_bias.assign(np.linspace(-1, 1, D_MODEL))
     ref._output_dense.bias.assign(ours.output_bias.numpy())
     return ours, ref, x, ctx
 
 
+@pytest.mark.parametrize("key_dim", [None, 3], ids=["dk=d/h", "dk=3"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_matches_keras_cross_attention(masked):
-    ours, ref, x, ctx = _pair()
+def test_matches_keras_cross_attention(masked, key_dim):
+    ours, ref, x, ctx = _pair(key_dim=key_dim)
     pad = tf.constant([[True] * 7, [True] * 4 + [False] * 3])
     out, w = ours.call_with_attention(x, ctx, padding_mask=pad if masked else None)
     ref_out, ref_w = ref(
@@ -55,9 +58,10 @@ def test_matches_keras_cross_attention(masked):
     assert max_abs_diff(ours(x, ctx, padding_mask=pad if masked else None), out) == 0.0  # the same ops
 
 
+@pytest.mark.parametrize("key_dim", [None, 3], ids=["dk=d/h", "dk=3"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_matches_keras_causal_self_attention(masked):
-    ours, ref, x, _ = _pair(seed=1)
+def test_matches_keras_causal_self_attention(masked, key_dim):
+    ours, ref, x, _ = _pair(seed=1, key_dim=key_dim)
     pad = tf.constant([[True] * 5, [True] * 3 + [False] * 2])
     out, w = ours.call_with_attention(x, padding_mask=pad if masked else None, use_causal_mask=True)
     ref_out, ref_w = ref(

@@ -30,6 +30,8 @@ def test_base_with_shared_37k_vocab_is_near_the_papers_65m():
         ("dropout_rate", 1.0, "dropout_rate"),
         ("input_vocab_size", 3, "at least 4"),
         ("max_length", 0, "max_length must be a positive integer"),
+        ("key_dim", 0, "key_dim must be a positive integer or None"),
+        ("positions", "rotary", "positions must be one of 'sinusoidal', 'learned', 'none'"),
     ],
 )
 def test_bad_values_name_the_field(field, value, message):

@@ -92,6 +92,17 @@ def test_pre_norm_and_shared_embeddings_are_drawn_as_the_code_runs_them():
     assert "Transposed embedding → logits" in shared and "Linear (Dense)" not in shared
 
 
+def test_the_ablations_options_are_drawn():
+    default = texts(architecture_figure(config()))
+    assert "sin/cos, 128 × 128 table" in default and "d_v" not in default
+    varied = texts(architecture_figure(config(positions="learned", key_dim=4, tie_output=True)))
+    assert "learned 128 × 128 table" in varied and "sin/cos" not in varied
+    assert "8 heads × d_k 4, d_v 16" in varied and "(d_k = 4)" in varied
+    assert "Transposed embedding → logits" in varied and "806 × 128 table, shared with the output" in varied
+    assert "2024 × 128 table," not in varied  # the source embedding is not tied
+    assert "adds nothing" in texts(architecture_figure(config(positions="none")))
+
+
 def test_shapes_use_the_given_sizes():
     text = texts(architecture_figure(config(), batch=64, source_length=40, target_length=38))
     assert "(64, 40, 128)" in text and "(64, 38, 806)" in text

@@ -19,6 +19,10 @@ VARIANTS = {
     "post_norm": {},
     "pre_norm": {"norm_first": True},
     "shared": {"share_embeddings": True, "target_vocab_size": 37},
+    "tied_output": {"tie_output": True},
+    "key_dim_3": {"key_dim": 3},
+    "learned_positions": {"positions": "learned"},
+    "no_positions": {"positions": "none"},
 }
 
 
@@ -141,6 +145,47 @@ def test_shared_embeddings_tie_one_matrix():
     unshared = make_model(target_vocab_size=37)
     d, v = model.config.d_model, 37
     assert unshared.count_params() - model.count_params() == v * d + (v * d + v)
+
+
+def test_tied_output_projects_with_the_target_embedding():
+    model = make_model(tie_output=True)
+    assert model.final_layer is None
+    assert model.decoder.embedding is not model.encoder.embedding  # two vocabularies, two tables
+    d, v = model.config.d_model, model.config.target_vocab_size
+    assert make_model().count_params() - model.count_params() == v * d + v  # the Dense kernel and bias
+
+
+@pytest.mark.parametrize(
+    "positions, equivariant", [("none", True), ("sinusoidal", False), ("learned", False)]
+)
+def test_without_positions_the_encoder_cannot_tell_word_order(positions, equivariant, rng):
+    """With nothing added for position, self-attention is permutation-equivariant: permuting the
+    source permutes the encoder's output rows and changes nothing else (why section 3.5 exists)."""
+    model = make_model(positions=positions)
+    if positions == "learned":  # a freshly initialised table is tiny: make its rows clearly differ
+        table = model.encoder.embedding.position_embedding.embeddings
+        table.assign(tf.random.stateless_normal(table.shape, seed=(1, 2)))
+    src = random_ids(rng, 2, 6, model.config.input_vocab_size)
+    order = np.array([3, 0, 5, 1, 4, 2])
+    context, _ = model.encode(src)
+    permuted, _ = model.encode(src[:, order])
+    diff = max_abs_diff(permuted, tf.gather(context, order, axis=1))
+    if equivariant:
+        assert_close(permuted, tf.gather(context, order, axis=1), what="permuted encoder output")
+    else:
+        assert diff > 1e-2, f"the encoder ignored word order ({positions} positions; moved {diff})"
+
+
+def test_learned_positions_are_trained():
+    model = make_model(positions="learned")
+    table = model.encoder.embedding.position_embedding.embeddings
+    assert tuple(table.shape) == (model.config.max_length, model.config.d_model)
+    src, tgt = tf.constant([[5, 6, 7, 0]]), tf.constant([[2, 8, 9]])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model((src, tgt), training=True) ** 2)
+    grad = tf.convert_to_tensor(tape.gradient(loss, table))
+    used = tf.reduce_any(grad != 0, axis=1).numpy()
+    assert used[:3].all() and not used[4:].any()  # the real tokens' rows learn; rows past the input do not
 
 
 def test_mixed_precision_logits_are_float32_in_every_decoding_path(rng):

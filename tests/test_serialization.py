@@ -73,7 +73,14 @@ def batch(rng):
 
 
 @pytest.mark.parametrize(
-    "overrides", [{}, {"norm_first": True}, {"share_embeddings": True, "target_vocab_size": 37}]
+    "overrides",
+    [
+        {},
+        {"norm_first": True},
+        {"share_embeddings": True, "target_vocab_size": 37},
+        {"positions": "learned", "key_dim": 3, "tie_output": True},
+        {"positions": "none"},
+    ],
 )
 def test_keras_file_round_trip(tmp_path, batch, overrides):
     model = make_model(**overrides)

@@ -15,6 +15,8 @@ import dataclasses
 import json
 from typing import Any
 
+from tf_transformer.constants import POSITIONS
+
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(num_layers=2, d_model=32, num_heads=4, dff=64, dropout_rate=0.0),
     "tutorial": dict(num_layers=4, d_model=128, num_heads=8, dff=512, dropout_rate=0.1),
@@ -42,6 +44,14 @@ class TransformerConfig:
         share_embeddings: one matrix for the source embedding, the target
             embedding and the pre-softmax projection (paper section 3.4).
             Needs equal vocabulary sizes, i.e. one shared tokenizer.
+        tie_output: the pre-softmax projection is the transposed target
+            embedding (the two-way half of section 3.4's sharing, which works
+            with a vocabulary per language). Implied by ``share_embeddings``.
+        key_dim: d_k, the width of each head's queries and keys; None (the
+            paper's choice) means d_model / num_heads. The values keep
+            d_model / num_heads (Table 3, rows B, vary d_k alone).
+        positions: ``"sinusoidal"`` (the paper's), ``"learned"`` (a trained
+            table, Table 3 row E) or ``"none"`` (no position information).
 
     Example:
         >>> cfg = TransformerConfig.from_preset("tutorial",
@@ -60,6 +70,9 @@ class TransformerConfig:
     max_length: int = 128
     norm_first: bool = False
     share_embeddings: bool = False
+    tie_output: bool = False
+    key_dim: int | None = None
+    positions: str = "sinusoidal"
 
     def __post_init__(self):
         for name in (
@@ -91,6 +104,18 @@ class TransformerConfig:
                 "TransformerConfig.input_vocab_size and target_vocab_size must be at least 4 "
                 "(the reserved tokens [PAD], [UNK], [START], [END])."
             )
+        if self.key_dim is not None and (
+            isinstance(self.key_dim, bool) or not isinstance(self.key_dim, int) or self.key_dim <= 0
+        ):
+            raise ValueError(
+                f"TransformerConfig.key_dim must be a positive integer or None (d_model / num_heads), "
+                f"got {self.key_dim!r}."
+            )
+        if self.positions not in POSITIONS:
+            raise ValueError(
+                f"TransformerConfig.positions must be one of {', '.join(map(repr, POSITIONS))}, "
+                f"got {self.positions!r}."
+            )
         if self.share_embeddings and self.input_vocab_size != self.target_vocab_size:
             raise ValueError(
                 f"TransformerConfig.share_embeddings needs input_vocab_size == target_vocab_size "
@@ -100,7 +125,8 @@ class TransformerConfig:
 
     @property
     def head_dim(self) -> int:
-        return self.d_model // self.num_heads
+        """d_k: the width of each head's queries and keys."""
+        return self.key_dim or self.d_model // self.num_heads
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> TransformerConfig:

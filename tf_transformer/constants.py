@@ -26,3 +26,6 @@ EMBEDDED_LANGUAGES = ("pt", "en")
 # and the shortest limit that still holds one word: [START] word [END].
 DEFAULT_MAX_LENGTH = 64
 MIN_MAX_LENGTH = 3
+
+# What a model adds to each token's embedding for its position (TransformerConfig.positions).
+POSITIONS = ("sinusoidal", "learned", "none")

@@ -5,7 +5,8 @@ where the norms sit) is read from the config, so the figure stays true when
 the config changes. Every box is a step the library takes, in its order:
 
 - ``LayerStack.embed_tokens``: token embedding x sqrt(d_model), plus the
-  sinusoidal positions (``PositionalEmbedding``), then dropout;
+  positions (``PositionalEmbedding``: sinusoidal, learned, or none, as
+  ``positions`` says), then dropout;
 - ``EncoderLayer``: self-attention, then the feed-forward network;
   ``DecoderLayer``: masked self-attention, cross-attention to the encoder
   output, the feed-forward network. ``ResidualLayer`` wraps each sub-layer:
@@ -13,7 +14,8 @@ the config changes. Every box is a step the library takes, in its order:
   with ``norm_first``;
 - a pre-norm stack ends with one more norm (``LayerStack.final_norm``);
 - ``Transformer.project``: a ``Dense`` layer onto the target vocabulary, or
-  the transposed embedding with ``share_embeddings`` (paper section 3.4).
+  the transposed embedding with ``share_embeddings`` or ``tie_output``
+  (paper section 3.4).
 
 Drawn with matplotlib alone, on a ``matplotlib.figure.Figure`` that belongs to
 no pyplot state, so it works under any backend (Agg included).
@@ -239,7 +241,13 @@ def architecture_figure(
         size=11.5,
         weight="bold",
     )
-    embeddings = "one shared embedding matrix" if c.share_embeddings else "separate embeddings"
+    embeddings = (
+        "one shared embedding matrix"
+        if c.share_embeddings
+        else "output tied to the target embedding"
+        if c.tie_output
+        else "separate embeddings"
+    )
     canvas.text(
         WIDTH / 2,
         height - 6.0,
@@ -265,6 +273,8 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
         style="italic",
     )
     heads = f"{h} heads × d_k {c.head_dim}"
+    if c.key_dim is not None:  # d_v stays d_model / h
+        heads += f", d_v {d // h}"
     ffn = _Sublayer("ffn", "Feed-forward, ReLU", f"{d} → {c.dff} → {d}, each position alone", "ffn")
     encoder_sublayers = [
         _Sublayer(
@@ -319,7 +329,7 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
 
     # Decoder vectors -> vocabulary logits.
     v = c.target_vocab_size
-    if c.share_embeddings:
+    if c.share_embeddings or c.tie_output:
         title, detail = "Transposed embedding → logits", f"x · Eᵀ: {d} → {v}, the embedding matrix reused"
     else:
         title, detail = "Linear (Dense) → logits", f"{d} → {v} target vocabulary, with bias"
@@ -362,6 +372,8 @@ def _draw_inputs(
     table = f"{vocab} × {d} table"
     if c.share_embeddings:
         table += ", shared by both sides and the output"
+    elif c.tie_output and not encoder:
+        table += ", shared with the output"
     embedding = canvas.box(
         cx,
         ids_y + 1.3 + ARROW_GAP,
@@ -381,7 +393,12 @@ def _draw_inputs(
     ha = "right" if encoder else "left"
     label_x = pe_x + outward * 0.8
     canvas.text(label_x, plus.cy + 1.0, "positional encoding", size=DETAIL_SIZE, ha=ha, weight="bold")
-    canvas.text(label_x, plus.cy - 1.0, f"sin/cos, {c.max_length} × {d} table", size=DETAIL_SIZE, ha=ha)
+    positions = {
+        "sinusoidal": f"sin/cos, {c.max_length} × {d} table",
+        "learned": f"learned {c.max_length} × {d} table",
+        "none": "none: positions = 'none' adds nothing",
+    }[c.positions]
+    canvas.text(label_x, plus.cy - 1.0, positions, size=DETAIL_SIZE, ha=ha)
     canvas.shape(label_x, plus.cy - 3.0, (length, d), ha=ha)
 
     dropout = canvas.box(

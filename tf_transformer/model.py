@@ -51,6 +51,8 @@ class Transformer(keras.Model):
             max_length=c.max_length,
             dropout_rate=c.dropout_rate,
             norm_first=c.norm_first,
+            key_dim=c.key_dim,
+            positions=c.positions,
         )
         self.encoder = Encoder(vocab_size=c.input_vocab_size, name="encoder", **sizes)
         self.decoder = Decoder(
@@ -59,10 +61,9 @@ class Transformer(keras.Model):
             embedding=self.encoder.embedding if c.share_embeddings else None,
             **sizes,
         )
-        # With sharing, the pre-softmax projection is the transposed embedding (section 3.4).
-        self.final_layer = (
-            None if c.share_embeddings else keras.layers.Dense(c.target_vocab_size, name="final_layer")
-        )
+        # Tied, the pre-softmax projection is the transposed target embedding (section 3.4).
+        tied = c.share_embeddings or c.tie_output
+        self.final_layer = None if tied else keras.layers.Dense(c.target_vocab_size, name="final_layer")
 
     def build(self, input_shape=None):
         # Every weight's shape follows from the config: each layer builds from shapes alone.

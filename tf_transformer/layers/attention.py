@@ -59,8 +59,10 @@ class MultiHeadAttention(keras.layers.Layer):
     ``MultiHead(Q, K, V) = Concat(head_1..head_h) W^O`` with
     ``head_i = softmax(Q W_i^Q (K W_i^K)^T / sqrt(d_k)) V W_i^V``  (paper eq. 1).
     The h projections ``W_i^Q`` (each ``d_model x d_k``) sit side by side in one
-    ``d_model x d_model`` matrix; splitting its output into h slices of width
-    d_k = d_model / h gives the heads.
+    ``d_model x h·d_k`` matrix; splitting its output into h slices of width
+    d_k gives the heads. The paper takes d_k = d_v = d_model / h, so every
+    matrix is ``d_model x d_model``; ``key_dim`` sets d_k (queries and keys)
+    apart from it, as Table 3's rows B do, and d_v stays d_model / h.
 
     Three ways to run it, each with one return type:
 
@@ -74,6 +76,8 @@ class MultiHeadAttention(keras.layers.Layer):
         d_model: width of queries, keys, values and output.
         num_heads: number of heads h; must divide ``d_model``.
         dropout_rate: dropout on the attention weights.
+        key_dim: d_k, the width of each head's queries and keys; None means
+            d_model / num_heads.
 
     Call args:
         query: ``[batch, Tq, d_model]``.
@@ -95,13 +99,14 @@ class MultiHeadAttention(keras.layers.Layer):
         TensorShape([1, 2, 3, 3])
     """
 
-    def __init__(self, d_model, num_heads, dropout_rate=0.0, **kwargs):
+    def __init__(self, d_model, num_heads, dropout_rate=0.0, key_dim=None, **kwargs):
         super().__init__(**kwargs)
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads}).")
         self.d_model = d_model
         self.num_heads = num_heads
-        self.head_dim = d_model // num_heads
+        self.value_dim = d_model // num_heads  # d_v: the heads' outputs concatenate to d_model
+        self.key_dim = key_dim or self.value_dim  # d_k
         self.dropout_rate = dropout_rate
         self.dropout = Dropout(dropout_rate)
 
@@ -109,37 +114,42 @@ class MultiHeadAttention(keras.layers.Layer):
         def weight(name, shape, init):
             return self.add_weight(name=name, shape=shape, initializer=init)
 
-        d = self.d_model
-        self.query_kernel = weight("query_kernel", (d, d), "glorot_uniform")  # W^Q
-        self.query_bias = weight("query_bias", (d,), "zeros")
-        self.key_kernel = weight("key_kernel", (d, d), "glorot_uniform")  # W^K
-        self.key_bias = weight("key_bias", (d,), "zeros")
+        d, dk = self.d_model, self.num_heads * self.key_dim  # dk == d unless key_dim is set
+        self.query_kernel = weight("query_kernel", (d, dk), "glorot_uniform")  # W^Q
+        self.query_bias = weight("query_bias", (dk,), "zeros")
+        self.key_kernel = weight("key_kernel", (d, dk), "glorot_uniform")  # W^K
+        self.key_bias = weight("key_bias", (dk,), "zeros")
         self.value_kernel = weight("value_kernel", (d, d), "glorot_uniform")  # W^V
         self.value_bias = weight("value_bias", (d,), "zeros")
         self.output_kernel = weight("output_kernel", (d, d), "glorot_uniform")  # W^O
         self.output_bias = weight("output_bias", (d,), "zeros")
 
-    def _split_heads(self, x):
-        """``[B, T, d_model]`` -> ``[B, heads, T, d_k]``."""
+    @property
+    def _widths(self):
+        """Widths of the concatenated Q, K and V projections: h·d_k, h·d_k, h·d_v."""
+        return [self.num_heads * self.key_dim] * 2 + [self.d_model]
+
+    def _split_heads(self, x, depth):
+        """``[B, T, h·depth]`` -> ``[B, heads, T, depth]`` (depth: d_k for Q and K, d_v for V)."""
         batch, length = tf.shape(x)[0], tf.shape(x)[1]
-        x = tf.reshape(x, (batch, length, self.num_heads, self.head_dim))  # (B, T, h, dk)
+        x = tf.reshape(x, (batch, length, self.num_heads, depth))  # (B, T, h, dk)
         return tf.transpose(x, (0, 2, 1, 3))  # (B, h, T, dk)
 
     def _merge_heads(self, x):
-        """``[B, heads, T, d_k]`` -> ``[B, T, d_model]``: the Concat in eq. 1."""
+        """``[B, heads, T, d_v]`` -> ``[B, T, d_model]``: the Concat in eq. 1."""
         x = tf.transpose(x, (0, 2, 1, 3))  # (B, T, h, dk)
         return tf.reshape(x, (tf.shape(x)[0], tf.shape(x)[1], self.d_model))
 
     def project_key_value(self, context):
-        """Keys and values of ``context``, each ``[B, heads, Tk, d_k]``.
+        """Keys ``[B, heads, Tk, d_k]`` and values ``[B, heads, Tk, d_v]`` of ``context``.
 
         A decoder computes these once per source sentence and passes them as
         ``key_value`` to every decoding step.
         """
-        kernel = tf.concat([self.key_kernel, self.value_kernel], axis=1)  # (d, 2d): one matmul
+        kernel = tf.concat([self.key_kernel, self.value_kernel], axis=1)  # (d, h·dk + d): one matmul
         bias = tf.concat([self.key_bias, self.value_bias], axis=0)
-        key, value = tf.split(_dense(context, kernel, bias), 2, axis=-1)
-        return self._split_heads(key), self._split_heads(value)
+        key, value = tf.split(_dense(context, kernel, bias), self._widths[1:], axis=-1)
+        return self._split_heads(key, self.key_dim), self._split_heads(value, self.value_dim)
 
     def call(
         self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None, training=None
@@ -160,8 +170,8 @@ class MultiHeadAttention(keras.layers.Layer):
             # Self-attention: Q, K and V in one fused matmul.
             kernel = tf.concat([self.query_kernel, self.key_kernel, self.value_kernel], axis=1)
             bias = tf.concat([self.query_bias, self.key_bias, self.value_bias], axis=0)
-            q, k, v = tf.split(_dense(query, kernel, bias), 3, axis=-1)  # 3 x (B, T, d)
-            k, v = self._split_heads(k), self._split_heads(v)
+            q, k, v = tf.split(_dense(query, kernel, bias), self._widths, axis=-1)  # 3 x (B, T, d)
+            k, v = self._split_heads(k, self.key_dim), self._split_heads(v, self.value_dim)
         else:
             q = _dense(query, self.query_kernel, self.query_bias)  # (B, Tq, d)
             k, v = self.project_key_value(context) if key_value is None else key_value
@@ -172,7 +182,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
         Args:
             query: ``[batch, Tq, d_model]``, usually the one newest token.
-            cache: keys and values ``(k, v)``, each ``[batch, heads, L, d_k]``,
+            cache: keys and values ``(k, v)``, ``[batch, heads, L, d_k or d_v]``,
                 from ``init_cache`` or the previous step; positions ``< index``
                 are filled.
             index: int scalar, position of ``query[:, 0]``.
@@ -195,7 +205,7 @@ class MultiHeadAttention(keras.layers.Layer):
         ``offset`` is the position of the first query (a cached step's ``index``).
         Returns ``AttentionOutput(output [B, Tq, d], weights [B, h, Tq, Tk])``.
         """
-        q = self._split_heads(q * (1.0 / math.sqrt(self.head_dim)))  # (B, h, Tq, dk), scaled
+        q = self._split_heads(q * (1.0 / math.sqrt(self.key_dim)), self.key_dim)  # (B, h, Tq, dk), scaled
 
         # Scores in float32 so the mask value and softmax are safe under fp16/bf16.
         scores = tf.cast(tf.matmul(q, k, transpose_b=True), tf.float32)  # (B, h, Tq, Tk)
@@ -220,9 +230,11 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def init_cache(self, batch_size, length, dtype=None):
         """An empty self-attention cache for ``length`` decoding steps (see ``call_cached``)."""
-        shape = (batch_size, self.num_heads, length, self.head_dim)
-        zeros = tf.zeros(shape, dtype or self.compute_dtype)
-        return zeros, zeros
+        dtype = dtype or self.compute_dtype
+        return tuple(
+            tf.zeros((batch_size, self.num_heads, length, depth), dtype)
+            for depth in (self.key_dim, self.value_dim)
+        )
 
     def get_config(self):
         return {
@@ -230,4 +242,5 @@ class MultiHeadAttention(keras.layers.Layer):
             "d_model": self.d_model,
             "num_heads": self.num_heads,
             "dropout_rate": self.dropout_rate,
+            "key_dim": self.key_dim,
         }

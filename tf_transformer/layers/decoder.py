@@ -20,7 +20,7 @@ class DecoderLayer(ResidualLayer):
     by token and returns ``(x, cache)``.
 
     Args:
-        d_model, num_heads, dff, dropout_rate, norm_first: as in ``EncoderLayer``.
+        d_model, num_heads, dff, dropout_rate, norm_first, key_dim: as in ``EncoderLayer``.
 
     Call args:
         x: ``[batch, T, d_model]``, the target so far.
@@ -36,12 +36,13 @@ class DecoderLayer(ResidualLayer):
         TensorShape([1, 3, 8])
     """
 
-    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, **kwargs):
+    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, key_dim=None, **kwargs):
         super().__init__(dropout_rate=dropout_rate, norm_first=norm_first, **kwargs)
-        self.d_model, self.num_heads, self.dff = d_model, num_heads, dff
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout_rate, name="self_attention")
+        self.d_model, self.num_heads, self.dff, self.key_dim = d_model, num_heads, dff, key_dim
+        heads = dict(dropout_rate=dropout_rate, key_dim=key_dim)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, **heads, name="self_attention")
         self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
-        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout_rate, name="cross_attention")
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, **heads, name="cross_attention")
         self.cross_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="cross_attention_norm")
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
@@ -113,7 +114,8 @@ class DecoderLayer(ResidualLayer):
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads, "dff": self.dff}
+        sizes = dict(d_model=self.d_model, num_heads=self.num_heads, dff=self.dff, key_dim=self.key_dim)
+        return {**super().get_config(), **sizes}
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -126,7 +128,7 @@ class Decoder(LayerStack):
 
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
-        dropout_rate, norm_first: see ``TransformerConfig``.
+        dropout_rate, norm_first, key_dim, positions: see ``TransformerConfig``.
         embedding: an existing ``PositionalEmbedding`` to share (weight tying);
             not part of ``get_config`` (see ``LayerStack``).
 
@@ -155,6 +157,8 @@ class Decoder(LayerStack):
         dropout_rate=0.1,
         norm_first=False,
         embedding=None,
+        key_dim=None,
+        positions="sinusoidal",
         **kwargs,
     ):
         super().__init__(
@@ -167,10 +171,12 @@ class Decoder(LayerStack):
             dropout_rate,
             norm_first,
             embedding,
+            key_dim,
+            positions,
             **kwargs,
         )
         self.dec_layers = [
-            DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
+            DecoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, key_dim, name=f"layer_{i}")
             for i in range(num_layers)
         ]
 

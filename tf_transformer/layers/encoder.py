@@ -15,7 +15,7 @@ class EncoderLayer(ResidualLayer):
     """Self-attention, then a feed-forward network, each in a residual block.
 
     Args:
-        d_model, num_heads, dff: sizes (see ``TransformerConfig``).
+        d_model, num_heads, dff, key_dim: sizes (see ``TransformerConfig``).
         dropout_rate: residual and attention dropout.
         norm_first: pre-norm instead of the paper's post-norm.
 
@@ -29,10 +29,11 @@ class EncoderLayer(ResidualLayer):
         TensorShape([1, 4, 8])
     """
 
-    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, **kwargs):
+    def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, key_dim=None, **kwargs):
         super().__init__(dropout_rate=dropout_rate, norm_first=norm_first, **kwargs)
-        self.d_model, self.num_heads, self.dff = d_model, num_heads, dff
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout_rate, name="self_attention")
+        self.d_model, self.num_heads, self.dff, self.key_dim = d_model, num_heads, dff, key_dim
+        heads = dict(dropout_rate=dropout_rate, key_dim=key_dim)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, **heads, name="self_attention")
         self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
@@ -60,7 +61,8 @@ class EncoderLayer(ResidualLayer):
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
     def get_config(self):
-        return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads, "dff": self.dff}
+        sizes = dict(d_model=self.d_model, num_heads=self.num_heads, dff=self.dff, key_dim=self.key_dim)
+        return {**super().get_config(), **sizes}
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -69,7 +71,7 @@ class Encoder(LayerStack):
 
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
-        dropout_rate, norm_first: see ``TransformerConfig``.
+        dropout_rate, norm_first, key_dim, positions: see ``TransformerConfig``.
         embedding: an existing ``PositionalEmbedding`` to share (weight tying);
             not part of ``get_config`` (see ``LayerStack``).
 
@@ -96,6 +98,8 @@ class Encoder(LayerStack):
         dropout_rate=0.1,
         norm_first=False,
         embedding=None,
+        key_dim=None,
+        positions="sinusoidal",
         **kwargs,
     ):
         super().__init__(
@@ -108,10 +112,12 @@ class Encoder(LayerStack):
             dropout_rate,
             norm_first,
             embedding,
+            key_dim,
+            positions,
             **kwargs,
         )
         self.enc_layers = [
-            EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, name=f"layer_{i}")
+            EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, key_dim, name=f"layer_{i}")
             for i in range(num_layers)
         ]
 

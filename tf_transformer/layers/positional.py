@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_transformer.constants import POSITIONS
+
 
 def positional_encoding(length, depth):
     """The paper's sinusoidal position table, float32 ``[length, depth]``.
@@ -48,6 +50,11 @@ class PositionalEmbedding(keras.layers.Layer):
         vocab_size: number of token ids (0 is padding).
         d_model: embedding width.
         max_length: rows of the positional table; longer inputs are an error.
+        positions: what is added for the position: ``"sinusoidal"`` (the
+            paper's fixed table), ``"learned"`` (a trained table of the same
+            shape, initialised like the token embedding: the variant of the
+            paper's Table 3, row E) or ``"none"`` (nothing: the model sees
+            a bag of tokens, apart from the decoder's causal mask).
 
     Call args:
         token_ids: int ``[batch, seq]``.
@@ -62,18 +69,28 @@ class PositionalEmbedding(keras.layers.Layer):
         TensorShape([1, 3, 8])
     """
 
-    def __init__(self, vocab_size, d_model, max_length=128, **kwargs):
+    def __init__(self, vocab_size, d_model, max_length=128, positions="sinusoidal", **kwargs):
         super().__init__(**kwargs)
+        if positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {', '.join(POSITIONS)}, got {positions!r}.")
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.max_length = max_length
+        self.positions = positions
         # No mask_zero: masks are derived from the ids and passed explicitly
         # (Keras 3 drops implicit masks inside attention and residual adds).
         self.embedding = keras.layers.Embedding(vocab_size, d_model, name="token_embedding")
-        self.encoding = positional_encoding(max_length, d_model)
+        self.encoding = positional_encoding(max_length, d_model) if positions == "sinusoidal" else None
+        self.position_embedding = (
+            keras.layers.Embedding(max_length, d_model, name="position_embedding")
+            if positions == "learned"
+            else None
+        )
 
     def build(self, input_shape):
         self.embedding.build(input_shape)
+        if self.position_embedding is not None:
+            self.position_embedding.build((None,))
 
     def call(self, token_ids, start=0):
         length = tf.shape(token_ids)[1]
@@ -83,8 +100,14 @@ class PositionalEmbedding(keras.layers.Layer):
             message=f"sequence longer than max_length={self.max_length}; truncate it first",
         )
         x = self.embedding(token_ids) * math.sqrt(self.d_model)  # (B, T, d)
+        if self.positions == "none":
+            return x
         # A gather, not a slice with a tensor start: XLA can compile it.
-        positions = tf.gather(self.encoding, start + tf.range(length))  # (T, d)
+        rows = start + tf.range(length)  # (T,)
+        if self.positions == "learned":
+            positions = self.position_embedding(rows)  # (T, d), trained
+        else:
+            positions = tf.gather(self.encoding, rows)  # (T, d), fixed
         return x + tf.cast(positions, x.dtype)[None]
 
     def reverse(self, x):
@@ -100,4 +123,5 @@ class PositionalEmbedding(keras.layers.Layer):
             "vocab_size": self.vocab_size,
             "d_model": self.d_model,
             "max_length": self.max_length,
+            "positions": self.positions,
         }

@@ -16,7 +16,7 @@ class LayerStack(keras.layers.Layer):
 
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
-        dropout_rate, norm_first: see ``TransformerConfig``.
+        dropout_rate, norm_first, key_dim, positions: see ``TransformerConfig``.
         embedding: an existing ``PositionalEmbedding`` to use instead of a new
             one (weight tying). Not part of ``get_config``: the model that owns
             the shared embedding passes it again when it is rebuilt.
@@ -33,13 +33,18 @@ class LayerStack(keras.layers.Layer):
         dropout_rate=0.1,
         norm_first=False,
         embedding=None,
+        key_dim=None,
+        positions="sinusoidal",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_layers, self.d_model, self.num_heads, self.dff = num_layers, d_model, num_heads, dff
         self.vocab_size, self.max_length = vocab_size, max_length
         self.dropout_rate, self.norm_first = dropout_rate, norm_first
-        self.embedding = embedding or PositionalEmbedding(vocab_size, d_model, max_length, name="embedding")
+        self.key_dim, self.positions = key_dim, positions
+        self.embedding = embedding or PositionalEmbedding(
+            vocab_size, d_model, max_length, positions, name="embedding"
+        )
         self.dropout = Dropout(dropout_rate)
         self.final_norm = (
             keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
@@ -81,4 +86,6 @@ class LayerStack(keras.layers.Layer):
             "max_length": self.max_length,
             "dropout_rate": self.dropout_rate,
             "norm_first": self.norm_first,
+            "key_dim": self.key_dim,
+            "positions": self.positions,
         }
