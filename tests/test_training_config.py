@@ -10,8 +10,8 @@ from tf_transformer import cli
 from tf_transformer.config import PRESETS
 from tf_transformer.constants import DEFAULT_MAX_LENGTH, MIN_MAX_LENGTH
 from tf_transformer.data import DatasetSpec
-from tf_transformer.training import TrainConfig
-from tf_transformer.training.config import MIXED_PRECISION, flag_name
+from tf_transformer.training import TrainConfig, precision
+from tf_transformer.training.config import PRECISION_CHOICES, flag_name
 from tf_transformer.training.strategy import STRATEGIES
 
 
@@ -34,7 +34,7 @@ def test_defaults_come_from_the_shared_constants():
     [
         ("preset", "huge", r"preset \(--preset\) must be one of tiny, tutorial, base, big, got 'huge'"),
         ("strategy", "tpu", r"strategy \(--strategy\) must be one of auto, mirrored, multiworker"),
-        ("mixed_precision", "fp8", r"must be one of none, bf16, fp16, got 'fp8'"),
+        ("mixed_precision", "fp8", r"must be one of none, bf16, fp16, auto, got 'fp8'"),
         ("verbose", 3, r"verbose \(--verbose\) must be one of 0, 1, 2, got 3"),
         ("lr_scale", 0.0, r"lr_scale \(--lr-scale\) must be greater than 0, got 0.0"),
         ("lr_scale", -1, r"must be greater than 0, got -1"),
@@ -148,7 +148,40 @@ def test_cli_flags_are_the_fields():
         assert (tuple(action.choices) if action.choices else None) == field.metadata["choices"], name
     assert tuple(actions["preset"].choices) == tuple(PRESETS)
     assert tuple(actions["strategy"].choices) == STRATEGIES
-    assert tuple(actions["mixed_precision"].choices) == tuple(MIXED_PRECISION)
+    assert tuple(actions["mixed_precision"].choices) == PRECISION_CHOICES
+
+
+@pytest.mark.parametrize(
+    "gpus, flags, expected",
+    [
+        ([], {"avx2", "fma"}, "none"),  # this course's AMD EPYC: bf16 measured 0.97x float32
+        ([], {"avx512f", "amx_bf16", "amx_tile"}, "bf16"),  # AMX: measured 1.19x
+        ([(8, 0)], set(), "bf16"),  # an A100
+        ([(9, 0), (8, 6)], set(), "bf16"),
+        ([(7, 0)], {"amx_bf16"}, "none"),  # a V100 trains, whatever the host CPU has
+    ],
+)
+def test_auto_precision_picks_bf16_only_where_the_hardware_multiplies_it(gpus, flags, expected):
+    choice, why = precision.resolve("auto", gpus=gpus, flags=flags)
+    assert choice == expected and why
+    for explicit in ("none", "bf16", "fp16"):
+        assert precision.resolve(explicit, gpus=gpus, flags=flags) == (explicit, "asked for")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu sse2 amx_bf16\n\nprocessor\t: 1\n")
+    assert precision.cpu_flags(cpuinfo) == {"fpu", "sse2", "amx_bf16"}
+    assert precision.cpu_flags(tmp_path / "missing") == set()
+
+
+@pytest.mark.parametrize("machine, changed", [("none", False), ("bf16", True)])
+def test_auto_resumes_a_run_of_the_precision_it_means_here(monkeypatch, machine, changed):
+    monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"amx_bf16"} if machine == "bf16" else set())
+    recorded = TrainConfig(preset="tiny", mixed_precision="none").to_dict()
+    differences = TrainConfig(preset="tiny", mixed_precision="auto").differences(recorded)
+    assert differences == (["mixed_precision: 'none' -> 'bf16'"] if changed else [])
 
 
 def _data_parser():

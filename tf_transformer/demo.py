@@ -98,6 +98,7 @@ def train_config(spec, args):
         warmup_steps=args.warmup_steps,
         batch_tokens=2048,
         norm_first=True,
+        mixed_precision="auto",  # bfloat16 where the hardware multiplies it natively
         verbose=1,
     )
 

@@ -19,10 +19,13 @@ from typing import Any
 from tf_transformer.config import PRESETS
 from tf_transformer.constants import DEFAULT_MAX_LENGTH, MIN_MAX_LENGTH
 from tf_transformer.data import DatasetSpec
+from tf_transformer.training import precision
 from tf_transformer.training.strategy import STRATEGIES
 
-# --mixed-precision: the Keras dtype policy each choice sets.
+# --mixed-precision: the Keras dtype policy each choice sets ("auto" is one of the first two:
+# see training/precision.py).
 MIXED_PRECISION = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PRECISION_CHOICES = (*MIXED_PRECISION, "auto")
 DEFAULT_EPOCHS = 20  # when neither epochs nor max_steps is given
 
 
@@ -157,10 +160,11 @@ class TrainConfig:
     )
     mixed_precision: str = setting(
         "none",
-        "compute dtype (logits and loss stay float32; fp16 scales the loss); a run resumes only "
-        "in the precision it started with (the optimizer states differ)",
+        "compute dtype (logits and loss stay float32; fp16 scales the loss); auto: bf16 on a GPU "
+        "of compute capability 8.0 or later or a CPU with AMX, else none; a run resumes only in "
+        "the precision it started with (the optimizer states differ)",
         fixed=True,
-        choices=tuple(MIXED_PRECISION),
+        choices=PRECISION_CHOICES,
     )
     jit_compile: bool = setting(False, "compile the train step with XLA")
     backup_every: int = setting(100, "save the resumable state every N steps (0: at epoch ends)", at_least=0)
@@ -226,6 +230,8 @@ class TrainConfig:
             old, new = recorded[name], getattr(self, name)
             if name == "dataset":
                 old = DatasetSpec.from_dict(old) if isinstance(old, dict) else DatasetSpec.parse(old)
+            if name == "mixed_precision":  # "auto" is what it means on this machine
+                old, new = precision.resolve(old)[0], precision.resolve(new)[0]
             if old != new:
                 changed.append(f"{name}: {_show(old)} -> {_show(new)}")
         return changed

@@ -53,6 +53,7 @@ from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.model import Transformer
 from tf_transformer.training import callbacks as cb
+from tf_transformer.training import precision
 from tf_transformer.training.config import DEFAULT_EPOCHS, MIXED_PRECISION, TrainConfig
 from tf_transformer.training.losses import MaskedAccuracy, masked_loss
 from tf_transformer.training.schedule import make_optimizer
@@ -180,6 +181,9 @@ def announce(plan: Plan, model, step: int, state: dict) -> None:
             f"{goal}, a backup every {config.backup_every or per_epoch} steps; if it stops, run the "
             f"same command to resume."
         )
+    if config.mixed_precision == "auto":
+        dtype, why = precision.resolve("auto")
+        print(f"mixed precision auto: {'bfloat16' if dtype == 'bf16' else 'float32'} ({why}).")
     sys.stdout.flush()
 
 
@@ -307,7 +311,7 @@ def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> Tr
 
 def _check_same_run(path, previous: dict, config: TrainConfig, model_config: TransformerConfig):
     changed = config.differences(previous.get("train", {}))
-    if previous["model"] != model_config.to_dict():
+    if TransformerConfig.from_dict(previous["model"]) != model_config:  # (fields added later: defaults)
         changed.append("other model sizes")
     if changed:
         raise ValueError(
@@ -352,14 +356,15 @@ def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int)
 def build_model(plan: Plan) -> tuple[keras.Model, int]:
     """The compiled model and the optimizer step it is at (restored from ``backup/`` if there is one)."""
     config = plan.config
+    dtype, _ = precision.resolve(config.mixed_precision)  # "auto" -> "bf16" or "none"
     policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(MIXED_PRECISION[config.mixed_precision])
+    keras.mixed_precision.set_global_policy(MIXED_PRECISION[dtype])
     try:  # the policy applies to the layers created here, and to nothing else
         with plan.strategy.scope():
             model = Transformer(plan.model_config)
             model.build()
             optimizer = make_optimizer(plan.model_config.d_model, config.warmup_steps, config.lr_scale)
-            if config.mixed_precision == "fp16":
+            if dtype == "fp16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
 
             def loss(labels, logits):
