@@ -191,6 +191,26 @@ np.testing.assert_allclose(emb(ids[:, 2:3], start=2), vectors[:, 2:3], atol=1e-6
 print("embedding token 2 alone with start=2 gives the same vector as in the full pass")
 
 # %% [markdown]
+# **Learned positions, or none.** The sinusoids are one choice. The paper
+# also tried a *learned* table, one trained vector per position (Table 3,
+# row E, "nearly identical results"); and a model can be given no position
+# at all, which brings back the problem this notebook started with. The
+# layer's `positions` argument (`TransformerConfig.positions` for a whole
+# model) picks one: `"sinusoidal"`, `"learned"` (a `max_length × d_model`
+# table of weights, trained like the token embedding) or `"none"`.
+# Notebook 9 trains all three and compares them.
+
+# %%
+learned = PositionalEmbedding(vocab_size=20, d_model=8, max_length=16, positions="learned")
+learned(ids)  # builds the weights
+print("learned:", [(w.path, tuple(w.shape)) for w in learned.trainable_weights])
+
+bag = PositionalEmbedding(vocab_size=20, d_model=8, max_length=16, positions="none")
+swapped = tf.constant([[9, 5, 2, 0]])  # tokens 0 and 1 exchanged
+np.testing.assert_allclose(bag(swapped)[0], tf.gather(bag(ids)[0], [1, 0, 2, 3]), atol=1e-6)
+print("none: exchanging two tokens only exchanges their vectors; order is invisible again")
+
+# %% [markdown]
 # ## Masks
 #
 # Batches hold sentences of different lengths, padded with token id 0. Two
@@ -246,7 +266,11 @@ show(MultiHeadAttention)
 # %% [markdown]
 # **The weights.** `build` creates $W^Q, W^K, W^V, W^O$, each
 # `d_model × d_model`, and their biases. The $h$ per-head projections of the
-# paper are the column blocks of these matrices.
+# paper are the column blocks of these matrices. (That is the paper's
+# choice $d_k = d_v = d_{model}/h$. The `key_dim` argument sets $d_k$ apart,
+# as Table 3's rows B do; then $W^Q$ and $W^K$ are `d_model × h·d_k`, the
+# values keep $d_v = d_{model}/h$, and notebook 9 measures what a smaller
+# $d_k$ costs.)
 #
 # Our example: batch 2, a target of 4 tokens attending to a source of 6
 # tokens (cross-attention), `d_model = 8`, `h = 2` heads of `d_k = 4`.
@@ -413,7 +437,8 @@ plt.show()
 #
 # - The sinusoidal positional encoding, checked against its formula, drawn as
 #   heatmaps of its sines and cosines, and shown to encode relative distance.
-# - `PositionalEmbedding`, with the `start` offset a cached decoder needs.
+# - `PositionalEmbedding`, with the `start` offset a cached decoder needs,
+#   and its learned and position-free variants.
 # - Padding, causal and combined masks, drawn with what True and False mean.
 # - Every line of `MultiHeadAttention`'s forward pass replayed in NumPy, with shapes,
 #   matching the layer's output and weights, and the weights opened in the

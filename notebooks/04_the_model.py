@@ -87,8 +87,10 @@ def show(obj):
 #
 # The picture is drawn from the config, not by hand: pass another config
 # (`norm_first=True` moves every norm in front of its sub-layer and adds a
-# final norm to each stack; `share_embeddings=True` turns the projection
-# into the transposed embedding) and it follows.
+# final norm to each stack; `share_embeddings=True` or `tie_output=True`
+# turns the projection into the transposed embedding; `positions` and
+# `key_dim` change the position table and the heads' key size, the
+# variations notebook 9 measures) and it follows.
 
 # %%
 from tf_transformer.data import load_tokenizers

@@ -17,6 +17,8 @@ COLUMNS = {
     "paper_row",
     "num_heads",
     "d_k",
+    "positions",
+    "tie_output",
     "dropout_rate",
     "label_smoothing",
     "norm_first",
@@ -72,6 +74,18 @@ def test_every_variant_changes_what_its_label_says():
     for name, variant in bench.VARIANTS.items():
         if name != "baseline":
             assert variant["model"] or variant["train"], name
+    # Each model variant builds the model its label names.
+    from tf_transformer.config import TransformerConfig
+
+    built = {}
+    for name, variant in bench.VARIANTS.items():
+        with bench.preset_sizes("tutorial", variant["model"]):
+            built[name] = TransformerConfig.from_preset("tutorial", input_vocab_size=99, target_vocab_size=98)
+    assert built["key_dim_4"].head_dim == 4 and built["baseline"].head_dim == 16
+    assert built["heads_16"].head_dim == 8 and built["heads_1"].head_dim == 128
+    assert built["no_positions"].positions == "none" and built["learned_positions"].positions == "learned"
+    assert built["baseline"].positions == "sinusoidal" and not built["baseline"].tie_output
+    assert built["tied_output"].tie_output
     # A changed preset lasts only while its variant trains.
     before = dict(bench.PRESETS["tutorial"])
     with bench.preset_sizes("tutorial", {"num_heads": 1}):

@@ -3,8 +3,8 @@
 Run from the notebooks folder: ``python solutions/09_training_and_performance.py``.
 Each answer is worked out in the comments, printed, and checked with an
 assert. Exercises 3 and 4 train with ``benchmarks/ablations.py``: in full mode
-they run the commands the exercises give (20 to 30 minutes a variant at the
-table's budget on two shared CPU cores, more at 1,000 steps); with
+they run the commands the exercises give (about 4 minutes a variant at the
+table's 300 steps on two idle CPU cores, about 12 at 1,000 steps); with
 ``TF_TRANSFORMER_FAST=1`` they run its fast mode instead (a tiny model, a
 few steps), check what that can show, and read the rest of the answer off the
 committed table. Every file they write goes to a temporary directory.
@@ -230,16 +230,19 @@ if trained and not FAST:  # the tutorial run translates both, so its outputs are
 # it when it lies outside that range (the notebook set each row's distance
 # from the baseline beside the two seeds' distance, the same idea for two
 # seeds; a range works for any number). The committed table's two seeds span
-# 0.4228 to 0.4299 in validation accuracy: post-norm lies below it, 1 head,
-# 4 heads, dropout 0 and smoothing 0 above it, 16 heads inside. On the test
-# split the seeds' BLEU spans 1.81 to 4.34 and swallows every row but dropout
-# 0's. On the generalization split the two seeds happen to agree (2.95 and
-# 3.32), so most rows fall outside that narrow range, above or below with no
-# pattern: two seeds are a thin yardstick, which is the point of the exercise.
-# A third seed can only widen the range; the rows still outside it stand clear
-# by more than a seed's luck. In accuracy, expect post-norm (0.034 behind) and
-# dropout 0 (0.044 ahead) to survive, and the rows within 0.01 of the baseline
-# to be the first to fall inside.
+# 0.7796 to 0.7869 in validation accuracy: 1 head (0.7900), 4 heads and
+# dropout 0 lie above it; 16 heads, d_k 4, no positions, the tied output and
+# post-norm below; smoothing 0 (0.7828) and learned positions (0.7849)
+# inside. On the test split the seeds' BLEU spans 41.19 to 45.08: only
+# dropout 0 lies above, and every row that is behind in accuracy lies below,
+# joined by smoothing 0 and learned positions. On the generalization split
+# (22.66 to 25.04) even 1 head and smoothing 0 land above: with two seeds the
+# range is narrow, and rows level with the baseline fall outside it by
+# chance, which is the point of the exercise. A third seed can only widen the
+# range; the rows still outside it stand clear by more than a seed's luck.
+# In accuracy, expect the large gaps (dropout 0, 0.11 ahead; 16 heads, d_k 4,
+# no positions, the tied output and post-norm, 0.06 to 0.37 behind) to
+# survive, and 1 head, 0.003 above the range, to be the first to fall inside.
 
 
 def stand_clear(rows, baselines, key):
@@ -276,17 +279,17 @@ for key in MEASURES:
 # The notebook's reading, checked: post-norm is behind whatever the seed.
 assert answer["val_masked_accuracy"].get("post_norm") == "below"
 if FAST:  # the committed two seeds, row by row
+    below = ("heads_16", "key_dim_4", "no_positions", "tied_output", "post_norm")
     assert answer["val_masked_accuracy"] == dict(
-        heads_1="above", heads_4="above", dropout_0="above", smoothing_0="above", post_norm="below"
+        heads_1="above", heads_4="above", dropout_0="above", **dict.fromkeys(below, "below")
     )
-    assert "heads_16" not in answer["val_masked_accuracy"]
-    assert set(answer["bleu_test"]) == {"dropout_0"}  # dropout 0's 4.80 test BLEU, alone, and barely
+    assert [name for name, side in answer["bleu_test"].items() if side == "above"] == ["dropout_0"]
 
 # %% Exercise 4
-# What to look for: after 160 steps post-norm trails the baseline by 0.034 in
-# validation accuracy, five times the two seeds' 0.007; one head leads by
-# 0.018. At 1,000 steps (the length of notebook 6's run; notebook 6 measured
-# 0.81 for pre-norm and 0.40 for post-norm after 300 steps) the question is
+# What to look for: after 300 steps post-norm trails the baseline by 0.371 in
+# validation accuracy, fifty times the two seeds' 0.007; one head is level
+# (0.003 ahead, within the noise). At 1,000 steps (the length of notebook
+# 6's run, where the pre-norm baseline reaches 0.99) the question is
 # whether post-norm's gap has closed to the seeds' noise (it left the plateau
 # and caught up), and whether one head has fallen behind the baseline by more
 # than the noise, as in Table 3, or is still level: Table 3's gap is measured
@@ -297,11 +300,11 @@ if FAST:  # the committed two seeds, row by row
 # has 4 * d_model fewer, the scale and shift of the final layer norms that
 # pre-norm adds after each stack.
 noise = abs(TABLE["seed_1"]["val_masked_accuracy"] - TABLE["baseline"]["val_masked_accuracy"])
-gap_160 = {n: TABLE[n]["val_masked_accuracy"] - TABLE["baseline"]["val_masked_accuracy"] for n in TABLE}
+gap_300 = {n: TABLE[n]["val_masked_accuracy"] - TABLE["baseline"]["val_masked_accuracy"] for n in TABLE}
 print(
-    f"160 steps: post-norm {gap_160['post_norm']:+.4f}, 1 head {gap_160['heads_1']:+.4f}; seeds {noise:.4f}"
+    f"300 steps: post-norm {gap_300['post_norm']:+.4f}, 1 head {gap_300['heads_1']:+.4f}; seeds {noise:.4f}"
 )
-assert gap_160["post_norm"] < -3 * noise and gap_160["heads_1"] > noise
+assert gap_300["post_norm"] < -10 * noise and abs(gap_300["heads_1"]) <= noise
 assert TABLE["heads_1"]["parameters"] == TABLE["baseline"]["parameters"]
 assert TABLE["baseline"]["parameters"] - TABLE["post_norm"]["parameters"] == 4 * 128
 
@@ -322,7 +325,7 @@ else:
     gap = {n: longer[n]["val_masked_accuracy"] - longer["baseline"]["val_masked_accuracy"] for n in longer}
     for name, row in longer.items():
         print(
-            f"{name}: accuracy {TABLE[name]['val_masked_accuracy']:.4f} at 160 steps, "
+            f"{name}: accuracy {TABLE[name]['val_masked_accuracy']:.4f} at 300 steps, "
             f"{row['val_masked_accuracy']:.4f} at 1,000 (gap to the baseline {gap[name]:+.4f})"
         )
         assert row["steps"] == 1000 and row["val_masked_accuracy"] > TABLE[name]["val_masked_accuracy"]
