@@ -173,7 +173,7 @@ def run_variant(name: str, steps: int, settings: dict, work: pathlib.Path, evalu
         num_heads=model_config.num_heads,
         d_k=model_config.head_dim,
         positions=model_config.positions,
-        tie_output=model_config.tie_output or model_config.share_embeddings,
+        tie_output=model_config.output_tied,
         dropout_rate=model_config.dropout_rate,
         label_smoothing=config.label_smoothing,
         norm_first=model_config.norm_first,

@@ -310,6 +310,12 @@ beyond = {
 assert beyond == {"heads_4", "heads_16", "key_dim_4", "dropout_0", "no_positions", "tied_output", "post_norm"}
 ranked = sorted(rows, key=lambda name: rows[name]["val_masked_accuracy"])
 assert ranked[:3] == ["post_norm", "tied_output", "key_dim_4"] and ranked[-1] == "dropout_0"
+# The parameter counts the text gives: two 64 x 128 position tables; W^Q and W^K at 128 x 32 in the
+# 12 attention layers; the Dense projection's 806 x 128 kernel and 806 biases.
+extra = {name: rows[name]["parameters"] - base["parameters"] for name in rows}
+assert extra["learned_positions"] == 2 * 64 * 128 and extra["tied_output"] == -(806 * 128 + 806)
+assert extra["key_dim_4"] == -12 * 2 * (128 * 128 + 128 - 128 * 32 - 32)
+assert round(-extra["key_dim_4"] / base["parameters"], 2) == 0.13
 print("most accurate to least:", ", ".join(reversed(ranked)))
 
 # %% [markdown]

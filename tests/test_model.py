@@ -149,7 +149,7 @@ def test_shared_embeddings_tie_one_matrix():
 
 def test_tied_output_projects_with_the_target_embedding():
     model = make_model(tie_output=True)
-    assert model.final_layer is None
+    assert model.final_layer is None and model.config.output_tied
     assert model.decoder.embedding is not model.encoder.embedding  # two vocabularies, two tables
     d, v = model.config.d_model, model.config.target_vocab_size
     assert make_model().count_params() - model.count_params() == v * d + v  # the Dense kernel and bias

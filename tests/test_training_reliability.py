@@ -303,6 +303,28 @@ def test_another_precision_is_refused_not_silently_restarted(reference):
     assert (path / rd.HISTORY_FILE).read_text() == recorded
 
 
+def test_a_run_from_before_the_newer_settings_resumes(reference, tmp_path, monkeypatch):
+    """A run.json written before ``positions``, ``key_dim`` and ``tie_output`` existed, resumed with
+    ``--mixed-precision auto`` where auto means float32 (what the run was recorded with): it trains on."""
+    from tf_transformer.training import precision
+
+    path = tmp_path / "run"
+    shutil.copytree(reference[0], path)
+    info = json.loads((path / rd.RUN_FILE).read_text())
+    for field in ("positions", "key_dim", "tie_output"):
+        del info["model"][field]
+    assert info["train"]["mixed_precision"] == "none"
+    (path / rd.RUN_FILE).write_text(json.dumps(info))
+    monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: set())  # no AMX: auto is float32 here
+    before = history(path)
+    result = train("tiny", path, **{**QUICK, "mixed_precision": "auto", "max_steps": 12})
+    # Resumed at step 10, not restarted: the first two epochs' rows are the recorded ones, and the
+    # third epoch, cut short at 10 before, now ends at 12 and replaces its partial row.
+    assert result.steps == 12 and [e["step"] for e in history(path)] == [4, 8, 12]
+    assert history(path)[:2] == before[:2]
+
+
 def test_a_finished_run_with_damaged_final_files_writes_them_again(reference, tmp_path, capsys):
     path = tmp_path / "run"
     shutil.copytree(reference[0], path)

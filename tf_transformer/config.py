@@ -124,6 +124,11 @@ class TransformerConfig:
             )
 
     @property
+    def output_tied(self) -> bool:
+        """Whether the pre-softmax projection is the transposed target embedding (no ``Dense``)."""
+        return self.share_embeddings or self.tie_output
+
+    @property
     def head_dim(self) -> int:
         """d_k: the width of each head's queries and keys."""
         return self.key_dim or self.d_model // self.num_heads

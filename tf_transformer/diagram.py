@@ -329,7 +329,7 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
 
     # Decoder vectors -> vocabulary logits.
     v = c.target_vocab_size
-    if c.share_embeddings or c.tie_output:
+    if c.output_tied:
         title, detail = "Transposed embedding → logits", f"x · Eᵀ: {d} → {v}, the embedding matrix reused"
     else:
         title, detail = "Linear (Dense) → logits", f"{d} → {v} target vocabulary, with bias"

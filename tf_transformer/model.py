@@ -62,8 +62,9 @@ class Transformer(keras.Model):
             **sizes,
         )
         # Tied, the pre-softmax projection is the transposed target embedding (section 3.4).
-        tied = c.share_embeddings or c.tie_output
-        self.final_layer = None if tied else keras.layers.Dense(c.target_vocab_size, name="final_layer")
+        self.final_layer = (
+            None if c.output_tied else keras.layers.Dense(c.target_vocab_size, name="final_layer")
+        )
 
     def build(self, input_shape=None):
         # Every weight's shape follows from the config: each layer builds from shapes alone.

@@ -170,7 +170,7 @@ class MultiHeadAttention(keras.layers.Layer):
             # Self-attention: Q, K and V in one fused matmul.
             kernel = tf.concat([self.query_kernel, self.key_kernel, self.value_kernel], axis=1)
             bias = tf.concat([self.query_bias, self.key_bias, self.value_bias], axis=0)
-            q, k, v = tf.split(_dense(query, kernel, bias), self._widths, axis=-1)  # 3 x (B, T, d)
+            q, k, v = tf.split(_dense(query, kernel, bias), self._widths, axis=-1)  # h·dk, h·dk, d wide
             k, v = self._split_heads(k, self.key_dim), self._split_heads(v, self.value_dim)
         else:
             q = _dense(query, self.query_kernel, self.query_bias)  # (B, Tq, d)
