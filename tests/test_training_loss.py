@@ -45,6 +45,26 @@ def test_schedule_scale_and_serialization():
         WarmupSchedule(128, 0)
 
 
+def test_a_faster_decay_keeps_the_peak_and_halves_with_each_doubling():
+    paper = WarmupSchedule(d_model=128, warmup_steps=200)
+    lr = WarmupSchedule(d_model=128, warmup_steps=200, decay_power=1.0)
+    for step in [0, 50, 198, 199]:  # the warm-up and the peak are the paper's
+        assert float(lr(step)) == pytest.approx(float(paper(step)), rel=1e-6)
+    peak = float(lr(199))
+    assert float(lr(399)) == pytest.approx(peak / 2, rel=1e-6)  # step_num doubled: half the rate
+    assert float(lr(799)) == pytest.approx(peak / 4, rel=1e-6)
+    assert float(paper(799)) == pytest.approx(peak / 2, rel=1e-6)  # the paper's: a quarter of that fall
+    for step in [300, 1234, 5000]:
+        n = step + 1
+        assert float(lr(step)) == pytest.approx(128**-0.5 * 200**-0.5 * (200 / n), rel=1e-6)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(lr))
+    assert again.decay_power == 1.0 and float(again(1234)) == float(lr(1234))
+    # The paper's schedule saves the keys it always had, so older files and newer ones match.
+    assert "decay_power" not in paper.get_config()
+    with pytest.raises(ValueError, match="decay_power"):
+        WarmupSchedule(128, 200, decay_power=0)
+
+
 def test_optimizer_is_the_papers_adam():
     opt = make_optimizer(128, warmup_steps=10)
     assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.9, 0.98, 1e-9)

@@ -220,7 +220,18 @@ def test_foreign_or_different_run_directories_are_refused(seeded_run, tmp_path):
         train("tiny", path, **{**QUICK, "batch_tokens": 1024})
     with pytest.raises(ValueError, match=r"different run \(dataset: embedded -> embedded \(reversed\)"):
         train("tiny", path, **QUICK, dataset=DatasetSpec(reverse=True))
+    with pytest.raises(ValueError, match=r"different run \(decay_power: 0.5 -> 1.0\)"):
+        train("tiny", path, **QUICK, decay_power=1.0)
     assert (path / rd.RUN_FILE).read_text() == recorded  # refused runs leave it untouched
+
+
+def test_the_decay_power_reaches_the_optimizer(tmp_path):
+    result = train("tiny", tmp_path / "run", **{**QUICK, "max_steps": 2}, warmup_steps=1, decay_power=1.0)
+    lr = result.model.optimizer._learning_rate
+    assert lr.decay_power == 1.0 and int(result.model.optimizer.iterations) == 2
+    # warm-up 1: from step_num 2 on, the rate is the peak 32^-0.5 over step_num (not its square root)
+    assert float(lr(3)) == pytest.approx(32**-0.5 / 4, rel=1e-6)
+    assert read_run_info(tmp_path / "run")["train"]["decay_power"] == 1.0
 
 
 def test_load_run_errors_say_what_to_do(tmp_path):

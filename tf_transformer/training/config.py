@@ -140,6 +140,13 @@ class TrainConfig:
     )
     warmup_steps: int = setting(4000, "learning-rate warm-up steps (WarmupSchedule)", fixed=True, at_least=1)
     lr_scale: float = setting(1.0, "factor on the whole learning-rate curve", fixed=True, above=0)
+    decay_power: float = setting(
+        0.5,
+        "after the warm-up the rate falls as step^-p: 0.5 is the paper's, 1.0 falls faster (the demo's)",
+        fixed=True,
+        above=0,
+        at_most=2,
+    )
     label_smoothing: float = setting(
         0.1, "label smoothing of the loss (0.1 as in the paper)", fixed=True, at_least=0, below=1
     )

@@ -363,7 +363,9 @@ def build_model(plan: Plan) -> tuple[keras.Model, int]:
         with plan.strategy.scope():
             model = Transformer(plan.model_config)
             model.build()
-            optimizer = make_optimizer(plan.model_config.d_model, config.warmup_steps, config.lr_scale)
+            optimizer = make_optimizer(
+                plan.model_config.d_model, config.warmup_steps, config.lr_scale, config.decay_power
+            )
             if dtype == "fp16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
 

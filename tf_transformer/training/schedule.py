@@ -5,6 +5,12 @@
 The rate rises linearly for ``warmup_steps`` steps, then decays with the
 inverse square root of the step. It peaks at ``d_model^-0.5 *
 warmup_steps^-0.5`` when ``step_num == warmup_steps``.
+
+``decay_power`` generalizes the decay to ``step_num^-p`` from the same peak
+(the paper's is ``p = 0.5``). With ``p = 1`` the rate halves each time the
+step doubles, not each time it quadruples: on the embedded corpus the demo
+reaches its target accuracy in fewer steps that way (the README's demo
+paragraph gives the measurements).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         d_model: model width; the rate scales as ``d_model^-0.5``.
         warmup_steps: steps of linear warm-up (4000 in the paper).
         scale: a constant factor on the whole curve (1.0 is the paper's).
+        decay_power: after the peak the rate falls as ``step_num^-decay_power``
+            (0.5 is the paper's; 1.0 falls faster).
 
     Example:
         >>> lr = WarmupSchedule(d_model=128, warmup_steps=4000)
@@ -32,26 +40,35 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         0.0013975...
     """
 
-    def __init__(self, d_model, warmup_steps=4000, scale=1.0):
+    def __init__(self, d_model, warmup_steps=4000, scale=1.0, decay_power=0.5):
         super().__init__()
         if warmup_steps <= 0:
             raise ValueError(f"warmup_steps must be positive, got {warmup_steps}.")
+        if decay_power <= 0:
+            raise ValueError(f"decay_power must be positive, got {decay_power}.")
         self.d_model = int(d_model)
         self.warmup_steps = int(warmup_steps)
         self.scale = float(scale)
+        self.decay_power = float(decay_power)
 
     def __call__(self, step):
         step_num = tf.cast(step, tf.float32) + 1.0
-        decay = tf.math.rsqrt(step_num)
+        if self.decay_power == 0.5:
+            decay = tf.math.rsqrt(step_num)  # the paper's
+        else:  # the same peak: (warmup / step_num)^p * warmup^-0.5
+            decay = (self.warmup_steps / step_num) ** self.decay_power * self.warmup_steps**-0.5
         warmup = step_num * self.warmup_steps**-1.5
         return self.scale * self.d_model**-0.5 * tf.minimum(decay, warmup)
 
     def get_config(self):
-        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+        config = {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+        if self.decay_power != 0.5:  # (the paper's schedule keeps the keys it had before the option)
+            config["decay_power"] = self.decay_power
+        return config
 
 
-def make_optimizer(d_model, warmup_steps=4000, scale=1.0):
+def make_optimizer(d_model, warmup_steps=4000, scale=1.0, decay_power=0.5):
     """Adam(beta_1=0.9, beta_2=0.98, epsilon=1e-9) on a ``WarmupSchedule``, as in the paper."""
     return keras.optimizers.Adam(
-        WarmupSchedule(d_model, warmup_steps, scale), beta_1=0.9, beta_2=0.98, epsilon=1e-9
+        WarmupSchedule(d_model, warmup_steps, scale, decay_power), beta_1=0.9, beta_2=0.98, epsilon=1e-9
     )
