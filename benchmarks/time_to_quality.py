@@ -8,9 +8,10 @@ other in this process, each for the same wall-time budget, and every
 validation split (bucketed batches; the clock stops while it is measured).
 
 - *ours*: ``tf_transformer.training.train`` with the demo's settings
-  (``tf_transformer.demo.train_config``): pre-norm layers, batches of about
-  2048 tokens grouped by length, a 400-step warm-up; backups, checkpoints and
-  the history file are written as in the demo, and count.
+  (``tf_transformer.demo.train_config``): pre-norm layers, no dropout,
+  batches of about 2048 tokens grouped by length, a 200-step warm-up, then a
+  rate falling as 1/step; backups, checkpoints and the history file are
+  written as in the demo, and count.
 - *tutorial*: the tutorial-style model of ``train_throughput.py``
   (``keras.layers.MultiHeadAttention``, post-norm), batches of 64 sentences
   padded to the longest (``input_pipeline.py``'s ``baseline_batches``), the
