@@ -10,12 +10,14 @@ import tensorflow as tf
 from conftest import make_model
 
 from tf_transformer.training import (
+    AveragingAdam,
     MaskedAccuracy,
     WarmupSchedule,
     make_optimizer,
     masked_accuracy,
     masked_loss,
 )
+from tf_transformer.training.callbacks import _moving_averages, averaged_weights
 
 # --- schedule -------------------------------------------------------------------------
 
@@ -72,6 +74,44 @@ def test_optimizer_is_the_papers_adam():
     # Survives the optimizer's own serialization (part of model.keras).
     again = keras.optimizers.Adam.from_config(opt.get_config())
     assert float(again.learning_rate) == pytest.approx(float(opt.learning_rate))
+
+
+def _compiled_tiny(ema_momentum):
+    model = make_model()
+    model.compile(optimizer=make_optimizer(32, warmup_steps=2, ema_momentum=ema_momentum), loss=masked_loss)
+    rng = np.random.default_rng(0)
+    x = (rng.integers(1, 37, (4, 6)).astype("int32"), rng.integers(1, 41, (4, 5)).astype("int32"))
+    y = rng.integers(1, 41, (4, 5)).astype("int32")
+    return model, x, y
+
+
+def test_the_averaging_optimizer_keeps_an_average_that_training_never_sees():
+    assert type(make_optimizer(128)) is keras.optimizers.Adam  # ema_momentum 0: the paper's Adam
+    model, x, y = _compiled_tiny(ema_momentum=0.5)
+    assert isinstance(model.optimizer, AveragingAdam) and model.optimizer.ema_momentum == 0.5
+    before = [w.numpy() for w in model.trainable_variables]
+    model.fit(x, y, epochs=3, verbose=0)  # Keras's Adam(use_ema) would end fit on the average
+    pairs = _moving_averages(model)
+    assert len(pairs) == len(model.trainable_variables) > 0
+    weights, averages = [w.numpy() for w, _ in pairs], [a.numpy() for _, a in pairs]
+    # After the first step copied them, the average lags the weights: 0.5 x new + 0.5 x old.
+    assert all(not np.array_equal(w, a) for w, a in zip(weights, averages) if w.size > 1)
+    assert all(not np.array_equal(w, b) for w, b in zip(weights, before) if w.size > 1)
+
+    with averaged_weights(model):  # the average swapped in...
+        for (weight, _), average in zip(pairs, averages):
+            np.testing.assert_array_equal(weight.numpy(), average)
+    for (weight, average), w, a in zip(pairs, weights, averages):  # ...and out, bit for bit
+        np.testing.assert_array_equal(weight.numpy(), w)
+        np.testing.assert_array_equal(average.numpy(), a)
+
+    plain, x, y = _compiled_tiny(ema_momentum=0.0)
+    plain.fit(x, y, epochs=1, verbose=0)
+    kept = [w.numpy() for w in plain.weights]
+    assert _moving_averages(plain) == []
+    with averaged_weights(plain):  # nothing to swap: nothing changes
+        for w, k in zip(plain.weights, kept):
+            np.testing.assert_array_equal(w.numpy(), k)
 
 
 # --- loss -----------------------------------------------------------------------------

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_transformer import cli
+from tf_transformer import Transformer, cli, files
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, vocab_files
 from tf_transformer.run_dir import load_run, read_run_info
-from tf_transformer.training import TrainConfig, train
+from tf_transformer.training import AveragingAdam, TrainConfig, train
+from tf_transformer.training import callbacks as cb
 from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
 
 # A few steps on a slice of the embedded corpus: enough to exercise everything, fast on 2 cores.
@@ -232,6 +233,67 @@ def test_the_decay_power_reaches_the_optimizer(tmp_path):
     # warm-up 1: from step_num 2 on, the rate is the peak 32^-0.5 over step_num (not its square root)
     assert float(lr(3)) == pytest.approx(32**-0.5 / 4, rel=1e-6)
     assert read_run_info(tmp_path / "run")["train"]["decay_power"] == 1.0
+
+
+class AverageWatch(keras.callbacks.Callback):
+    """Per epoch: the weights and their average before validation, what validation ran on, and after."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def snapshot(self, index):
+        return [pair[index].numpy() for pair in cb._moving_averages(self.model)]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.trained, self.averages = self.snapshot(0), self.snapshot(1)
+
+    def on_test_begin(self, logs=None):
+        self.validated = self.snapshot(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append((self.trained, self.averages, self.validated, self.snapshot(0)))
+
+
+def test_the_moving_average_is_validated_and_saved_and_a_resumed_run_keeps_it(tmp_path):
+    settings = {**QUICK, "ema_momentum": 0.5}
+    watch = AverageWatch()
+    whole = train("tiny", tmp_path / "a", callbacks=[watch], **settings)
+    assert isinstance(whole.model.optimizer, AveragingAdam) and len(watch.epochs) == 3
+    for trained, averages, validated, after in watch.epochs:
+        assert any(not np.array_equal(t, a) for t, a in zip(trained, averages))
+        for t, a, v, e in zip(trained, averages, validated, after):
+            np.testing.assert_array_equal(v, a)  # validation measured the average...
+            np.testing.assert_array_equal(e, t)  # ...and training went on from its own weights
+    # The checkpoints hold what validation measured: the last epoch's average.
+    _, averages, _, _ = watch.epochs[-1]
+    saved = train_model_copy(whole.model)
+    files.load_weights(saved, tmp_path / "a" / rd.LATEST_WEIGHTS)
+    for weight, average in zip(saved.trainable_variables, averages):
+        np.testing.assert_array_equal(weight.numpy(), average)
+    assert read_run_info(tmp_path / "a")["train"]["ema_momentum"] == 0.5
+
+    # Interrupted at step 5 (backup at step 4), then resumed: the weights and their average
+    # end where the uninterrupted run's did.
+    keras.backend.clear_session()
+    with pytest.raises(KeyboardInterrupt):
+        train("tiny", tmp_path / "b", callbacks=[Interrupt(5)], **settings)
+    keras.backend.clear_session()
+    resumed = train("tiny", tmp_path / "b", **settings)
+    for (got_w, got_a), (want_w, want_a) in zip(
+        cb._moving_averages(resumed.model), cb._moving_averages(whole.model)
+    ):
+        np.testing.assert_allclose(got_w.numpy(), want_w.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got_a.numpy(), want_a.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"different run \(ema_momentum: 0.5 -> 0.0\)"):
+        train("tiny", tmp_path / "b", **QUICK)
+
+
+def train_model_copy(model):
+    """A fresh, built model of ``model``'s configuration (to load weights files into)."""
+    copy = Transformer(model.config)
+    copy.build()
+    return copy
 
 
 def test_load_run_errors_say_what_to_do(tmp_path):

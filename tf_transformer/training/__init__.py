@@ -20,11 +20,12 @@ from tf_transformer.training.callbacks import TrainingDiverged
 from tf_transformer.training.config import TrainConfig
 from tf_transformer.training.loop import TrainResult, train
 from tf_transformer.training.losses import MaskedAccuracy, masked_accuracy, masked_loss
-from tf_transformer.training.schedule import WarmupSchedule, make_optimizer
+from tf_transformer.training.schedule import AveragingAdam, WarmupSchedule, make_optimizer
 from tf_transformer.training.strategy import make_strategy
 
 __all__ = [
     "WarmupSchedule",
+    "AveragingAdam",
     "make_optimizer",
     "masked_loss",
     "masked_accuracy",

@@ -2,7 +2,8 @@
 
 Order matters: Keras calls callbacks in list order and appends its progress
 bar last. ``train`` passes them as: the guards (NaN, time limit, signals),
-``TokenThroughput``, ``EpochLedger`` (whole-epoch metrics), ``Checkpoints``,
+``TokenThroughput``, ``EpochLedger`` (whole-epoch metrics), ``AveragedValidation``
+(with ``ema_momentum``), ``Checkpoints``,
 TensorBoard, ``HistoryFile``, then ``StepBackup``, so an epoch's state is
 saved only after the epoch is validated and recorded, and ``QualityStop``
 last, so training stops only at an epoch end that is saved.
@@ -10,6 +11,7 @@ last, so training stops only at an epoch end that is saved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import pathlib
@@ -185,11 +187,62 @@ class EpochLedger(keras.callbacks.Callback):
             logs.update(self.results(self.final))
 
 
+def _moving_averages(model) -> list:
+    """``(weight, average)`` pairs of the optimizer's moving averages (``AveragingAdam``); [] if none."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # (a LossScaleOptimizer's Adam)
+    if not getattr(optimizer, "use_ema", False) or not getattr(optimizer, "built", False):
+        return []
+    # Keras's own SwapEMAWeights pairs them the same way; it swaps by adding and subtracting,
+    # which rounds, where a copy through NumPy gives the weights back bit for bit.
+    return list(zip(optimizer._trainable_variables, optimizer._model_variables_moving_average))
+
+
+def _swap(pairs) -> None:
+    for weight, average in pairs:
+        value = weight.numpy()
+        weight.assign(average)
+        average.assign(value)
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Inside the block, ``model`` holds the moving average of its weights (if its optimizer keeps one).
+
+    On leaving, the weights are exactly what they were. Without a moving
+    average (``ema_momentum=0``) the block changes nothing.
+    """
+    pairs = _moving_averages(model)
+    _swap(pairs)
+    try:
+        yield model
+    finally:
+        _swap(pairs)
+
+
+class AveragedValidation(keras.callbacks.Callback):
+    """Validates the moving average of the weights (``ema_momentum``), not the weights themselves."""
+
+    def __init__(self):
+        super().__init__()
+        self._block = None
+
+    def on_test_begin(self, logs=None):
+        self._block = averaged_weights(self.model)
+        self._block.__enter__()
+
+    def on_test_end(self, logs=None):
+        if self._block is not None:
+            self._block, block = None, self._block
+            block.__exit__(None, None, None)
+
+
 class Checkpoints(keras.callbacks.Callback):
     """``checkpoints/latest`` at every epoch end, ``checkpoints/best`` when ``monitor`` improves.
 
     Both hold the model's weights only (no optimizer state: that is
-    ``backup/``'s job), written atomically.
+    ``backup/``'s job), written atomically: with ``ema_momentum``, their
+    moving average, which is what validation measured.
     """
 
     def __init__(self, latest, best, monitor="val_loss", best_value=None, write=True):
@@ -203,15 +256,17 @@ class Checkpoints(keras.callbacks.Callback):
 
         if not self.write:
             return
-        files.save_weights(self.model, self.latest)
         value = (logs or {}).get(self.monitor)
-        if (
+        better = (
             value is not None
             and math.isfinite(value)
             and (self.best_value is None or value < self.best_value)
-        ):
-            self.best_value = float(value)
-            files.save_weights(self.model, self.best)
+        )
+        with averaged_weights(self.model):
+            files.save_weights(self.model, self.latest)
+            if better:
+                self.best_value = float(value)
+                files.save_weights(self.model, self.best)
 
 
 class StepBackup(keras.callbacks.Callback):

@@ -147,6 +147,14 @@ class TrainConfig:
         above=0,
         at_most=2,
     )
+    ema_momentum: float = setting(
+        0.0,
+        "validate and save an exponential moving average of the weights, updated every step with "
+        "this momentum (0: off; 0.99 averages over about the last 100 steps; the demo's)",
+        fixed=True,
+        at_least=0,
+        below=1,
+    )
     label_smoothing: float = setting(
         0.1, "label smoothing of the loss (0.1 as in the paper)", fixed=True, at_least=0, below=1
     )

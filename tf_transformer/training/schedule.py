@@ -11,6 +11,9 @@ warmup_steps^-0.5`` when ``step_num == warmup_steps``.
 step doubles, not each time it quadruples: on the embedded corpus the demo
 reaches its target accuracy in fewer steps that way (the README's demo
 paragraph gives the measurements).
+
+``AveragingAdam`` also keeps a moving average of the weights, which the
+training loop validates and saves instead of the weights themselves.
 """
 
 from __future__ import annotations
@@ -67,8 +70,38 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return config
 
 
-def make_optimizer(d_model, warmup_steps=4000, scale=1.0, decay_power=0.5):
-    """Adam(beta_1=0.9, beta_2=0.98, epsilon=1e-9) on a ``WarmupSchedule``, as in the paper."""
-    return keras.optimizers.Adam(
-        WarmupSchedule(d_model, warmup_steps, scale, decay_power), beta_1=0.9, beta_2=0.98, epsilon=1e-9
+def make_optimizer(d_model, warmup_steps=4000, scale=1.0, decay_power=0.5, ema_momentum=0.0):
+    """Adam(beta_1=0.9, beta_2=0.98, epsilon=1e-9) on a ``WarmupSchedule``, as in the paper.
+
+    ``ema_momentum`` > 0 gives an ``AveragingAdam``, which also keeps a moving
+    average of the weights.
+    """
+    schedule = WarmupSchedule(d_model, warmup_steps, scale, decay_power)
+    if not ema_momentum:
+        return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+    return AveragingAdam(
+        schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9, use_ema=True, ema_momentum=ema_momentum
     )
+
+
+@keras.saving.register_keras_serializable(package="tf_transformer")
+class AveragingAdam(keras.optimizers.Adam):
+    """Adam that also keeps an exponential moving average of the weights, for evaluation only.
+
+    After every step, Keras's ``use_ema`` updates ``average = m * average +
+    (1 - m) * weights`` (``m = ema_momentum``; the first step copies the
+    weights). The average is what the paper's checkpoint averaging
+    approximates (section 6.1: the last 5 or 20 checkpoints): the noise of the
+    last steps cancels out, so the average is more accurate than the weights
+    it follows, most of all late in training.
+
+    Training itself never sees the average. Keras would copy it into the
+    weights at the end of every ``fit`` (``finalize_variable_values``); this
+    subclass does not, so that training continues from its own weights
+    however many ``fit`` calls it spans, and a resumed run makes exactly the
+    updates an uninterrupted one does. The training loop swaps the average in
+    to validate and to save checkpoints (``callbacks.averaged_weights``).
+    """
+
+    def finalize_variable_values(self, var_list):
+        """Leave the weights as training left them (the average stays in the optimizer)."""
