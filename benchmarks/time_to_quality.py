@@ -10,8 +10,9 @@ validation split (bucketed batches; the clock stops while it is measured).
 - *ours*: ``tf_transformer.training.train`` with the demo's settings
   (``tf_transformer.demo.train_config``): pre-norm layers, no dropout,
   batches of about 2048 tokens grouped by length, a 200-step warm-up, then a
-  rate falling as 1/step; backups, checkpoints and the history file are
-  written as in the demo, and count.
+  rate falling as 1/step, and a moving average of the weights (momentum
+  0.99) that validation measures; backups, checkpoints and the history file
+  are written as in the demo, and count.
 - *tutorial*: the tutorial-style model of ``train_throughput.py``
   (``keras.layers.MultiHeadAttention``, post-norm), batches of 64 sentences
   padded to the longest (``input_pipeline.py``'s ``baseline_batches``), the

@@ -11,6 +11,7 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 import dataclasses
 import json
 import math
+import re
 
 import keras
 import pytest
@@ -229,3 +230,24 @@ def test_the_demo_trains_to_a_target_and_refuses_a_bad_one_before_any_work(tmp_p
     assert cli.main([*argv, "--stop-at-accuracy", "2"]) == 2
     assert "stop_at_accuracy (--stop-at-accuracy) must be in (0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys):
+    # The whole main job on the tiny preset, its training cut to a few seconds by the cap.
+    run = tmp_path / "run"
+    argv = ["demo", "--preset", "tiny", "--minutes", "0.1", "--run-dir", str(run)]
+    assert cli.main([*argv, "--data-dir", str(tmp_path / "data"), "--examples", "2"]) == 0
+    out = capsys.readouterr().out
+    for title in ("1. data", "2. training", "3. evaluation (sacreBLEU)", "4. export, reload, translate"):
+        assert f"== {title} " in out
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"test BLEU greedy [\d.]+, beam 4 [\d.]+; generalization BLEU greedy [\d.]+, beam 4 [\d.]+; "
+        r"demo wall time [\d.]+ minutes \(data [\d.]+, training [\d.]+, evaluation [\d.]+, export [\d.]+\)",
+        last,
+    ), last
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"test/greedy", "test/beam4", "generalization/greedy", "generalization/beam4"}
+    assert (run / "export" / "1" / "saved_model.pb").is_file()
+    assert json.loads((run / rd.RUN_FILE).read_text())["train"]["ema_momentum"] == 0.99

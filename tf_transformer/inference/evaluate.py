@@ -182,7 +182,16 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
 
 
 def evaluate_run(
-    run_dir, split="test", beam_size=1, batch_size=64, limit=None, data_dir=None, weights=None, xla="auto"
+    run_dir,
+    split="test",
+    beam_size=1,
+    batch_size=64,
+    limit=None,
+    data_dir=None,
+    weights=None,
+    xla="auto",
+    run=None,
+    translator=None,
 ) -> dict:
     """Load a run directory, evaluate it on a split of its dataset, write ``metrics.json``.
 
@@ -196,6 +205,11 @@ def evaluate_run(
         data_dir: where the prepared data lives (default: where training found it).
         weights: which weights to load (``load_run``'s ``weights``).
         xla: ``"auto"``, ``"on"`` or ``"off"`` (see ``decoding_mode``).
+        run, translator: the run already loaded (``load_run(run_dir, weights=weights)``)
+            and a ``Translator`` of its model, to evaluate several splits or
+            searches without loading the run and tracing the searches again
+            (a translator traces each search once). A translator that does not
+            decode as ``xla`` asks is replaced by one that does.
 
     Returns ``evaluate_translator``'s dict plus ``split``, ``key`` (in
     ``metrics.json``) and ``decoding`` (``decoding_mode``'s choice).
@@ -209,7 +223,8 @@ def evaluate_run(
 
     decoding_mode(xla, 0)  # a bad choice fails before anything loads
     read_metrics(run_dir)  # so does a damaged metrics.json, rather than after the evaluation
-    run = load_run(run_dir, weights=weights)
+    if run is None:
+        run, translator = load_run(run_dir, weights=weights), None
     spec = DatasetSpec.from_dict(run.info["data"])  # the language codes beside it are left out
     if data_dir is None:
         data_dir = run.info.get("train", {}).get("data_dir")
@@ -217,7 +232,8 @@ def evaluate_run(
     partial = limit is not None and limit < len(pairs)
     pairs = pairs[:limit]
     mode = decoding_mode(xla, len(pairs))
-    translator = Translator.from_run(run, jit_compile=mode == "xla")
+    if translator is None or translator.jit_compile != (mode == "xla"):
+        translator = Translator.from_run(run, jit_compile=mode == "xla")
     with decoding(mode):
         result = evaluate_translator(translator, pairs, beam_size=beam_size, batch_size=batch_size)
     key = metrics_key(split, beam_size, len(pairs) if partial else None)
