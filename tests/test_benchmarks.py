@@ -63,3 +63,49 @@ def test_the_summary_finds_the_first_point_at_each_threshold_and_divides():
     assert bounded["tutorial_best"] == best
     printed = bench.table(results, bounded, 10)
     assert "> 3.33x" in printed and "ours was there at 3.00 min (2.00x sooner)" in printed
+
+
+@pytest.mark.slow
+def test_the_throughput_benchmark_times_the_matmul_floor_in_turn_with_the_models(capsys):
+    bench = load("train_throughput")
+    calls = []
+    times = bench.time_models(
+        {}, None, None, 3, others={"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    )
+    assert calls == ["a", "b"] * 3 and {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    bench.main(
+        [
+            "--preset",
+            "tiny",
+            "--vocab",
+            "50",
+            "--batch",
+            "4",
+            "--steps",
+            "3",
+            "--warmup",
+            "1",
+            "--variants",
+            "fp32",
+        ]
+    )
+    printed = capsys.readouterr().out
+    ratio = [line for line in printed.splitlines() if line.startswith("ours fp32 / matmul floor: ")]
+    assert len(ratio) == 1 and float(ratio[0].split(": ")[1].split("x")[0]) > 0
+    assert "ours/base" in printed and "(the step's matmuls alone" in printed
+
+
+@pytest.mark.slow
+def test_bleu_by_step_fast_mode_scores_the_test_split_at_each_validation(tmp_path, capsys):
+    bench = load("bleu_by_step")
+    out = tmp_path / "bleu.json"
+    report = bench.main(["--fast", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["fast"] and report["sentences"] == 16
+    assert report["recipe"]["ema_momentum"] == 0.99 and report["recipe"]["stop_at_accuracy"] is None
+    points = report["points"]
+    assert [p["step"] for p in points] == [2, 4]
+    for point in points:
+        assert 0.0 <= point["val_masked_accuracy"] <= 1.0
+        assert 0.0 <= point["test_bleu"] <= 100.0 and 0.0 <= point["exact"] <= 1.0
+    assert "test_bleu" in capsys.readouterr().out
