@@ -134,6 +134,9 @@ def test_the_same_run_check_compares_only_the_fixed_fields():
     # An older run.json: a dataset name, and fewer settings (those are not compared).
     old = {"preset": "tiny", "dataset": "embedded", "batch_tokens": 512}
     assert config.differences(old) == []
+    # ...except the ones added since: a record without them trained with their defaults.
+    assert dataclasses.replace(config, ema_momentum=0.99).differences(old) == ["ema_momentum: 0.0 -> 0.99"]
+    assert dataclasses.replace(config, decay_power=1.0).differences(old) == ["decay_power: 0.5 -> 1.0"]
 
 
 def test_cli_flags_are_the_fields():

@@ -69,6 +69,11 @@ def setting(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+# Fixed settings that run.json did not always record: a run recorded without one used its
+# default (resuming it with another value would not be the same run).
+ADDED_LATER = ("decay_power", "ema_momentum")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """How to train: model preset, data, length of training, batches, optimizer, hardware.
@@ -236,13 +241,16 @@ class TrainConfig:
     def differences(self, recorded: dict[str, Any]) -> list[str]:
         """``"name: old -> new"`` for each fixed setting that differs from a recorded ``to_dict()``.
 
-        Settings the record lacks (an older run.json) are not compared.
+        Settings the record lacks (an older run.json) are not compared, except
+        those added since run.json began (``ADDED_LATER``): a run recorded
+        without one trained with its default.
         """
         changed = []
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name in self.fixed_fields():
-            if name not in recorded:
+            if name not in recorded and name not in ADDED_LATER:
                 continue
-            old, new = recorded[name], getattr(self, name)
+            old, new = recorded.get(name, defaults[name]), getattr(self, name)
             if name == "dataset":
                 old = DatasetSpec.from_dict(old) if isinstance(old, dict) else DatasetSpec.parse(old)
             if name == "mixed_precision":  # "auto" is what it means on this machine
