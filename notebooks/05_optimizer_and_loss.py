@@ -52,6 +52,7 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import inspect
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
@@ -59,7 +60,13 @@ from IPython.display import Code, display
 
 from tf_transformer import PRESETS
 from tf_transformer.data import load_tokenizers
-from tf_transformer.training import WarmupSchedule, make_optimizer, masked_accuracy, masked_loss
+from tf_transformer.training import (
+    AveragingAdam,
+    WarmupSchedule,
+    make_optimizer,
+    masked_accuracy,
+    masked_loss,
+)
 from tf_transformer.training.losses import smoothed_cross_entropy
 
 np.set_printoptions(precision=4, suppress=True)
@@ -129,6 +136,57 @@ for step in [1, 100, 4000, 20000]:
 show(make_optimizer)
 optimizer = make_optimizer(d_model=128)
 print(type(optimizer).__name__, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
+
+# %% [markdown]
+# ## A moving average of the weights
+#
+# Late in training every step still moves the weights a little in the
+# direction of its own batch: they jitter around the point the training is
+# heading for. The paper evaluated its base models with the average of the
+# last 5 checkpoints (section 6.1), which cancels much of that jitter.
+# `make_optimizer(..., ema_momentum=m)` keeps the running version of that
+# average after every step, $ar w \leftarrow m\,ar w + (1 - m)\,w$: an
+# `AveragingAdam`. With $m = 0.99$ the average spans about the last
+# $1 / (1 - m) = 100$ steps.
+#
+# Training never uses the average: Adam keeps stepping from its own weights.
+# `train` swaps the average into the model only to validate it and to write
+# the checkpoints, and back out, bit for bit (`averaged_weights`), so the
+# run's final model is the average. `make demo` uses $m = 0.99$ (the README's
+# demo paragraph has the steps it saves); `train` leaves it off unless
+# `--ema-momentum` is given.
+
+# %%
+show(AveragingAdam)
+
+# %% [markdown]
+# The effect on one number: minimise $(w - 3)^2$ when every gradient is
+# noisy, as a batch's gradient is. The weight arrives, then wanders around 3;
+# its average (here $m = 0.98$, about the last 50 steps) arrives later but
+# wanders much less.
+
+# %%
+rng = np.random.default_rng(0)
+w = keras.Variable(0.0)
+toy = AveragingAdam(learning_rate=0.1, use_ema=True, ema_momentum=0.98)
+toy.build([w])
+(average,) = [v for v in toy.variables if v.name.endswith("average")]
+path = []
+for noise in rng.normal(size=400):
+    toy.apply([2 * (w - 3.0) + 4 * noise], [w])
+    path.append((float(w.numpy()), float(average.numpy())))
+path = np.array(path)
+last = path[200:]  # after it has arrived
+errors = np.mean((last - 3) ** 2, axis=0)
+print(f"mean squared distance from 3, last 200 steps: weight {errors[0]:.4f}, average {errors[1]:.4f}")
+assert errors[1] < 0.6 * errors[0]
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(path[:, 0], lw=0.8, label="weight (Adam's steps)")
+ax.plot(path[:, 1], lw=1.5, label="its moving average, m = 0.98")
+ax.axhline(3, color="gray", ls=":")
+ax.set_xlabel("step")
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## Label smoothing
