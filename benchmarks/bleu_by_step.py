@@ -34,7 +34,7 @@ from tf_transformer import cli, demo
 from tf_transformer.constants import TEST_SPLIT
 from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers
 from tf_transformer.inference import Translator
-from tf_transformer.inference.evaluate import corpus_scores
+from tf_transformer.inference.evaluate import evaluate_translator
 from tf_transformer.training import train
 from tf_transformer.training.callbacks import averaged_weights
 
@@ -48,8 +48,7 @@ class TestBleu(keras.callbacks.Callback):
 
     def __init__(self, pairs, bleu_from):
         super().__init__()
-        self.sources = [source.decode("utf-8") for source, _ in pairs]
-        self.references = [target.decode("utf-8") for _, target in pairs]
+        self.pairs = pairs
         self.bleu_from = bleu_from
         self.points = []
         self.tokenizers = self.translator = None
@@ -67,9 +66,9 @@ class TestBleu(keras.callbacks.Callback):
                 self.tokenizers = load_tokenizers(DatasetSpec())
                 self.translator = Translator(self.model, self.tokenizers.source, self.tokenizers.target)
             with averaged_weights(self.model):
-                outputs = self.translator.translate(self.sources)
-            exact = sum(o == r for o, r in zip(outputs, self.references)) / len(self.references)
-            point.update(test_bleu=corpus_scores(outputs, self.references)["bleu"], exact=round(exact, 4))
+                scores = evaluate_translator(self.translator, self.pairs)
+            exact = sum(output == reference for _, reference, output in scores["examples"])
+            point.update(test_bleu=scores["bleu"], exact=round(exact / scores["sentences"], 4))
         self.points.append(point)
         print("  " + "  ".join(f"{key} {value}" for key, value in point.items()), flush=True)
 
