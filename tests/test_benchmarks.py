@@ -109,3 +109,19 @@ def test_bleu_by_step_fast_mode_scores_the_test_split_at_each_validation(tmp_pat
         assert 0.0 <= point["val_masked_accuracy"] <= 1.0
         assert 0.0 <= point["test_bleu"] <= 100.0 and 0.0 <= point["exact"] <= 1.0
     assert "test_bleu" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_length_sorting_fast_mode_times_both_orders_of_both_searches(tmp_path, capsys):
+    bench = load("length_sorting")
+    out = tmp_path / "sorting.json"
+    report = bench.main(["--fast", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["sentences"] == 48 and set(report["searches"]) == {"greedy", "beam 4"}
+    for search in report["searches"].values():
+        assert search["differing_translations"] <= 2  # other batches, not other translations
+        assert set(search["median_seconds"]) == {"given order", "longest first"}
+        assert search["speedup"] == pytest.approx(
+            search["median_seconds"]["given order"] / search["median_seconds"]["longest first"]
+        )
+    assert "longest first" in capsys.readouterr().out

@@ -36,6 +36,23 @@ def test_bad_input_gets_defined_answers_alone_and_mixed(translator):
     assert mixed4[0] == mixed4[1] == "" and all(mixed4[len(names) :])
 
 
+def test_translate_batches_by_length_and_answers_in_order(translator, monkeypatch):
+    sentences = [pt for pt, _ in corpus_pairs(count=7)] + ["Oi."]
+    alone = [translator.translate(s) for s in sentences]
+    batches = []
+    greedy = translator.greedy
+
+    def recording(text):
+        batches.append([t.decode() for t in text.numpy()])
+        return greedy(text)
+
+    monkeypatch.setattr(translator, "greedy", recording)
+    assert translator.translate(sentences, batch_size=3) == alone
+    lengths = [[len(s) for s in batch] for batch in batches]
+    assert [len(b) for b in batches] == [3, 3, 2]
+    assert sum(lengths, []) == sorted(map(len, sentences), reverse=True)  # longest first
+
+
 def test_long_input_is_truncated_to_max_length(translator):
     long = BAD_INPUTS["long"]
     [count] = translator.source_lengths([long])
