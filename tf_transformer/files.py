@@ -83,8 +83,10 @@ def write_text(target: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def save_weights(model, target: str | os.PathLike, *, optimizer: bool = False) -> None:
-    """Save ``model``'s weights to ``target`` (``.weights.h5``) atomically.
+def save_weights(model, target: str | os.PathLike, *more: str | os.PathLike, optimizer: bool = False) -> None:
+    """Save ``model``'s weights to ``target`` (``.weights.h5``), and to each of ``more``, atomically.
+
+    The file is built once, however many copies are written.
 
     Keras 3's ``save_weights`` of a compiled model also writes the optimizer's
     state (Adam's two moments: the file is three times the model's size).
@@ -99,8 +101,9 @@ def save_weights(model, target: str | os.PathLike, *, optimizer: bool = False) -
     """
     skip = [] if optimizer or getattr(model, "optimizer", None) is None else [model.optimizer]
     data = weights_bytes(model, skip)
-    with atomic_path(target) as tmp:
-        _write_bytes(tmp, data)
+    for path in (target, *more):
+        with atomic_path(path) as tmp:
+            _write_bytes(tmp, data)
 
 
 class _Captured:

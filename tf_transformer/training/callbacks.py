@@ -262,11 +262,10 @@ class Checkpoints(keras.callbacks.Callback):
             and math.isfinite(value)
             and (self.best_value is None or value < self.best_value)
         )
-        with averaged_weights(self.model):
-            files.save_weights(self.model, self.latest)
-            if better:
-                self.best_value = float(value)
-                files.save_weights(self.model, self.best)
+        with averaged_weights(self.model):  # (serialized once for both files)
+            files.save_weights(self.model, self.latest, *([self.best] if better else []))
+        if better:
+            self.best_value = float(value)
 
 
 class StepBackup(keras.callbacks.Callback):
