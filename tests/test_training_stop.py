@@ -250,4 +250,7 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"test/greedy", "test/beam4", "generalization/greedy", "generalization/beam4"}
     assert (run / "export" / "1" / "saved_model.pb").is_file()
-    assert json.loads((run / rd.RUN_FILE).read_text())["train"]["ema_momentum"] == 0.99
+    recipe = json.loads((run / rd.RUN_FILE).read_text())["train"]
+    assert recipe["ema_momentum"] == 0.99 and recipe["lr_scale"] == 0.5
+    # The export (from the evaluation's translator) translated the classic sentence and 2 examples.
+    assert out.count("\nsource     ") == 3 and "source     O animal não atravessou a rua" in out
