@@ -76,7 +76,8 @@ def main(argv=None) -> dict:
         run = load_run(run_dir)
         translator = Translator.from_run(run)
         spec = DatasetSpec.from_dict(run.info["data"])
-        pairs = load_dataset(spec, args.split).take(args.sentences).as_numpy_iterator()
+        data_dir = run.info.get("train", {}).get("data_dir")  # where training found it, as evaluate does
+        pairs = load_dataset(spec, args.split, data_dir=data_dir).take(args.sentences).as_numpy_iterator()
         sentences = [source.decode("utf-8") for source, _ in pairs]
         report = {"run_dir": str(run_dir), "split": args.split, "sentences": len(sentences), "searches": {}}
         ways = {
