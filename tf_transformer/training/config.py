@@ -163,6 +163,9 @@ class TrainConfig:
     label_smoothing: float = setting(
         0.1, "label smoothing of the loss (0.1 as in the paper)", fixed=True, at_least=0, below=1
     )
+    num_layers: int | None = setting(
+        None, "override the preset's number of layers (encoder and decoder each)", fixed=True, at_least=1
+    )
     dropout_rate: float | None = setting(
         None, "override the preset's dropout", fixed=True, at_least=0, below=1
     )

@@ -302,6 +302,8 @@ def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> Tr
         target_vocab_size=int(target_tokenizer.get_vocab_size()),
         max_length=config.max_length,
     )
+    if config.num_layers is not None:
+        overrides["num_layers"] = config.num_layers
     if config.dropout_rate is not None:
         overrides["dropout_rate"] = config.dropout_rate
     if config.norm_first:
