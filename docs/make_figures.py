@@ -5,7 +5,8 @@
 
 ``architecture.png`` is the ``tutorial`` preset with the vocabulary sizes of
 the embedded corpus's shipped vocabularies (``data/vocab/``, pt→en): the
-model that ``make demo`` and the notebooks train.
+model that the notebooks train (``make demo`` trains its widths with one layer
+of each kind).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ def test_time_to_quality_fast_mode_writes_both_curves_and_the_ratios(tmp_path, c
         assert [p["step"] for p in points] == sorted({p["step"] for p in points})
         assert all(0.0 <= p["val_masked_accuracy"] <= 1.0 and p["seconds"] >= 0 for p in points)
     assert report["results"]["ours"]["recipe"]["norm_first"] is True
+    assert report["results"]["ours"]["recipe"]["num_layers"] is None  # the preset's, as the tutorial's
     assert report["results"]["tutorial"]["recipe"]["warmup_steps"] == 4000
     reached = report["reached"]
     assert set(reached) == {"ours", "tutorial", "ratio_tutorial_over_ours", "ratio_at_least", "tutorial_best"}

@@ -226,6 +226,7 @@ def test_the_demo_trains_to_a_target_and_refuses_a_bad_one_before_any_work(tmp_p
     config = demo.train_config(DatasetSpec.from_args(args), args)
     assert config.stop_at_accuracy == demo.STOP_AT_ACCURACY and config.patience == demo.PATIENCE
     assert config.max_minutes == 10.0  # the time budget stays, as a cap
+    assert (config.preset, config.num_layers) == ("tutorial", demo.NUM_LAYERS)
     argv = ["demo", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data")]
     assert cli.main([*argv, "--stop-at-accuracy", "2"]) == 2
     assert "stop_at_accuracy (--stop-at-accuracy) must be in (0, 1]" in capsys.readouterr().err
@@ -234,9 +235,10 @@ def test_the_demo_trains_to_a_target_and_refuses_a_bad_one_before_any_work(tmp_p
 
 @pytest.mark.slow
 def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys):
-    # The whole main job on the tiny preset, its training cut to a few seconds by the cap.
+    # The whole main job on the tiny preset with one layer, its training cut to a few seconds by
+    # the cap.
     run = tmp_path / "run"
-    argv = ["demo", "--preset", "tiny", "--minutes", "0.1", "--run-dir", str(run)]
+    argv = ["demo", "--preset", "tiny", "--num-layers", "1", "--minutes", "0.1", "--run-dir", str(run)]
     assert cli.main([*argv, "--data-dir", str(tmp_path / "data"), "--examples", "2"]) == 0
     out = capsys.readouterr().out
     for title in ("1. data", "2. training", "3. evaluation (sacreBLEU)", "4. export, reload, translate"):
@@ -250,7 +252,10 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"test/greedy", "test/beam4", "generalization/greedy", "generalization/beam4"}
     assert (run / "export" / "1" / "saved_model.pb").is_file()
-    recipe = json.loads((run / rd.RUN_FILE).read_text())["train"]
-    assert recipe["ema_momentum"] == 0.99 and recipe["lr_scale"] == 0.5
+    info = json.loads((run / rd.RUN_FILE).read_text())
+    recipe = info["train"]
+    assert recipe["ema_momentum"] == 0.99 and recipe["lr_scale"] == 0.5 and recipe["num_layers"] == 1
+    assert (info["model"]["num_layers"], info["model"]["d_model"]) == (1, 32)  # the tiny preset's width
+    assert "2. training the tiny preset with 1 layer to validation accuracy" in out
     # The export (from the evaluation's translator) translated the classic sentence and 2 examples.
     assert out.count("\nsource     ") == 3 and "source     O animal não atravessou a rua" in out
