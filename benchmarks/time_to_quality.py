@@ -9,7 +9,7 @@ validation split (bucketed batches; the clock stops while it is measured).
 
 - *ours*: ``tf_transformer.training.train`` with the demo's settings
   (``tf_transformer.demo.train_config``) but the preset's 4 layers, where the
-  demo trains 2: pre-norm layers, no dropout,
+  demo trains 1: pre-norm layers, no dropout,
   batches of about 2048 tokens grouped by length, a 200-step warm-up, then a
   rate falling as 1/step, and a moving average of the weights (momentum
   0.99) that validation measures; backups, checkpoints and the history file
