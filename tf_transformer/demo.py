@@ -65,7 +65,7 @@ def run_demo(args) -> int:
     stage("data", prepare_data, spec, args.data_dir)
     stage("training", train_run, config, run_dir, args)
     splits = (TEST_SPLIT, GENERALIZATION_SPLIT) if spec.name == "embedded" else (TEST_SPLIT,)
-    scores, translator = stage("evaluation", evaluate, run_dir, splits)
+    scores, translator = stage("evaluation", evaluate, run_dir, splits, args.limit)
     examples = scores[TEST_SPLIT, 1]["examples"][: args.examples]
     export_dir = stage("export", export_and_show, run_dir, translator, examples, spec.languages)
 
@@ -148,8 +148,8 @@ def train_run(config, run_dir, args) -> None:
     )
 
 
-def evaluate(run_dir, splits) -> tuple:
-    """sacreBLEU on each split, greedy and beam 4.
+def evaluate(run_dir, splits, limit=None) -> tuple:
+    """sacreBLEU on each split, greedy and beam 4 (on its first ``limit`` sentences, if given).
 
     Returns ``({(split, beam): evaluate_run's result}, translator)``: the
     translator, its searches traced, exports the run next.
@@ -165,7 +165,7 @@ def evaluate(run_dir, splits) -> tuple:
     for split in splits:
         for beam in (1, 4):
             r = scores[split, beam] = evaluate_run(
-                run_dir, split, beam_size=beam, run=run, translator=translator
+                run_dir, split, beam_size=beam, limit=limit, run=run, translator=translator
             )
             print(
                 f"{split:>14}, {'greedy' if beam == 1 else f'beam {beam}':>7}: BLEU {r['bleu']:6.2f}  "
@@ -239,5 +239,12 @@ def add_commands(commands) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=5, help="test sentences to show (default: 5)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="score only the first N sentences of each split, for a quick look (default: all; "
+        "metrics.json keeps such scores apart, as `evaluate --limit` does)",
+    )
     DatasetSpec.add_arguments(parser)
     parser.set_defaults(run=run_demo)
