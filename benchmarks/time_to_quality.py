@@ -185,6 +185,9 @@ def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
         optimizer=make_optimizer(config.d_model, TUTORIAL["warmup_steps"]),
         loss=lambda labels, logits: masked_loss(labels, logits, 0.1),
         metrics=[MaskedAccuracy()],
+        # Keras's "auto" would turn XLA on or off by whether ours, trained first with a seed, had
+        # enabled op determinism in this process; XLA is slower on a CPU, so it is off, as for ours.
+        jit_compile=False,
     )
     clock = Clock(seconds, THRESHOLDS[-1])
     model.fit(
