@@ -1,40 +1,31 @@
 """Worked solutions to the exercises of notebook 10, "What 'it' refers to".
 
 Run from the notebooks folder: ``python solutions/10_what_it_refers_to.py``.
-With ``TF_TRANSFORMER_FAST=1`` the models are tiny ones trained here for a
-few dozen steps (so the numbers are about a barely trained model, and only
-the checks that hold for any model are made); otherwise the notebook's own
-runs are used (``runs/it_en_pt`` and notebook 6's ``runs/tutorial``), and
-trained first if they are missing.
+It uses the notebooks' own runs (``runs/it_en_pt`` and notebook 6's
+``runs/tutorial``), trained first if they are missing. With
+``TF_TRANSFORMER_FAST=1`` those are the course's fast runs (``runs/fast/...``),
+tiny models trained for a few dozen steps, so the numbers are about a barely
+trained model and only the checks that hold for any model are made.
 """
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
 import os
-import pathlib
-import tempfile
 
 import numpy as np
 
 from tf_transformer import course, probes
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
-from tf_transformer.training import train
 from tf_transformer.viz import attention_weights
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
-SCRATCH = pathlib.Path(tempfile.mkdtemp(prefix="solutions_10_"))
 
 
 def trained(name):
-    """The course's run ``name`` (full mode: the notebooks', trained now if missing), or a tiny one (fast)."""
-    if not FAST:
-        return Translator.from_run(load_run(course.ensure_run(name)))
-    run_dir = SCRATCH / name
-    small = dict(max_steps=40, train_examples=3000, validation_examples=100, warmup_steps=400)
-    train(run_dir=run_dir, seed=0, verbose=0, **dict(course.recipe(name, fast=True), **small))
-    return Translator.from_run(load_run(run_dir))
+    """The course's run ``name``, as the notebooks have it (trained now if it is missing)."""
+    return Translator.from_run(load_run(course.ensure_run(name)))
 
 
 # %% Exercise 1
