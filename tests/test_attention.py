@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import max_abs_diff
+from helpers.models import max_abs_diff
 
 from tf_transformer.layers import AttentionOutput, MultiHeadAttention
 

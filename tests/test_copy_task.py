@@ -7,10 +7,13 @@ or as suspiciously perfect accuracy on step one.
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
+
+pytestmark = pytest.mark.slow  # a training
 
 VOCAB, LENGTH = 16, 8
 
@@ -31,6 +34,7 @@ def test_tiny_preset_learns_to_copy():
         optimizer=keras.optimizers.Adam(3e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["sparse_categorical_accuracy"],
+        jit_compile=False,  # explicit: Keras's "auto" decides by what ran earlier in the process
     )
     (src, tgt_in), tgt_out = _copy_batch(rng, 4096)
     first = model.evaluate((src, tgt_in), tgt_out, verbose=0, return_dict=True)

@@ -99,6 +99,7 @@ def test_prepare_reports_what_it_did(data_dir):
     assert min(summary["round_trip"].values()) >= 0.99
 
 
+@pytest.mark.slow  # learns vocabularies from the whole corpus
 def test_rebuilding_the_embedded_vocabularies_writes_into_the_data_dir_only(data_dir):
     # After test_prepare_reports_what_it_did: from here on, data_dir holds learned vocabularies.
     shipped = vocab_files("embedded")

@@ -124,6 +124,7 @@ def test_jupyter_shows_it_as_an_image():
     assert architecture_figure(config())._repr_png_().startswith(b"\x89PNG")  # no pyplot needed
 
 
+@pytest.mark.slow  # a fresh process
 def test_the_docs_script_draws_the_readme_figure(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(DOCS / "make_figures.py"), "--out", str(tmp_path)],

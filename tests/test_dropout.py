@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_model
+from helpers.models import make_model
 
 from tf_transformer.layers import Dropout, dropout_mask
 

@@ -5,22 +5,27 @@ the SavedModel in a fresh process that cannot import tf_transformer.
   resolved to choose the Portuguese agreement);
 - zh -> en from a small TSV written here (no spaces between Chinese words).
 
-Tiny models and a few hundred steps: the point is that every stage accepts the pair
-and the exported model gives the same strings as the in-process Translator.
+Tiny models (one layer of each kind) and a few hundred steps: the point is that every
+stage accepts the pair and the exported model gives the same strings as the in-process
+Translator.
 """
 
 import json
 import subprocess
 import sys
 
-from test_data_local import chinese_pairs
-from test_inference_export import NO_TF_TRANSFORMER
+import pytest
+from helpers.corpora import chinese_pairs
+from helpers.processes import NO_TF_TRANSFORMER
 
 from tf_transformer import cli
 from tf_transformer.data import DatasetSpec, prepare
 from tf_transformer.inference import Translator, export_translator
 from tf_transformer.run_dir import load_run, read_run_info
 from tf_transformer.training import train
+
+# Trainings, exports and fresh processes; the tests share no fixture.
+pytestmark = [pytest.mark.slow, pytest.mark.independent]
 
 EXPORTED = (
     NO_TF_TRANSFORMER
@@ -44,7 +49,7 @@ def exported_translations(export_dir, texts):
 
 
 def train_export_and_compare(run_dir, texts, **settings):
-    result = train("tiny", run_dir, seed=1, verbose=0, **settings)
+    result = train("tiny", run_dir, seed=1, verbose=0, num_layers=1, **settings)
     assert result.stopped == "done"
     run = load_run(run_dir)
     translator = Translator.from_run(run)
@@ -97,7 +102,9 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
                 "--run-dir",
                 str(run_dir),
                 "--max-steps",
-                "60",
+                "20",
+                "--num-layers",
+                "1",
                 "--batch-tokens",
                 "512",
                 "--max-length",

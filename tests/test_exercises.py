@@ -17,6 +17,9 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from helpers.runs import runs_for
+
+pytestmark = pytest.mark.independent  # the tests share no fixture
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
@@ -44,10 +47,12 @@ def test_each_notebook_ends_with_two_to_four_exercises_and_points_to_their_solut
     assert cells == [str(k) for k in range(1, len(kinds) + 1)], f"{solution.name}: cells {cells}"
 
 
+@pytest.mark.slow  # a fresh process each
 @pytest.mark.parametrize("source", COURSE, ids=lambda p: p.stem)
-def test_worked_solutions_run_and_their_checks_hold(source):
+def test_worked_solutions_run_and_their_checks_hold(source, tmp_path):
     solution = SOLUTIONS / source.name
-    env = dict(os.environ, TF_TRANSFORMER_FAST="1", MPLBACKEND="Agg")
+    runs = runs_for(solution, tmp_path / "runs")
+    env = dict(os.environ, TF_TRANSFORMER_FAST="1", MPLBACKEND="Agg", TF_TRANSFORMER_RUNS=str(runs))
     proc = subprocess.run(
         [sys.executable, str(solution)], cwd=NOTEBOOKS, env=env, capture_output=True, text=True, timeout=900
     )

@@ -1,14 +1,13 @@
 """Exports that are killed halfway, and beam sizes the exported graph must refuse on its own.
 
-The export under test is the session's one (``test_inference_export.exported``,
-the tiny trained run of ``_inference_run``); nothing here trains.
+The export under test is the session's one (``helpers.runs.exported``, of the tiny
+trained run); nothing here trains.
 """
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import signal
@@ -20,8 +19,8 @@ import time
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops the exports use)
-from _inference_run import trained_run_dir, trained_translator
-from test_inference_export import NO_TF_TRANSFORMER, exported, fresh_python
+from helpers.processes import NO_TF_TRANSFORMER, child_env, fresh_python
+from helpers.runs import exported, trained_run_dir, trained_translator
 
 from tf_transformer import Transformer, TransformerConfig, cli, files
 from tf_transformer import run_dir as rd
@@ -86,10 +85,7 @@ class ExportChild:
     """``tf-transformer export --overwrite`` of ``run`` into ``base``, version 1, in a fresh process."""
 
     def __init__(self, run, base, workdir, die_writing=False):
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        if die_writing:
-            env["DIE_WRITING_SAVED_MODEL"] = "1"
+        env = child_env(**({"DIE_WRITING_SAVED_MODEL": "1"} if die_writing else {}))
         argv = ["export", "--run-dir", str(run), "--out", str(base), "--version", "1", "--overwrite"]
         self.stderr = workdir / f"stderr-{time.monotonic_ns()}.txt"
         with open(self.stderr, "w") as stderr:
@@ -128,7 +124,7 @@ def test_a_killed_export_leaves_the_old_export_or_the_new_one(tmp_path):
     """
     base = tmp_path / "exports" / "pt_en"
     target = base / "1"
-    shutil.copytree(exported()[0], target)
+    shutil.copytree(exported(), target)
     began = start = time.monotonic()
     _translates(target)  # the old export works
     verify_seconds = time.monotonic() - start  # about what the export's own check takes
@@ -192,7 +188,7 @@ def test_the_exported_beam_search_refuses_bad_beam_sizes_on_its_own(tmp_path):
     limit = trained_translator().max_hypotheses
     assert limit == 54760  # 2 GiB / 39,216 bytes (see search.hypothesis_bytes)
     cases = [(0, 1), (-1, 1), (limit + 1, 1), (limit // 2 + 1, 2), (2**31 - 1, 3)]
-    report = fresh_python(BEAM_CHILD, exported()[0], "[]", json.dumps(cases), cwd=tmp_path)
+    report = fresh_python(BEAM_CHILD, exported(), "[]", json.dumps(cases), cwd=tmp_path)
     wanted = ["beam_size must be at least 1, got 0", "beam_size must be at least 1, got -1"] + [
         beam_limit_message(size, sentences, size * sentences, limit) for size, sentences in cases[2:]
     ]

@@ -20,6 +20,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_transformer"
 SUBPACKAGES = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
 
@@ -119,6 +121,7 @@ def test_training_and_inference_are_peers():
     assert "training" not in graph["inference"], "inference imports training"
 
 
+@pytest.mark.slow  # a fresh process
 def test_importing_inference_loads_no_training_code():
     code = (
         "import sys\n"
@@ -131,6 +134,7 @@ def test_importing_inference_loads_no_training_code():
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
+@pytest.mark.slow  # a fresh process
 def test_translating_needs_neither_tfds_nor_sacrebleu():
     # The path of `tf-transformer translate`: the CLI, the run-directory code and the tokenizers.
     # TensorFlow Datasets (~0.3 s to import) and sacreBLEU load only when a corpus is read or scored.
@@ -149,3 +153,19 @@ def test_translating_needs_neither_tfds_nor_sacrebleu():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_test_modules_share_code_only_through_the_helpers_package():
+    """What tests share lives in tests/helpers/: no test imports conftest.py or another test module,
+    whose import would run its module-level code (and collect its tests twice under xdist)."""
+    tests = pathlib.Path(__file__).resolve().parent
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                assert top != "conftest" and not top.startswith("test_"), f"{path.name} imports {name}"

@@ -10,7 +10,7 @@ import types
 import pytest
 import tensorflow as tf
 
-from _inference_run import trained_run_dir, trained_translator
+from helpers.runs import trained_run_dir, trained_translator
 from tf_transformer import cli
 from tf_transformer.inference.evaluate import EAGER_UP_TO, decoding_mode
 
@@ -83,6 +83,7 @@ def test_evaluate_keeps_partial_and_full_scores_apart(tmp_path, monkeypatch, cap
     assert f"{run / 'metrics.json'} is damaged (" in err and "move it aside or delete it" in err
 
 
+@pytest.mark.slow  # three fresh processes
 def test_the_program_prints_every_line_before_its_quick_exit(tmp_path):
     # `translate` leaves with os._exit (no interpreter shutdown): its output must be flushed first,
     # to a pipe (block-buffered) and to a pipe that closes early, and the exit code kept.

@@ -2,26 +2,24 @@
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import contextlib
-import functools
-import io
 import json
-import os
 import pathlib
 import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 
 import pytest
 import tensorflow as tf
-from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+from helpers.processes import NO_TF_TRANSFORMER, child_env, fresh_python
+from helpers.runs import BAD_INPUTS, corpus_pairs, exported, trained_run_dir, trained_translator
+from helpers.shared import build_log
 
 from tf_transformer import cli
 from tf_transformer.inference.export import ExportExistsError, export_translator, next_version, version_path
+
+pytestmark = pytest.mark.slow  # fresh processes load the export
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -32,36 +30,17 @@ INPUTS = (
     + [pt.encode("utf-8") for pt, _ in corpus_pairs(count=4)]
 )
 
-# Runs first in every child process: tf_transformer must not be importable there.
-NO_TF_TRANSFORMER = textwrap.dedent("""
-    import json, sys
+# Both loaders, one after the other, in one fresh process: what `tf.saved_model.load` gives (TF2),
+# and what TensorFlow Serving and `saved_model_cli run` do (the TF1 session loader).
+LOADERS = NO_TF_TRANSFORMER + textwrap.dedent("""
+    def hexes(strings):
+        return [t.hex() for t in strings]
 
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "tf_transformer":
-                raise ModuleNotFoundError(f"{name} is blocked in this process")
-
-    sys.meta_path.insert(0, Block())
-    try:
-        import tf_transformer
-    except ModuleNotFoundError:
-        pass
-    else:
-        sys.exit("tf_transformer is importable")
-    import tensorflow as tf
-    import tensorflow_text  # registers the tokenizer ops
-    export_dir, texts = sys.argv[1], [bytes.fromhex(t) for t in json.loads(sys.argv[2])]
-""")
-
-TF2_LOADER = NO_TF_TRANSFORMER + textwrap.dedent("""
     loaded = tf.saved_model.load(export_dir)
     greedy = loaded.signatures["serving_default"](text=tf.constant(texts))["translation"]
     beam = loaded.signatures["beam_search"](text=tf.constant(texts), beam_size=tf.constant(4))
-    print(json.dumps({"greedy": [t.hex() for t in greedy.numpy()],
-                      "beam": [t.hex() for t in beam["translation"].numpy()]}))
-""")
+    tf2 = {"greedy": hexes(greedy.numpy()), "beam": hexes(beam["translation"].numpy())}
 
-TF1_LOADER = NO_TF_TRANSFORMER + textwrap.dedent("""
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
         results = {}
@@ -70,31 +49,21 @@ TF1_LOADER = NO_TF_TRANSFORMER + textwrap.dedent("""
             feed = {signature.inputs["text"].name: texts}
             feed.update({signature.inputs[k].name: v for k, v in feeds.items()})
             results[key] = session.run(signature.outputs["translation"].name, feed)
-    print(json.dumps({"greedy": [t.hex() for t in results["serving_default"]],
-                      "beam": [t.hex() for t in results["beam_search"]]}))
+    tf1 = {"greedy": hexes(results["serving_default"]), "beam": hexes(results["beam_search"])}
+    print(json.dumps({"tf2": tf2, "tf1": tf1}))
 """)
-
-
-@functools.cache
-def exported() -> tuple[pathlib.Path, float]:
-    """``tf-transformer export --out BASE`` of the trained run, once per session: (``BASE/1``, seconds).
-
-    ``test_export_reliability`` copies it, and times its own exports by it.
-    """
-    base = pathlib.Path(tempfile.mkdtemp(prefix="tf_transformer_export_")) / "pt_en"
-    out = io.StringIO()
-    start = time.monotonic()
-    with contextlib.redirect_stdout(out):
-        assert cli.main(["export", "--run-dir", str(trained_run_dir()), "--out", str(base)]) == 0
-    seconds = time.monotonic() - start
-    assert out.getvalue().startswith(f"SavedModel written to {base / '1'}\n"), out.getvalue()
-    assert sorted(p.name for p in base.iterdir()) == ["1"]  # no temporary folder left behind
-    return base / "1", seconds
 
 
 @pytest.fixture(scope="module")
 def export_dir():
-    return exported()[0]
+    return exported()
+
+
+def test_the_export_command_wrote_one_version_and_said_where(export_dir):
+    # The session's export is `tf-transformer export --out <base>/pt_en` (helpers/build.py).
+    base = export_dir.parent
+    assert build_log("inference_export").startswith(f"SavedModel written to {base / '1'}\n")
+    assert sorted(p.name for p in base.iterdir()) == ["1"]  # no temporary folder left behind
 
 
 @pytest.fixture(scope="module")
@@ -104,36 +73,25 @@ def expected():
     return {"greedy": list(translator(texts).numpy()), "beam": list(translator(texts, beam_size=4).numpy())}
 
 
-def fresh_python(code, *args, cwd):
-    """Run ``code`` in a fresh interpreter without our package on the path; its last line, as JSON."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def loaded(export_dir, tmp_path_factory):
+    """Each loader's translations of ``INPUTS`` in a fresh process without our package."""
+    hexes = json.dumps([t.hex() for t in INPUTS])
+    result = fresh_python(LOADERS, export_dir, hexes, cwd=tmp_path_factory.mktemp("loaders"))
+    return {
+        loader: {search: [bytes.fromhex(t) for t in texts] for search, texts in searches.items()}
+        for loader, searches in result.items()
+    }
 
 
-def _run_child(code, export_dir, tmp_path):
-    result = fresh_python(code, export_dir, json.dumps([t.hex() for t in INPUTS]), cwd=tmp_path)
-    return {k: [bytes.fromhex(t) for t in v] for k, v in result.items()}
+def test_tf2_loader_matches_translator(loaded, expected):
+    assert loaded["tf2"] == expected
+    assert loaded["tf2"]["greedy"][0] == b"" and all(loaded["tf2"]["greedy"][-4:])
 
 
-def test_tf2_loader_matches_translator(export_dir, expected, tmp_path):
-    result = _run_child(TF2_LOADER, export_dir, tmp_path)
-    assert result == expected
-    assert result["greedy"][0] == b"" and all(result["greedy"][-4:])
-
-
-def test_tf1_session_loader_matches_translator(export_dir, expected, tmp_path):
+def test_tf1_session_loader_matches_translator(loaded, expected):
     # What TensorFlow Serving and `saved_model_cli run` do.
-    assert _run_child(TF1_LOADER, export_dir, tmp_path) == expected
+    assert loaded["tf1"] == expected
 
 
 def test_export_writes_numbered_versions_and_refuses_to_overwrite(export_dir, tmp_path, capsys):
@@ -181,9 +139,7 @@ def test_saved_model_cli_command_of_the_readme(export_dir, tmp_path):
     argv = _readme_command("saved_model_cli import main")
     assert argv[0] == "python" and "exports/pt_en/1" in argv
     argv = [sys.executable, *[str(export_dir) if a == "exports/pt_en/1" else a for a in argv[1:]]]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(argv, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sentence = re.search(r"text=\[\"(.*?)\"\]", " ".join(argv)).group(1)
     beam = re.search(r"beam_size=(\d+)", " ".join(argv)).group(1)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from _inference_run import corpus_pairs, trained_translator
-from conftest import make_model
+from helpers.models import make_model
+from helpers.runs import corpus_pairs, trained_translator
 
 from tf_transformer.constants import END_ID, PAD_ID, START_ID
 from tf_transformer.inference import (

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from _inference_run import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+from helpers.runs import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_translator
+from helpers.shared import copy_of
 
 from tf_transformer import cli
 from tf_transformer import run_dir as rd
@@ -149,8 +150,8 @@ def test_corpus_scores_report_sacrebleu_signatures():
         corpus_scores(["a"], [])
 
 
-def test_cli_evaluate_writes_metrics(capsys):
-    path = trained_run_dir()
+def test_cli_evaluate_writes_metrics(capsys, tmp_path):
+    path = copy_of("inference_run", tmp_path / "run")  # evaluate writes metrics.json into the run
     assert (
         cli.main(
             [

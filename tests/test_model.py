@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_model, max_abs_diff, random_ids
+from helpers.models import make_model, max_abs_diff, random_ids
 
 from tf_transformer.layers import AttentionOutput
 

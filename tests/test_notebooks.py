@@ -7,6 +7,9 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from helpers.runs import runs_for
+
+pytestmark = pytest.mark.independent  # the tests share no fixture
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
@@ -33,9 +36,11 @@ def test_committed_notebook_matches_source_and_has_outputs(source):
     assert not [o for o in outputs if o.get("output_type") == "error"]
 
 
+@pytest.mark.slow  # a kernel each
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_notebook_runs_in_fast_mode(source, monkeypatch):
+def test_notebook_runs_in_fast_mode(source, monkeypatch, tmp_path):
     monkeypatch.setenv("TF_TRANSFORMER_FAST", "1")
+    monkeypatch.setenv("TF_TRANSFORMER_RUNS", str(runs_for(source, tmp_path / "runs")))
     notebook = build.execute(source, timeout=900)
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     for noise in ("oneDNN", "cuda_", "WARNING:tensorflow", "WARNING:absl"):

@@ -1,6 +1,6 @@
 """Damaged run directories: one line that names the file and says what to do, never a traceback.
 
-Each test copies the shared trained run (``tests/_inference_run.py``) and damages the copy.
+Each test copies the shared trained run (``helpers.runs.trained_run_dir``) and damages the copy.
 """
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from _inference_run import trained_run_dir
+from helpers.runs import trained_run_dir
 from tf_transformer import Transformer, TransformerConfig, cli, files
 from tf_transformer import run_dir as rd
 from tf_transformer.check import check_run

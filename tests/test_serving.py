@@ -2,7 +2,7 @@
 
 The server runs the way a user starts it (``python -m tf_transformer serve``,
 which replaces itself with ``server.py``) on a free port of 127.0.0.1, over an
-export of the tiny trained model of ``_inference_run``. Every answer is
+export of the tiny trained model of ``helpers.runs``. Every answer is
 compared with the same SavedModel loaded in this process. The page is loaded in
 a real headless Chromium (``_browser``).
 """
@@ -30,9 +30,8 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from _browser import Browser
-from _inference_run import BAD_INPUTS, corpus_pairs, trained_translator
-from test_inference_export import exported
+from helpers.browser import Browser
+from helpers.runs import BAD_INPUTS, corpus_pairs, exported, trained_translator
 
 from tf_transformer import cli
 from tf_transformer.serving import server as serving
@@ -160,9 +159,9 @@ class Servers:
 def export_base():
     """A TensorFlow Serving base folder: ``pt_en/1`` holds the SavedModel (``tf-transformer export``'s).
 
-    The session's one export (``test_inference_export.exported``), read only here.
+    The session's one export (``helpers.runs.exported``), read only here.
     """
-    version = exported()[0]
+    version = exported()
     assert version.parent.name == MODEL
     return version.parent
 

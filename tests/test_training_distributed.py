@@ -15,17 +15,12 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
+from helpers.runs import smoke
 
-ARGS = dict(
-    train_examples=256,
-    validation_examples=0,
-    batch_tokens=512,
-    max_length=32,
-    steps_per_epoch=1,
-    max_steps=4,
-    seed=7,
-    verbose=0,
-)
+pytestmark = [pytest.mark.slow, pytest.mark.independent]  # processes that train; no fixture shared
+
+ARGS = smoke(validation_examples=0, steps_per_epoch=1, max_steps=4, seed=7)
 
 MIRRORED = textwrap.dedent("""
     import json, sys
@@ -95,14 +90,6 @@ MIRRORED = textwrap.dedent("""
     print("RESULT", json.dumps(out))
 """)
 
-WORKER = textwrap.dedent("""
-    import json, sys
-    import tf_transformer
-    from tf_transformer.training import train
-    result = train("tiny", sys.argv[1], strategy="multiworker", **json.loads(sys.argv[2]))
-    print("STEPS", result.steps)
-""")
-
 
 def _env(**extra):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
@@ -151,39 +138,6 @@ def _free_ports(n):
     return ports
 
 
-def test_two_multiworker_processes_train_together_and_the_chief_checkpoints(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    args = json.dumps({**ARGS, "max_steps": 3, "steps_per_epoch": 3, "seed": None})
-    run_dir = tmp_path / "run"
-    procs = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(run_dir), args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=_env(TF_CONFIG=tf_config),
-            )
-        )
-    outputs = []
-    try:
-        for proc in procs:
-            outputs.append(proc.communicate(timeout=400))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (out, err) in zip(procs, outputs):
-        assert proc.returncode == 0, err[-3000:]
-        assert "STEPS 3" in out
-    assert (run_dir / "checkpoints" / "latest.weights.h5").is_file()
-    assert (run_dir / "model.weights.h5").is_file()
-    history = json.loads((run_dir / "history.json").read_text())
-    assert [e["step"] for e in history] == [3]
-
-
 def _start_workers(run_dir, flags, workers):
     command = [sys.executable, "-m", "tf_transformer", "train", "--preset=tiny", f"--run-dir={run_dir}"]
     command += [f"--{name.replace('_', '-')}={value}" for name, value in flags.items()]
@@ -210,8 +164,13 @@ def _finish(procs, timeout=400):
                 proc.kill()
 
 
-def test_a_signal_to_the_chief_stops_every_worker_at_one_saved_step(tmp_path):
-    """SIGTERM to the chief alone: both workers stop at the same step, the chief saves it, a rerun resumes."""
+def test_two_workers_train_together_stop_together_and_resume_to_the_end(tmp_path):
+    """Two MultiWorkerMirroredStrategy processes on 127.0.0.1 (one cluster start, then one more).
+
+    They train together until SIGTERM reaches the chief alone; both stop at the same step, the
+    chief saves it; the same command resumes both there, and they finish with the chief's
+    checkpoints and final weights written.
+    """
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     flags = {**ARGS, "steps_per_epoch": 2, "max_steps": 400, "backup_every": 0}
     flags.pop("seed")
@@ -232,9 +191,12 @@ def test_a_signal_to_the_chief_stops_every_worker_at_one_saved_step(tmp_path):
 
     procs = _start_workers(run_dir, {**flags, "max_steps": step + 3}, workers)
     outputs = _finish(procs)
-    for proc, (_, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
+        assert f"done: {step + 3} steps" in out
     assert f"resuming {run_dir} at step {step} of {step + 3}" in outputs[0][0]
+    assert (run_dir / "checkpoints" / "latest.weights.h5").is_file()
+    assert (run_dir / "model.weights.h5").is_file()
     history = json.loads((run_dir / "history.json").read_text())
     steps = [e["step"] for e in history]
     assert steps == list(range(2, step + 3, 2)) + [step + 3], steps

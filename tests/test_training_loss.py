@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_model
+from helpers.models import make_model
 
 from tf_transformer.training import (
     AveragingAdam,
@@ -78,7 +78,9 @@ def test_optimizer_is_the_papers_adam():
 
 def _compiled_tiny(ema_momentum):
     model = make_model()
-    model.compile(optimizer=make_optimizer(32, warmup_steps=2, ema_momentum=ema_momentum), loss=masked_loss)
+    optimizer = make_optimizer(32, warmup_steps=2, ema_momentum=ema_momentum)
+    model.compile(optimizer=optimizer, loss=masked_loss, jit_compile=False)
+    optimizer.build(model.trainable_variables)  # as `train` does: the step is then traced once
     rng = np.random.default_rng(0)
     x = (rng.integers(1, 37, (4, 6)).astype("int32"), rng.integers(1, 41, (4, 5)).astype("int32"))
     y = rng.integers(1, 41, (4, 5)).astype("int32")
@@ -236,7 +238,7 @@ def test_keras_counts_the_loss_once_without_an_extra_mask(rng):
     def loss(y, p):
         return masked_loss(y, p)
 
-    model.compile(optimizer="adam", loss=loss, metrics=[MaskedAccuracy()])
+    model.compile(optimizer="adam", loss=loss, metrics=[MaskedAccuracy()], jit_compile=False)
     ctx = tf.constant(np.pad(rng.integers(1, 37, (4, 6)), ((0, 0), (0, 3))).astype("int32"))
     tgt = rng.integers(1, 41, (4, 7)).astype("int32")
     tgt[1, 2:] = 0

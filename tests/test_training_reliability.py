@@ -16,12 +16,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import h5py
 import keras
 import numpy as np
 import pytest
+from helpers.runs import smoke, smoke_flags
 
 from tf_transformer import files
 from tf_transformer import run_dir as rd
@@ -30,24 +32,19 @@ from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training.callbacks import StepBackup, TrainingInterrupted
 from tf_transformer.training.loop import prepare_run
 
+pytestmark = pytest.mark.slow  # trainings, signals and killed processes
+
 # Epochs of 4 steps, validation after each: small enough to be quick, long enough to interrupt
 # in the middle of an epoch and during its validation. Dropout on, so that resuming must also
 # restore the dropout masks' random stream (issue 17, item 8).
-QUICK = dict(
-    train_examples=256,
-    validation_examples=64,
-    batch_tokens=512,
-    max_length=32,
+QUICK = smoke(
     steps_per_epoch=4,
     max_steps=10,
     backup_every=0,  # only at epoch ends: a state saved mid-epoch can only come from a signal
     dropout_rate=0.1,
     seed=11,
-    verbose=0,
 )
-CLI_QUICK = [
-    f"--{name.replace('_', '-')}={value}" for name, value in QUICK.items() if name not in ("verbose",)
-]
+CLI_QUICK = smoke_flags({name: value for name, value in QUICK.items() if name != "verbose"})
 
 
 def train_command(path):
@@ -175,23 +172,64 @@ def test_a_time_limit_then_a_rerun_leaves_one_row_per_epoch(reference, tmp_path)
     assert [e.get("partial", False) for e in history(path)] == [False, False, True]
 
 
-def test_kills_at_random_moments_lose_nothing(reference, tmp_path):
-    """SIGKILL a CLI training at a few moments, rerun until done: every epoch recorded exactly once."""
+# The child: `tf-transformer train` of QUICK's run in a fresh process that SIGKILLs itself at the
+# moment $KILL_AT names: `step:N` after optimizer step N, `validation:N` as the validation after
+# step N begins, `writing:NAME` halfway through writing a file whose name contains NAME.
+KILLED_TRAIN = textwrap.dedent("""
+    import os, signal, sys
+    import keras
+    from tf_transformer import cli, files
+    from tf_transformer.training import loop
+
+    where, at = os.environ["KILL_AT"].split(":")
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    class KillAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if where == "step" and int(self.model.optimizer.iterations.numpy()) == int(at):
+                die()
+
+        def on_test_batch_begin(self, batch, logs=None):
+            if where == "validation" and int(self.model.optimizer.iterations.numpy()) == int(at):
+                die()
+
+    write = files._write_bytes
+
+    def write_half_then_die(path, data):
+        if where == "writing" and at in path.name:
+            write(path, data[: len(data) // 2])
+            die()
+        write(path, data)
+
+    files._write_bytes = write_half_then_die
+    train = loop.train
+    loop.train = lambda *args, callbacks=None, **kwargs: train(*args, callbacks=[KillAt()], **kwargs)
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+def test_kills_inside_training_lose_nothing(reference, tmp_path, capsys):
+    """SIGKILL a CLI training at three moments of its own progress, rerun: every epoch exactly once.
+
+    Mid-epoch (step 6: the last backup is step 4's), during the validation after step 8 (the
+    epoch's backup comes after it), and halfway through writing that backup (step 4's stays);
+    then the same command finishes the run as an uninterrupted one would have.
+    """
     path = tmp_path / "run"
-    command = train_command(path)
-    rng = np.random.default_rng(0)
-    for delay in rng.uniform(6.0, 25.0, size=3):  # after start-up, somewhere in the training
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert [(e["epoch"], e["step"]) for e in history(path)] == [(1, 4), (2, 8), (3, 10)]
+    argv = [sys.executable, "-c", KILLED_TRAIN, "train", "--preset=tiny", f"--run-dir={path}", *CLI_QUICK]
+    for moment in ("step:6", "validation:8", f"writing:{StepBackup.FILE.split('.')[0]}"):
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=600, env={**os.environ, "KILL_AT": moment}
+        )
+        assert proc.returncode == -signal.SIGKILL, f"not killed at {moment}: {proc.stderr[-3000:]}"
+        assert StepBackup.read_info(path / rd.BACKUP_DIR)["step"] == 4, moment
+    assert [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]  # the half-written backup
+    result = train("tiny", path, **QUICK)  # the same run again (here in this process)
+    assert f"resuming {path} at step 4 of 10" in capsys.readouterr().out
+    assert_same_as_reference(path, result, reference)  # every epoch once, the same weights
     assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]  # no orphans left
-    run = load_run(path)
-    for got, want in zip(weights_of(run.model), weights_of(load_run(reference[0]).model)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)  # (as above)
 
 
 def test_the_command_line_stops_cleanly_on_sigint_and_sigterm(tmp_path):
@@ -288,8 +326,7 @@ def test_a_real_full_disk_ends_with_one_line_and_exit_1(tmp_path):
         assert "the disk is full" in proc.stderr and "Traceback" not in proc.stderr
         assert not [p for p in path.rglob(f"*{files.TEMPORARY_MARK}*")]
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
-        again = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        assert again.returncode == 0, again.stderr[-3000:]
+        assert train("tiny", path, **QUICK).steps == 10  # space freed: it resumes (in this process)
         assert [e["step"] for e in history(path)] == [4, 8, 10]
     finally:
         subprocess.run(["umount", str(mount)])

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers.runs import smoke
 
 from tf_transformer import Transformer, cli, files
 from tf_transformer import run_dir as rd
@@ -19,18 +20,10 @@ from tf_transformer.training import AveragingAdam, TrainConfig, train
 from tf_transformer.training import callbacks as cb
 from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
 
-# A few steps on a slice of the embedded corpus: enough to exercise everything, fast on 2 cores.
-QUICK = dict(
-    train_examples=256,
-    validation_examples=64,
-    batch_tokens=512,
-    max_length=32,
-    steps_per_epoch=3,
-    max_steps=7,
-    backup_every=2,
-    seed=7,
-    verbose=0,
-)
+pytestmark = pytest.mark.slow  # trainings
+
+# The smoke recipe in epochs of 3 steps with a backup every 2: a resume can start mid-epoch.
+QUICK = smoke(steps_per_epoch=3, max_steps=7, backup_every=2, seed=7)
 
 
 class StepLosses(keras.callbacks.Callback):
@@ -172,7 +165,7 @@ def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):
     guard = TerminateOnNaN()
     backup = StepBackup(tmp_path / "backup", every=1, guard=guard)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss=lambda y, p: tf.reduce_mean(p) * float("nan"))
+    model.compile(optimizer="sgd", loss=lambda y, p: tf.reduce_mean(p) * float("nan"), jit_compile=False)
     x = np.ones((8, 2), "float32")
     model.fit(x, x[:, :1], batch_size=2, epochs=3, callbacks=[guard, backup], verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 1  # stopped after the first bad step

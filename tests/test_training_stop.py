@@ -15,6 +15,7 @@ import re
 
 import keras
 import pytest
+from helpers.runs import smoke, smoke_flags
 
 from tf_transformer import cli
 from tf_transformer import run_dir as rd
@@ -24,17 +25,7 @@ from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.callbacks import HistoryFile, QualityStop, StepBackup
 
 # Epochs of 3 steps, validation after each, room for 10 epochs: a stop is what ends these runs.
-QUICK = dict(
-    train_examples=256,
-    validation_examples=64,
-    batch_tokens=512,
-    max_length=32,
-    steps_per_epoch=3,
-    max_steps=30,
-    backup_every=0,
-    seed=5,
-    verbose=0,
-)
+QUICK = smoke(steps_per_epoch=3, max_steps=30, backup_every=0, seed=5)
 
 
 def history(path):
@@ -211,7 +202,7 @@ def test_patience_stops_a_run_that_no_longer_learns_and_the_rerun_agrees(tmp_pat
 
 @pytest.mark.slow
 def test_the_command_line_says_why_it_stopped(tmp_path, capsys):
-    flags = [f"--{name.replace('_', '-')}={value}" for name, value in QUICK.items()]
+    flags = smoke_flags(QUICK)
     argv = ["train", "--preset=tiny", f"--run-dir={tmp_path / 'run'}", *flags, "--stop-at-accuracy=0.001"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
@@ -236,10 +227,11 @@ def test_the_demo_trains_to_a_target_and_refuses_a_bad_one_before_any_work(tmp_p
 @pytest.mark.slow
 def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys):
     # The whole main job on the tiny preset with one layer, its training cut to a few seconds by
-    # the cap.
+    # the cap, scored on the first 16 sentences of each split (a whole split: test_inference_cli),
+    # with the session's prepared corpus (preparing it: test_data_tfds).
     run = tmp_path / "run"
     argv = ["demo", "--preset", "tiny", "--num-layers", "1", "--minutes", "0.1", "--run-dir", str(run)]
-    assert cli.main([*argv, "--data-dir", str(tmp_path / "data"), "--examples", "2"]) == 0
+    assert cli.main([*argv, "--examples", "2", "--limit", "16"]) == 0
     out = capsys.readouterr().out
     for title in ("1. data", "2. training", "3. evaluation (sacreBLEU)", "4. export, reload, translate"):
         assert f"== {title} " in out
@@ -250,7 +242,9 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
         last,
     ), last
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics) == {"test/greedy", "test/beam4", "generalization/greedy", "generalization/beam4"}
+    keys = ("test/greedy", "test/beam4", "generalization/greedy", "generalization/beam4")
+    assert set(metrics) == {f"{key}/limit-16" for key in keys}
+    assert all(entry["sentences"] == 16 for entry in metrics.values())
     assert (run / "export" / "1" / "saved_model.pb").is_file()
     info = json.loads((run / rd.RUN_FILE).read_text())
     recipe = info["train"]

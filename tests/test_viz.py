@@ -15,8 +15,8 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from _browser import Browser
-from conftest import make_model
+from helpers.browser import Browser
+from helpers.models import make_model
 
 from tf_transformer.data import load_tokenizers
 from tf_transformer.inference import Translator
