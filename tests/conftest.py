@@ -37,6 +37,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "independent: the module's tests share no fixture, so each may run on any xdist worker"
     )
+    config.addinivalue_line(
+        "markers", "shared(*names): the shared artifacts (tests/helpers/build.py) the tests read"
+    )
     config.pluginmanager.register(suite.Bookkeeper(config), "tf_transformer_suite")
     if os.environ.get(shared.ENV):  # an xdist worker: the controller made the folders
         return
@@ -76,6 +79,15 @@ def pytest_sessionstart(session):
     from tf_transformer.data.tfds_embedded import prepared_builder
 
     prepared_builder(str(data_root()))
+
+
+def pytest_collection_finish(session):
+    """Start building the shared artifacts the selected tests read, before the first test runs."""
+    names = {name for item in session.items for mark in item.iter_markers("shared") for name in mark.args}
+    unknown = names - set(shared.RECIPES)
+    if unknown:
+        raise pytest.UsageError(f"pytest.mark.shared names no artifact: {sorted(unknown)}")
+    shared.prefetch(names)
 
 
 @pytest.fixture(autouse=True)

@@ -48,6 +48,7 @@ def test_each_notebook_ends_with_two_to_four_exercises_and_points_to_their_solut
 
 
 @pytest.mark.slow  # a fresh process each
+@pytest.mark.shared("course_runs")  # the solutions of 9 and 10 load them
 @pytest.mark.parametrize("source", COURSE, ids=lambda p: p.stem)
 def test_worked_solutions_run_and_their_checks_hold(source, tmp_path):
     solution = SOLUTIONS / source.name

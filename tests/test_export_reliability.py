@@ -27,7 +27,8 @@ from tf_transformer import run_dir as rd
 from tf_transformer.inference import export
 from tf_transformer.inference.search import beam_limit_message
 
-pytestmark = pytest.mark.slow  # subprocesses that export and load SavedModels
+# Subprocesses that export and load SavedModels, from the session's export.
+pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]
 
 # The child: `tf-transformer export` in a fresh process. It says START once it runs; with
 # DIE_WRITING_SAVED_MODEL set it kills itself as TensorFlow starts writing saved_model.pb, when the

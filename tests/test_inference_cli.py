@@ -14,6 +14,8 @@ from helpers.runs import trained_run_dir, trained_translator
 from tf_transformer import cli
 from tf_transformer.inference.evaluate import EAGER_UP_TO, decoding_mode
 
+pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
+
 
 def test_translate_decodes_each_input_line_on_its_own(monkeypatch, capsys):
     path = str(trained_run_dir())

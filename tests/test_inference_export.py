@@ -2,24 +2,22 @@
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import json
 import pathlib
 import re
 import shlex
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import tensorflow as tf
-from helpers.processes import NO_TF_TRANSFORMER, child_env, fresh_python
+from helpers.processes import child_env, loaded_translations
 from helpers.runs import BAD_INPUTS, corpus_pairs, exported, trained_run_dir, trained_translator
 from helpers.shared import build_log
 
 from tf_transformer import cli
 from tf_transformer.inference.export import ExportExistsError, export_translator, next_version, version_path
 
-pytestmark = pytest.mark.slow  # fresh processes load the export
+pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]  # fresh processes load it
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -29,29 +27,6 @@ INPUTS = (
     + [b"O gato \xff dorme.", b"\xc3"]
     + [pt.encode("utf-8") for pt, _ in corpus_pairs(count=4)]
 )
-
-# Both loaders, one after the other, in one fresh process: what `tf.saved_model.load` gives (TF2),
-# and what TensorFlow Serving and `saved_model_cli run` do (the TF1 session loader).
-LOADERS = NO_TF_TRANSFORMER + textwrap.dedent("""
-    def hexes(strings):
-        return [t.hex() for t in strings]
-
-    loaded = tf.saved_model.load(export_dir)
-    greedy = loaded.signatures["serving_default"](text=tf.constant(texts))["translation"]
-    beam = loaded.signatures["beam_search"](text=tf.constant(texts), beam_size=tf.constant(4))
-    tf2 = {"greedy": hexes(greedy.numpy()), "beam": hexes(beam["translation"].numpy())}
-
-    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
-        results = {}
-        for key, feeds in [("serving_default", {}), ("beam_search", {"beam_size": 4})]:
-            signature = meta_graph.signature_def[key]
-            feed = {signature.inputs["text"].name: texts}
-            feed.update({signature.inputs[k].name: v for k, v in feeds.items()})
-            results[key] = session.run(signature.outputs["translation"].name, feed)
-    tf1 = {"greedy": hexes(results["serving_default"]), "beam": hexes(results["beam_search"])}
-    print(json.dumps({"tf2": tf2, "tf1": tf1}))
-""")
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +51,7 @@ def expected():
 @pytest.fixture(scope="module")
 def loaded(export_dir, tmp_path_factory):
     """Each loader's translations of ``INPUTS`` in a fresh process without our package."""
-    hexes = json.dumps([t.hex() for t in INPUTS])
-    result = fresh_python(LOADERS, export_dir, hexes, cwd=tmp_path_factory.mktemp("loaders"))
-    return {
-        loader: {search: [bytes.fromhex(t) for t in texts] for search, texts in searches.items()}
-        for loader, searches in result.items()
-    }
+    return loaded_translations(export_dir, INPUTS, cwd=tmp_path_factory.mktemp("loaders"))
 
 
 def test_tf2_loader_matches_translator(loaded, expected):

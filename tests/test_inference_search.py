@@ -15,6 +15,8 @@ from tf_transformer.inference import (
     sequence_log_probs,
 )
 
+pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
+
 
 @pytest.fixture(scope="module")
 def translator():

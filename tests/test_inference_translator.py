@@ -15,6 +15,8 @@ from tf_transformer import run_dir as rd
 from tf_transformer.inference import Translator, corpus_scores
 from tf_transformer.run_dir import load_run
 
+pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
+
 
 @pytest.fixture(scope="module")
 def translator():

@@ -37,6 +37,7 @@ def test_committed_notebook_matches_source_and_has_outputs(source):
 
 
 @pytest.mark.slow  # a kernel each
+@pytest.mark.shared("course_runs")  # notebooks 7, 9 and 10 load them
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_notebook_runs_in_fast_mode(source, monkeypatch, tmp_path):
     monkeypatch.setenv("TF_TRANSFORMER_FAST", "1")

@@ -17,6 +17,8 @@ from tf_transformer import run_dir as rd
 from tf_transformer.check import check_run
 from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
 
+pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
+
 
 @pytest.fixture
 def run(tmp_path):

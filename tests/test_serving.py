@@ -36,7 +36,7 @@ from helpers.runs import BAD_INPUTS, corpus_pairs, exported, trained_translator
 from tf_transformer import cli
 from tf_transformer.serving import server as serving
 
-pytestmark = pytest.mark.slow  # subprocesses and a browser
+pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]  # servers and a browser
 
 MODEL = "pt_en"
 PREDICT = f"/v1/models/{MODEL}:predict"

@@ -52,3 +52,38 @@ def fresh_python(code, *args, cwd):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# Both loaders, one after the other, in one fresh process: what `tf.saved_model.load` gives (TF2),
+# and what TensorFlow Serving and `saved_model_cli run` do (the TF1 session loader).
+LOADERS = NO_TF_TRANSFORMER + textwrap.dedent("""
+    def hexes(strings):
+        return [t.hex() for t in strings]
+
+    loaded = tf.saved_model.load(export_dir)
+    greedy = loaded.signatures["serving_default"](text=tf.constant(texts))["translation"]
+    beam = loaded.signatures["beam_search"](text=tf.constant(texts), beam_size=tf.constant(4))
+    tf2 = {"greedy": hexes(greedy.numpy()), "beam": hexes(beam["translation"].numpy())}
+
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
+        results = {}
+        for key, feeds in [("serving_default", {}), ("beam_search", {"beam_size": 4})]:
+            signature = meta_graph.signature_def[key]
+            feed = {signature.inputs["text"].name: texts}
+            feed.update({signature.inputs[k].name: v for k, v in feeds.items()})
+            results[key] = session.run(signature.outputs["translation"].name, feed)
+    tf1 = {"greedy": hexes(results["serving_default"]), "beam": hexes(results["beam_search"])}
+    print(json.dumps({"tf2": tf2, "tf1": tf1}))
+""")
+
+
+def loaded_translations(export_dir, texts, *, cwd) -> dict:
+    """``{"tf2"|"tf1": {"greedy"|"beam": [bytes, ...]}}``: an export's translations of ``texts``
+    (str or bytes), through both loaders, in one fresh process that cannot import our package."""
+    encoded = [t.encode("utf-8") if isinstance(t, str) else t for t in texts]
+    result = fresh_python(LOADERS, export_dir, json.dumps([t.hex() for t in encoded]), cwd=cwd)
+    return {
+        loader: {search: [bytes.fromhex(t) for t in found] for search, found in searches.items()}
+        for loader, searches in result.items()
+    }

@@ -11,7 +11,9 @@ returns ``<folder>/<name>``, building it on first use:
   waits for the first and then reads the same folder.
 
 Tests read shared artifacts and never write into them: a test that changes a run copies it
-into its own ``tmp_path`` first (``copy_of``).
+into its own ``tmp_path`` first (``copy_of``). A module names the artifacts its tests read
+(``pytestmark = pytest.mark.shared("course_runs")``), and each worker starts building them as
+soon as it has collected its tests (``prefetch``), beside the tests that need nothing.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ENV = "TF_TRANSFORMER_TEST_SHARED"
 TESTS = pathlib.Path(__file__).resolve().parents[1]
-# What each recipe of ``helpers.build`` reads: built first, passed after its output folder.
+# The recipes of ``helpers.build``, and what each reads (built first, passed after its folder).
+RECIPES = ("inference_run", "inference_export", "course_runs")
 NEEDS = {"inference_export": ("inference_run",)}
 
 
@@ -83,3 +87,22 @@ def copy_of(name: str, destination: pathlib.Path) -> pathlib.Path:
     """A private copy of a shared artifact, for a test that writes into it."""
     shutil.copytree(artifact(name), destination)
     return destination
+
+
+def prefetch(names) -> list[threading.Thread]:
+    """Start building ``names`` now, each in a background thread, so that the tests that need them
+    later find them built instead of waiting (the other worker may be building one: the lock
+    makes the second asker wait for it, and a failed build is raised again by the test's own call)."""
+    threads = []
+    for name in sorted(set(names)):
+
+        def build(name=name):
+            try:
+                artifact(name)
+            except Exception:  # noqa: BLE001 (the test that needs it builds it again and says why)
+                pass
+
+        thread = threading.Thread(target=build, name=f"prefetch {name}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
