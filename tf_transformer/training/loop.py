@@ -30,6 +30,7 @@ Three ideas hold it together:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -233,6 +234,25 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
     # (A multi-worker strategy must come before any op.)
     strategy = make_strategy(config.strategy, timeout=config.cluster_timeout)
     chief = is_chief(strategy)
+    # The chief holds run_dir before it reads it: a second training started at the same moment
+    # stops here, instead of reading a directory the first one is writing. (The others write
+    # elsewhere.) A check that fails releases it, and removes the directory if it made it.
+    made = not run_path.exists()
+    lock = files.RunLock(run_path)
+    if chief:
+        lock.acquire()
+    try:
+        return _plan(config, run_path, strategy, chief, lock)
+    except BaseException:
+        lock.release()
+        if made and chief:
+            with contextlib.suppress(OSError):
+                (run_path / files.RunLock.NAME).unlink()
+                run_path.rmdir()
+        raise
+
+
+def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lock) -> Plan:
     previous = _previous_run(run_path, chief)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
@@ -245,11 +265,9 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
             _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
         )
         config = dataclasses.replace(config, steps_per_epoch=counted)
-    lock = files.RunLock(run_path)  # (taken by the chief only: the others write elsewhere)
     if previous is not None and _has_trained(run_path):  # a run that never took a step is redone
         _check_same_run(run_path, previous, config, model_config)
     if chief:
-        lock.acquire()  # before the first write; a second training into run_dir stops here
         files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
         source_language, target_language = config.dataset.languages
         rd.write_run_info(
