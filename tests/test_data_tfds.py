@@ -137,7 +137,8 @@ def test_prepare_learns_a_tfds_datasets_vocabularies_into_the_data_dir(tmp_path,
         summary = prepare(TED, data_dir=tmp_path, vocab_size=200)
     assert summary["vocab_built"] and summary["languages"] == {"source": "pt", "target": "en"}
     vocab_dir = tmp_path / "tf_transformer" / "tfds" / "ted_hrlr_translate_pt_to_en" / "vocab"
-    assert summary["vocab"] == {"source": str(vocab_dir / "pt.txt"), "target": str(vocab_dir / "en.txt")}
+    assert summary["tokenizer"] == "sentencepiece"  # any corpus but the embedded one
+    assert summary["vocab"] == {"source": str(vocab_dir / "pt.model"), "target": str(vocab_dir / "en.model")}
     assert set(summary["splits"]) == {"train", "validation", "test"}
     assert set(summary["round_trip"]) == {"source", "target"}
 

@@ -1,4 +1,4 @@
-"""Your own parallel corpus: read, clean, carve and cache ``tsv:`` and ``text:`` files.
+"""A corpus on this machine: read, clean, carve and cache ``tsv:``, ``text:`` and ``gettext:`` files.
 
 :func:`prepare_local` reads the files a spec names (see
 :mod:`~tf_transformer.data.spec`), keeps the usable pairs and writes them as
@@ -22,6 +22,12 @@ Bad lines never stop the run; each is skipped and counted by kind:
 - ``duplicate``: the same (source, target) pair again;
 - ``unpaired``: line-aligned files of different lengths leave lines without
   a partner.
+
+Gettext catalogs add their own kinds (the header, untranslated, fuzzy and
+identical entries; see :mod:`~tf_transformer.data.catalogs`), and count what
+they change but keep (plural forms left out, contexts dropped, accelerators
+removed) under ``changed``; ``corpus.json`` lists every catalog read, with its
+pairs and its SHA-256, so a run says what it was trained on.
 
 Whitespace inside a side is normalised (runs of spaces, tabs and line breaks
 become one space). When the files give no validation or test split, they are
@@ -50,6 +56,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer.constants import TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
+from tf_transformer.data import catalogs
 from tf_transformer.data._paths import cache_dir
 from tf_transformer.data.spec import DatasetSpec
 
@@ -104,7 +111,7 @@ def prepared_path(spec: DatasetSpec | str, data_dir=None) -> pathlib.Path:
     """Where :func:`prepare_local` keeps ``spec``'s files (hashes them; writes nothing)."""
     spec = DatasetSpec.parse(spec).unreversed()
     if not spec.is_local:
-        raise ValueError(f"{spec.name} is not a local corpus (tsv:PATH or text:SRC,TGT)")
+        raise ValueError(f"{spec.name} is not a local corpus (tsv:PATH, text:SRC,TGT or gettext:...)")
     files = split_files(spec)
     rules = {
         "format": FORMAT,
@@ -114,8 +121,11 @@ def prepared_path(spec: DatasetSpec | str, data_dir=None) -> pathlib.Path:
         "columns": [spec.source_column, spec.target_column],
         "files": {split: [file_sha256(p) for p in paths] for split, paths in files.items()},
     }
+    if spec.kind == "gettext":
+        rules["gettext_rules"] = catalogs.RULES
     key = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "+".join(p.name for p in spec.paths))[:60]
+    names = [f"gettext-{spec.languages[1]}"] if spec.kind == "gettext" else [p.name for p in spec.paths]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "+".join(names))[:60]
     return cache_dir(data_dir) / "local" / f"{slug}-{key}"
 
 
@@ -264,6 +274,14 @@ def _records(spec: DatasetSpec, paths: tuple[pathlib.Path, ...]):
     return _text_records(*paths)
 
 
+def _skip_kinds(spec: DatasetSpec) -> dict[str, int]:
+    """``{kind: 0}`` for every kind of line ``spec``'s reader can skip."""
+    kinds = SKIP_KINDS + (
+        tuple(k for k in catalogs.SKIPPED if k not in SKIP_KINDS) if spec.kind == "gettext" else ()
+    )
+    return dict.fromkeys(kinds, 0)
+
+
 def clean(records, skipped: dict[str, int], seen: set[bytes]) -> Iterator[tuple[str, str]]:
     """The usable pairs of ``records``; counts every skipped line in ``skipped``.
 
@@ -313,17 +331,31 @@ def _build_atomically(spec: DatasetSpec, path: pathlib.Path) -> None:
 def _build(spec: DatasetSpec, out: pathlib.Path) -> dict:
     files = split_files(spec)
     carve = [s for s in (VALIDATION_SPLIT, TEST_SPLIT) if s not in files]
-    skipped = dict.fromkeys(SKIP_KINDS, 0)
+    skipped = _skip_kinds(spec)
     sizes = {}
+    extra = {}
     for split, paths in files.items():
         with gzip.open(out / f"{split}.tsv.gz", "wt", encoding="utf-8", newline="\n") as f:
             sizes[split] = 0
+            if spec.kind == "gettext":  # one catalog after the other, to count each one's pairs
+                changed, seen, read = dict.fromkeys(catalogs.CHANGED, 0), set(), []
+                for path in paths:
+                    kept = 0
+                    for source, target in clean(catalogs.records([path], changed), skipped, seen):
+                        f.write(f"{source}\t{target}\n")
+                        kept += 1
+                    read.append(
+                        {"name": path.name, "path": str(path), "pairs": kept, "sha256": file_sha256(path)}
+                    )
+                    sizes[split] += kept
+                extra = {"changed": changed, "catalogs": read}
+                continue
             for source, target in clean(_records(spec, paths), skipped, set()):
                 f.write(f"{source}\t{target}\n")
                 sizes[split] += 1
     if carve:
         sizes.update(_carve(out, carve, sizes[TRAIN_SPLIT]))
-    return {
+    return extra | {
         "format": FORMAT,
         "spec": spec.to_dict(),
         "languages": list(spec.corpus_languages),

@@ -10,6 +10,10 @@ One string names a corpus, everywhere (``--dataset`` on ``prepare``,
                                         ``PATH.csv`` is read as CSV; either may be ``.gz``
 ``text:SRC_PATH,TGT_PATH``              two line-aligned files, line *i* of one
                                         translating line *i* of the other
+``gettext:LANG``                        the machine's gettext catalogs for LANG
+                                        (``/usr/share/locale/LANG/LC_MESSAGES/*.mo``):
+                                        English -> LANG, as their translators wrote it
+``gettext:PATH``                        one ``.mo``/``.po`` catalog, or a folder of them
 ======================================  ==============================================
 
 A TSV/CSV file gives one pair a line; ``source_column`` and ``target_column``
@@ -22,8 +26,9 @@ TED archive do (``train.pt`` + ``train.en``: source ``pt``, target ``en``).
 When the two files are called ``train.SRC`` and ``train.TGT`` and
 ``validation.*`` (or ``dev.*`` / ``valid.*``) and ``test.*`` files with the
 same suffixes sit beside them, those are the splits. Otherwise, and for a
-TSV file, validation and test are carved out of the one file by a hash of the
-source sentence, so every rerun carves the same way.
+TSV file and for gettext catalogs (see :mod:`~tf_transformer.data.catalogs`),
+validation and test are carved out of the one corpus by a hash of the source
+sentence, so every rerun, on every machine, carves the same way.
 
 ``reverse=True`` swaps the two sides: the embedded corpus reversed is en→pt.
 
@@ -55,11 +60,15 @@ EMBEDDED = "embedded"
 EMBEDDED_TFDS_NAME = "embedded_pt_en"
 TSV_PREFIX = "tsv:"
 TEXT_PREFIX = "text:"
-KINDS = ("embedded", "tfds", "tsv", "text")
+GETTEXT_PREFIX = "gettext:"
+KINDS = ("embedded", "tfds", "tsv", "text", "gettext")
+LOCAL_KINDS = ("tsv", "text", "gettext")
+# A gettext catalog's source language: programs are written in English.
+GETTEXT_SOURCE_LANGUAGE = "en"
 
 # A file suffix that reads as a language code ("pt", "en", "zh", "pt_BR", "zh-Hans"),
 # unlike the usual file extensions.
-_LANGUAGE_SUFFIX = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+_LANGUAGE_SUFFIX = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?(?:@[A-Za-z]+)?$")
 _NOT_LANGUAGES = {"txt", "tsv", "csv", "src", "tgt", "dat", "raw", "tok", "out"}
 _FILE_SUFFIXES = (".tsv", ".csv", ".txt", ".gz")
 
@@ -102,6 +111,16 @@ class DatasetSpec:
                     "text:SOURCE_PATH,TARGET_PATH (two paths, one comma)"
                 )
             name = TEXT_PREFIX + ",".join(str(_absolute(p)) for p in parts)
+        elif name.startswith(GETTEXT_PREFIX):
+            target = name[len(GETTEXT_PREFIX) :].strip()
+            if not target:
+                raise ValueError(
+                    "gettext: names a language (gettext:pt_BR, the machine's catalogs) or a "
+                    ".mo/.po file or folder (gettext:PATH)"
+                )
+            if not _LANGUAGE_SUFFIX.match(target):  # a path
+                target = str(_absolute(target))
+            name = GETTEXT_PREFIX + target
         elif name != EMBEDDED and (
             name.endswith(_FILE_SUFFIXES) or (name and pathlib.Path(name).expanduser().is_file())
         ):
@@ -125,27 +144,38 @@ class DatasetSpec:
     # ------------------------------------------------------------ what it names
     @property
     def kind(self) -> str:
-        """``"embedded"``, ``"tfds"``, ``"tsv"`` or ``"text"``."""
+        """``"embedded"``, ``"tfds"``, ``"tsv"``, ``"text"`` or ``"gettext"``."""
         if self.name == EMBEDDED:
             return "embedded"
-        if self.name.startswith(TSV_PREFIX):
-            return "tsv"
-        if self.name.startswith(TEXT_PREFIX):
-            return "text"
+        for prefix in (TSV_PREFIX, TEXT_PREFIX, GETTEXT_PREFIX):
+            if self.name.startswith(prefix):
+                return prefix[:-1]
         return "tfds"
 
     @property
     def is_local(self) -> bool:
-        """True for the user's own files (``tsv:`` and ``text:``)."""
-        return self.kind in ("tsv", "text")
+        """True for files on this machine (``tsv:``, ``text:`` and ``gettext:``), prepared by ``local``."""
+        return self.kind in LOCAL_KINDS
 
     @property
     def paths(self) -> tuple[pathlib.Path, ...]:
-        """The local files: one for ``tsv:``, (source, target) for ``text:``; ``()`` otherwise."""
+        """The local files: one for ``tsv:``, (source, target) for ``text:``, the catalogs for
+        ``gettext:`` (found now: a language's are every catalog the machine has); ``()`` otherwise.
+
+        Raises:
+            FileNotFoundError: ``gettext:`` names a language without catalogs here, or no catalog.
+        """
         if self.kind == "tsv":
             return (pathlib.Path(self.name[len(TSV_PREFIX) :]),)
         if self.kind == "text":
             return tuple(pathlib.Path(p) for p in self.name[len(TEXT_PREFIX) :].split(","))
+        if self.kind == "gettext":
+            from tf_transformer.data import catalogs
+
+            target = self.name[len(GETTEXT_PREFIX) :]
+            if _LANGUAGE_SUFFIX.match(target):
+                return tuple(catalogs.find_catalogs(target))
+            return tuple(catalogs.catalogs_in(pathlib.Path(target)))
         return ()
 
     @property
@@ -174,6 +204,8 @@ class DatasetSpec:
             return tuple(EMBEDDED_LANGUAGES)
         if self.kind == "tfds":
             return _tfds_languages(self.name)
+        if self.kind == "gettext":
+            return (GETTEXT_SOURCE_LANGUAGE, _gettext_language(self.name[len(GETTEXT_PREFIX) :]))
         if self.kind == "text":
             codes = tuple(_suffix(p) for p in self.paths)
             if (
@@ -218,8 +250,9 @@ class DatasetSpec:
             default=EMBEDDED,
             metavar="SPEC",
             help="embedded (default, ships with the package); a TFDS translation dataset such "
-            "as ted_hrlr_translate/pt_to_en; tsv:PATH (a TSV/CSV file, may be .gz); or "
-            "text:SRC_PATH,TGT_PATH (line-aligned files)",
+            "as ted_hrlr_translate/pt_to_en; tsv:PATH (a TSV/CSV file, may be .gz); "
+            "text:SRC_PATH,TGT_PATH (line-aligned files); gettext:LANG (this machine's gettext "
+            "catalogs, English -> LANG, e.g. gettext:pt_BR) or gettext:PATH (a .mo/.po file or folder)",
         )
         group.add_argument(
             "--source-column",
@@ -269,6 +302,18 @@ class DatasetSpec:
 
 def _absolute(path: str) -> pathlib.Path:
     return pathlib.Path(path.strip()).expanduser().absolute()
+
+
+@functools.cache
+def _gettext_language(target: str) -> str:
+    """The language of ``gettext:TARGET``: the code itself, or what its catalogs say."""
+    if _LANGUAGE_SUFFIX.match(target):
+        return target
+    from tf_transformer.data import catalogs
+
+    path = pathlib.Path(target)
+    found = catalogs.catalogs_in(path) if path.exists() else []
+    return next((code for code in map(catalogs.catalog_language, found) if code), TARGET)
 
 
 def _suffix(path: pathlib.Path) -> str:
