@@ -1,5 +1,6 @@
 """WordPiece tokenizers: fixed reserved ids, reproducible vocab, clean text back, any script."""
 
+import keras
 import pytest
 import tensorflow as tf
 
@@ -169,3 +170,103 @@ def test_mixed_scripts_keep_their_spaces_where_latin_text_has_them(tmp_path):
     # Between Latin words the spaces stay; next to a Han character they go (Chinese
     # writes none): the one place where a mixed sentence cannot come back exactly.
     assert back == ["Ele disse你好e saiu.", "The word猫means cat."]
+
+
+# -- SentencePiece: real text back exactly --------------------------------------------------------
+
+# Strings from real gettext catalogs that WordPiece's detokenizer gave back with invented spaces.
+REAL_TEXT = [
+    "'%s'",
+    "(%d minutes left to unlock)",
+    "Creating directory '%s'.",
+    "pam_*_item()",
+    "Could not connect to the server: %s",
+    "Não foi possível conectar ao servidor: %s",
+    "%-20s  --help  (100%)",  # (two spaces; a corpus's sentences start with none: see prepare)
+    "<b>Aviso:</b> %(name)s é {0}",
+    "无法连接到服务器：%s",
+    "ファイル「%s」を開けません",
+]
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_tokenizer(tmp_path_factory):
+    from tf_transformer.data.sentencepiece_tokenizer import SentencePieceTokenizer, learn_model
+
+    path = learn_model(REAL_TEXT * 20 + CHINESE * 5, tmp_path_factory.mktemp("sp") / "mixed.model", 400)
+    return SentencePieceTokenizer(path, name="mixed")
+
+
+def test_sentencepiece_gives_real_text_back_exactly_where_wordpiece_invents_spaces(
+    sentencepiece_tokenizer, tmp_path
+):
+    rate, back = round_trip_rate(sentencepiece_tokenizer, REAL_TEXT)
+    assert back == REAL_TEXT and rate == 1.0
+    wordpiece = Tokenizer(
+        tokenizer.write_vocab(
+            build_vocab(tf.data.Dataset.from_tensor_slices(REAL_TEXT * 20), 400), tmp_path / "v.txt"
+        )
+    )
+    wordpiece_rate, wordpiece_back = round_trip_rate(wordpiece, REAL_TEXT)
+    assert wordpiece_rate < 0.5 and wordpiece_back[0] == "' % s '"  # spaces it invents
+    # Characters it never saw come back through byte fallback, not as [UNK].
+    unseen = ["emoji 😀🐈, Ελληνικά, עברית", "Größe: 42 µm"]
+    ids = sentencepiece_tokenizer.tokenize(unseen)
+    assert UNK_ID not in ids.flat_values.numpy()
+    assert round_trip_rate(sentencepiece_tokenizer, unseen) == (1.0, unseen)
+
+
+def test_sentencepiece_keeps_the_tokenizer_contract(sentencepiece_tokenizer):
+    tok = sentencepiece_tokenizer
+    assert [t.decode() for t in tok.vocab.numpy()[:4]] == list(RESERVED_TOKENS)
+    assert int(tok.get_vocab_size()) == len(tok.vocab.numpy())
+    ids = tok.tokenize(["(%d minutes)", ""])
+    rows = ids.to_list()
+    assert rows[0][0] == START_ID and rows[0][-1] == END_ID and rows[1] == [START_ID, END_ID]
+    assert tok.detokenize(ids).numpy().tolist() == tok.detokenize(ids.to_tensor()).numpy().tolist()
+    # Up to the first [END]; padding and reserved tokens dropped.
+    padded = tf.constant([[START_ID, *rows[0][1:-1], END_ID, 9, PAD_ID]], tf.int64)
+    assert tok.detokenize(padded).numpy()[0].decode() == "(%d minutes)"
+    pieces = [p.decode() for p in tok.lookup(ids)[0].numpy()]
+    assert pieces[0] == "[START]" and "".join(pieces[1:-1]).replace("\u2581", " ").strip() == "(%d minutes)"
+    assert tok.detokenize(tok.tokenize([b"O gato \xff dorme."])).numpy()[0].decode() == "O gato \ufffd dorme."
+
+
+def test_make_tokenizer_reads_the_kind_from_the_suffix(sentencepiece_tokenizer):
+    from tf_transformer.data import SentencePieceTokenizer, default_tokenizer, make_tokenizer, tokenizer_kind
+
+    model = sentencepiece_tokenizer.get_vocab_path().numpy().decode()
+    assert tokenizer_kind(model) == "sentencepiece" and isinstance(
+        make_tokenizer(model), SentencePieceTokenizer
+    )
+    wordpiece = vocab_files("embedded")["source"]
+    assert tokenizer_kind(wordpiece) == "wordpiece" and isinstance(make_tokenizer(wordpiece), Tokenizer)
+    assert (
+        default_tokenizer("embedded") == "wordpiece" and default_tokenizer("gettext:pt_BR") == "sentencepiece"
+    )
+    with pytest.raises(ValueError, match="tokenizer must be one of wordpiece, sentencepiece"):
+        vocab_files("embedded", tokenizer="bpe")
+    with pytest.raises(
+        FileNotFoundError, match="no sentencepiece vocabularies for embedded.*--tokenizer sentencepiece"
+    ):
+        vocab_files("embedded", tokenizer="sentencepiece", data_dir="/nonexistent")
+
+
+def test_a_sentencepiece_tokenizer_survives_a_saved_model(sentencepiece_tokenizer, tmp_path):
+    tf.saved_model.save(sentencepiece_tokenizer, str(tmp_path / "sp"))
+    loaded = tf.saved_model.load(str(tmp_path / "sp"))
+    ids = loaded.tokenize(REAL_TEXT)
+    assert ids.to_list() == sentencepiece_tokenizer.tokenize(REAL_TEXT).to_list()
+    assert [t.decode() for t in loaded.detokenize(ids.to_tensor()).numpy()] == REAL_TEXT
+
+
+def test_two_sentencepiece_models_in_one_process_survive_clear_session(sentencepiece_tokenizer, tmp_path):
+    # TensorFlow Text keeps a model in its kernel: clear_session used to lose it (NotFoundError),
+    # and two models' graphs could read one of them (ids out of range).
+    from tf_transformer.data.sentencepiece_tokenizer import SentencePieceTokenizer, learn_model
+
+    other = SentencePieceTokenizer(learn_model(CHINESE * 30, tmp_path / "zh.model", 300), name="zh")
+    for _ in range(2):
+        assert round_trip_rate(other, CHINESE) == (1.0, CHINESE)
+        assert round_trip_rate(sentencepiece_tokenizer, REAL_TEXT) == (1.0, REAL_TEXT)
+        keras.backend.clear_session()

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 from helpers.corpora import chinese_pairs
-from helpers.processes import NO_TF_TRANSFORMER
+from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
 
 from tf_transformer import cli
 from tf_transformer.data import DatasetSpec, prepare
@@ -145,3 +145,32 @@ def test_old_runs_keep_their_direction(tmp_path):
     assert (info["data"]["source_language"], info["data"]["target_language"]) == ("pt", "en")
     assert info["vocab"] == {"source": "vocab/pt.txt", "target": "vocab/en.txt"}
     assert DatasetSpec.from_dict(info["data"]) == DatasetSpec()  # the embedded corpus, as before
+
+
+def test_english_to_portuguese_from_gettext_catalogs_with_sentencepiece(tmp_path):
+    """A corpus of gettext catalogs (written here), SentencePiece vocabularies, the command line;
+    the export gives the in-process translations through both loaders in a fresh process."""
+    pairs = [(f"File {i} not found: %s", f"Arquivo {i} não encontrado: %s") for i in range(40)]
+    pairs += [(f"(%d minutes left, try {i})", f"(%d minutos restantes, tentativa {i})") for i in range(40)]
+    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    body = "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs)
+    (tmp_path / "catalogs").mkdir()
+    (tmp_path / "catalogs" / "demo.po").write_text(header + body, encoding="utf-8")
+    flags = ["--dataset", f"gettext:{tmp_path / 'catalogs'}", "--data-dir", str(tmp_path / "tfds")]
+    assert cli.main(["prepare", *flags, "--vocab-size", "200"]) == 0
+    run_dir = tmp_path / "run"
+    train = ["train", "--preset", "tiny", "--num-layers", "1", "--run-dir", str(run_dir), "--max-steps", "20"]
+    assert cli.main([*train, "--batch-tokens", "512", "--max-length", "24", "--verbose", "0", *flags]) == 0
+    info = read_run_info(run_dir)
+    assert info["vocab"] == {"source": "vocab/source.model", "target": "vocab/target.model"}
+    assert info["data"]["tokenizer"] == "sentencepiece" and info["train"]["tokenizer"] == "auto"
+    run = load_run(run_dir)
+    assert (run.source_language, run.target_language) == ("en", "pt_BR")
+    texts = ["File 3 not found: '%s'", "(%d minutes left)", ""]
+    translator = Translator.from_run(run)
+    ours = {"greedy": translator.translate(texts), "beam": translator.translate(texts, beam_size=4)}
+    export_dir = tmp_path / "export" / "1"
+    assert cli.main(["export", "--run-dir", str(run_dir), "--out", str(export_dir.parent)]) == 0
+    loaded = loaded_translations(export_dir, texts, cwd=tmp_path)
+    for loader in ("tf2", "tf1"):
+        assert {k: [t.decode() for t in v] for k, v in loaded[loader].items()} == ours, loader

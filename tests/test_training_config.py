@@ -100,6 +100,7 @@ def test_the_same_run_check_compares_only_the_fixed_fields():
     assert {
         "preset",
         "dataset",
+        "tokenizer",  # the vocabularies' kind: the model's ids mean pieces of that kind
         "max_length",
         "batch_tokens",
         "seed",

@@ -79,7 +79,12 @@ def test_run_directory_holds_what_later_commands_need(seeded_run):
     info = read_run_info(path)
     assert info["format"] == 2 and info["max_length"] == 32
     assert info["vocab"] == {"source": "vocab/source.txt", "target": "vocab/target.txt"}
-    assert info["data"] == {**DatasetSpec().to_dict(), "source_language": "pt", "target_language": "en"}
+    assert info["data"] == {
+        **DatasetSpec().to_dict(),
+        "source_language": "pt",
+        "target_language": "en",
+        "tokenizer": "wordpiece",  # the embedded corpus's (the shipped vocabularies)
+    }
     assert info["train"] == TrainConfig(preset="tiny", **QUICK).to_dict()  # everything, once
     assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
     shipped = vocab_files(DatasetSpec())

@@ -9,8 +9,9 @@ Layout::
 
     DIR/
       run.json            what was trained, on what, how (see below)
-      vocab/source.txt    copies of the tokenizer vocabularies, so the run
-      vocab/target.txt    stays usable if the prepared data changes or moves
+      vocab/source.txt    copies of the tokenizer vocabularies (.txt: WordPiece,
+      vocab/target.txt    .model: SentencePiece), so the run stays usable if
+                          the prepared data changes or moves
       model.keras         the finished model (best validation loss), whole
       model.weights.h5    the same weights alone (what load_run reads)
       checkpoints/
@@ -26,7 +27,8 @@ Layout::
 
     {"format": 2,
      "model": TransformerConfig.to_dict(),
-     "data": {DatasetSpec.to_dict(), "source_language": "pt", "target_language": "en"},
+     "data": {DatasetSpec.to_dict(), "source_language": "pt", "target_language": "en",
+              "tokenizer": "wordpiece"},  # (runs from before SentencePiece: WordPiece, no key)
      "max_length": 64,
      "vocab": {"source": "vocab/source.txt", "target": "vocab/target.txt"},  # relative to DIR
      "train": TrainConfig.to_dict(),
@@ -257,11 +259,12 @@ def write_run_info(
     (path / VOCAB_DIR).mkdir(parents=True, exist_ok=True)
     vocab = {}
     for side in SIDES:
-        copy = path / VOCAB_DIR / f"{side}.txt"
+        name = side + pathlib.Path(vocab_files[side]).suffix  # .txt (WordPiece) or .model (SentencePiece)
+        copy = path / VOCAB_DIR / name
         if pathlib.Path(vocab_files[side]).resolve() != copy.resolve():
             with files.atomic_path(copy) as tmp:
                 shutil.copyfile(vocab_files[side], tmp)
-        vocab[side] = f"{VOCAB_DIR}/{side}.txt"
+        vocab[side] = f"{VOCAB_DIR}/{name}"
     info = {
         "format": FORMAT,
         "model": config.to_dict(),
@@ -377,7 +380,7 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
         DamagedRunError: it is not UTF-8, lacks the reserved tokens, or its size
             is not the one the model was trained with.
     """
-    from tf_transformer.data import Tokenizer  # the data package loads TensorFlow Text
+    from tf_transformer.data import make_tokenizer  # the data package loads TensorFlow Text
 
     path = pathlib.Path(run_dir)
     vocab_file = path / info["vocab"][side]
@@ -388,7 +391,7 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
     if not vocab_file.is_file():
         raise FileNotFoundError(f"{vocab_file} is missing; {fix()}.")
     try:
-        tokenizer = Tokenizer(vocab_file)
+        tokenizer = make_tokenizer(vocab_file)
     except UnicodeDecodeError:
         raise DamagedRunError(f"{vocab_file} is damaged (it is not UTF-8 text); {fix()}.") from None
     except ValueError:

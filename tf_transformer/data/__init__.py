@@ -1,12 +1,14 @@
 """Data: corpora, tokenizers and batches, for any language pair in either direction.
 
 - :class:`DatasetSpec` names a corpus: ``embedded`` (the default, pt→en,
-  ships with the package), a TFDS translation dataset, ``tsv:PATH`` or
-  ``text:SRC_PATH,TGT_PATH``; ``reverse`` swaps the sides.
+  ships with the package), a TFDS translation dataset, ``tsv:PATH``,
+  ``text:SRC_PATH,TGT_PATH`` or ``gettext:LANG`` (the machine's own
+  translation catalogs); ``reverse`` swaps the sides.
 - :func:`load_dataset` gives ``(source, target)`` string pairs.
 - :func:`prepare` (``tf-transformer prepare``) prepares a corpus and its
   vocabularies, and reports sizes, skipped lines and round-trip rates.
-- :class:`Tokenizer` / :func:`load_tokenizers`: WordPiece tokenizers;
+- :class:`Tokenizer` (WordPiece) and :class:`SentencePieceTokenizer`;
+  :func:`load_tokenizers` and :func:`make_tokenizer` build either;
   :func:`vocab_files`: where a spec's vocabularies are.
 - :func:`make_batches`: bucketed, token-budgeted batches for ``model.fit``.
 
@@ -21,13 +23,18 @@ embedded corpus lives apart, in :mod:`tf_transformer.data.generator`.
 import importlib
 
 from tf_transformer.constants import END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
+from tf_transformer.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from tf_transformer.data.spec import EMBEDDED, DatasetSpec, DatasetUnavailableError
 from tf_transformer.data.tokenizer import (
+    TOKENIZERS,
     Tokenizer,
     Tokenizers,
     build_vocab,
     build_vocab_files,
+    default_tokenizer,
     load_tokenizers,
+    make_tokenizer,
+    tokenizer_kind,
     vocab_files,
 )
 
@@ -45,11 +52,16 @@ __all__ = [
     "RESERVED_TOKENS",
     "START_ID",
     "UNK_ID",
+    "TOKENIZERS",
+    "SentencePieceTokenizer",
     "Tokenizer",
     "Tokenizers",
     "build_vocab",
     "build_vocab_files",
+    "default_tokenizer",
     "load_tokenizers",
+    "make_tokenizer",
+    "tokenizer_kind",
     "vocab_files",
 ]
 

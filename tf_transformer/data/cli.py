@@ -7,7 +7,7 @@ line does not import TensorFlow Datasets: ``translate`` never needs it.
 from __future__ import annotations
 
 from tf_transformer.data.spec import DatasetSpec
-from tf_transformer.data.tokenizer import EMBEDDED_VOCAB_SIZE, VOCAB_SIZE
+from tf_transformer.data.tokenizer import EMBEDDED_VOCAB_SIZE, TOKENIZERS, VOCAB_SIZE
 
 DESCRIPTION = "Prepare a corpus and its vocabularies: everything training needs, and what was done."
 
@@ -20,6 +20,7 @@ def run_prepare(args) -> int:
         data_dir=args.data_dir,
         rebuild_vocab=args.rebuild_vocab,
         vocab_size=args.vocab_size,
+        tokenizer=args.tokenizer,
     )
     print(format_summary(summary))
     return 0
@@ -42,5 +43,12 @@ def add_commands(commands) -> None:
         metavar="N",
         help=f"target vocabulary size per side when learning (default "
         f"{EMBEDDED_VOCAB_SIZE:,} for the embedded corpus, {VOCAB_SIZE:,} otherwise)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        default=None,
+        help="which vocabularies to learn (default: sentencepiece, which gives real text back "
+        "exactly; wordpiece for the embedded corpus, whose vocabularies ship with the package)",
     )
     parser.set_defaults(run=run_prepare)

@@ -36,6 +36,8 @@ from tf_transformer.data.tokenizer import (
     VOCAB_SIZE,
     Tokenizers,
     build_vocab_files,
+    check_tokenizer,
+    default_tokenizer,
     load_tokenizers,
     vocab_dir,
     vocab_files,
@@ -55,6 +57,7 @@ def prepare(
     data_dir=None,
     rebuild_vocab: bool = False,
     vocab_size: int | None = None,
+    tokenizer: str | None = None,
 ) -> dict:
     """Prepare a corpus and its vocabularies; return a summary (prints nothing).
 
@@ -68,6 +71,8 @@ def prepare(
         vocab_size: the learner's target size per side, when it learns
             (default 4,000 for the embedded corpus, 8,000 otherwise). It learns
             from the first :data:`VOCAB_PAIRS` training pairs.
+        tokenizer: ``"wordpiece"`` or ``"sentencepiece"`` (default: SentencePiece,
+            but WordPiece for the embedded corpus, whose vocabularies ship).
 
     Returns:
         ``{"dataset": spec.to_dict(), "name", "kind", "languages": {"source",
@@ -84,29 +89,35 @@ def prepare(
     """
     start = time.perf_counter()
     spec = DatasetSpec.parse(spec)
+    tokenizer = check_tokenizer(tokenizer or default_tokenizer(spec))
     summary = {
         "dataset": spec.to_dict(),
         "name": spec.name,
         "kind": spec.kind,
         "languages": dict(zip(SIDES, spec.languages)),
         "data_dir": str(data_root(data_dir)),
+        "tokenizer": tokenizer,
     }
     summary.update(_prepare_data(spec, data_dir))
 
     built = rebuild_vocab
     if not built:
         try:
-            vocab_files(spec, data_dir=data_dir)
+            vocab_files(spec, data_dir=data_dir, tokenizer=tokenizer)
         except FileNotFoundError:
             built = True
     if built:
         size = vocab_size or (EMBEDDED_VOCAB_SIZE if spec.kind == "embedded" else VOCAB_SIZE)
         train = load_dataset(spec.unreversed(), TRAIN_SPLIT, data_dir=data_dir).take(VOCAB_PAIRS)
         build_vocab_files(
-            train, vocab_dir(spec, data_dir=data_dir), languages=spec.corpus_languages, vocab_size=size
+            train,
+            vocab_dir(spec, data_dir=data_dir),
+            languages=spec.corpus_languages,
+            vocab_size=size,
+            tokenizer=tokenizer,
         )
-    files = vocab_files(spec, data_dir=data_dir)
-    tokenizers = load_tokenizers(spec, data_dir=data_dir)
+    files = vocab_files(spec, data_dir=data_dir, tokenizer=tokenizer)
+    tokenizers = load_tokenizers(spec, data_dir=data_dir, tokenizer=tokenizer)
     summary.update(
         vocab={side: str(path) for side, path in files.items()},
         vocab_dir=str(files[SOURCE].parent),
@@ -132,6 +143,7 @@ def _prepare_data(spec: DatasetSpec, data_dir) -> dict:
             "splits": info["splits"],
             "carved": info["carved"],
             "skipped": info["skipped"],
+            **{key: info[key] for key in ("changed", "catalogs") if key in info},
         }
     load_dataset(spec, TRAIN_SPLIT, data_dir=data_dir)  # TFDS prepares on first use
     builder = tfds_builder(spec.tfds_name, data_dir)
@@ -197,18 +209,32 @@ def format_summary(summary: dict) -> str:
             f"  ({' and '.join(summary['carved'])} carved out of the one file by a hash "
             "of the source sentence: the same on every run)"
         )
-    if summary["kind"] in ("tsv", "text"):
+    if "catalogs" in summary:
+        read = summary["catalogs"]
+        lines.append(
+            f"read        {len(read)} gettext catalogs ({sum(c['pairs'] for c in read):,} pairs kept; "
+            f"the most from {', '.join(c['name'] for c in sorted(read, key=lambda c: -c['pairs'])[:3])}); "
+            "their programs' licences apply"
+        )
+    if summary["kind"] in ("tsv", "text", "gettext"):
         bad = {kind: n for kind, n in summary["skipped"].items() if n}
+        unit = "entries" if summary["kind"] == "gettext" else "lines"
         lines.append(
             "skipped     "
             + (
-                f"{sum(bad.values()):,} lines: " + ", ".join(f"{kind} {n:,}" for kind, n in bad.items())
+                f"{sum(bad.values()):,} {unit}: " + ", ".join(f"{kind} {n:,}" for kind, n in bad.items())
                 if bad
-                else "no lines"
+                else f"no {unit}"
             )
         )
+    changed = {kind: n for kind, n in summary.get("changed", {}).items() if n}
+    if changed:
+        lines.append("changed     " + ", ".join(f"{kind} {n:,}" for kind, n in changed.items()) + " (kept)")
     sizes, vocab = summary["vocab_sizes"], summary["vocab"]
-    lines.append(f"vocabulary  {'learned' if summary['vocab_built'] else 'found'} in {summary['vocab_dir']}")
+    lines.append(
+        f"vocabulary  {summary['tokenizer']}, {'learned' if summary['vocab_built'] else 'found'} in "
+        f"{summary['vocab_dir']}"
+    )
     for side in SIDES:
         language = langs[side] if langs[side] != side else ""  # no code: say "source" once
         lines.append(f"  {side:6s} {language:8s} {sizes[side]:7,d} tokens  {vocab[side]}")

@@ -1,4 +1,18 @@
-"""WordPiece tokenizers for the source and target sides, learned locally.
+"""Tokenizers for the source and target sides, learned locally: WordPiece or SentencePiece.
+
+Two kinds (``--tokenizer`` on ``prepare`` and ``train``):
+
+- ``wordpiece``: :class:`Tokenizer`, below, the course's tokenizer and the
+  embedded corpus's (its vocabularies ship with the package);
+- ``sentencepiece``: :class:`~tf_transformer.data.sentencepiece_tokenizer.SentencePieceTokenizer`,
+  the default for every other corpus, because it gives real text back exactly
+  (``'%s'``, ``(%d minutes)``, any script); ``benchmarks/tokenizers.py`` measured both.
+
+A vocabulary file says its kind: ``<language>.txt`` (WordPiece tokens, one a
+line) or ``<language>.model`` (a SentencePiece model); :func:`make_tokenizer`
+reads either.
+
+The rest of this docstring is about WordPiece.
 
 The vocabularies are learned from a corpus's training split with
 ``tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset`` (no
@@ -40,8 +54,14 @@ from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as ber
 
 from tf_transformer.constants import END_ID, PAD_ID, RESERVED_TOKENS, SIDES, SOURCE, START_ID, TARGET, UNK_ID
 from tf_transformer.data import local
+from tf_transformer.data import sentencepiece_tokenizer as sentencepiece
 from tf_transformer.data._paths import cache_dir, embedded_vocab_dir
 from tf_transformer.data.spec import DatasetSpec
+
+WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
+TOKENIZERS = (WORDPIECE, SENTENCEPIECE)
+# A vocabulary file's suffix names its kind.
+SUFFIXES = {WORDPIECE: ".txt", SENTENCEPIECE: sentencepiece.SUFFIX}
 
 # The embedded corpus has ~1,800 Portuguese and ~700 English word forms: with
 # this target every word that occurs in training becomes one token, and the
@@ -105,14 +125,16 @@ def build_vocab_files(
     *,
     languages: tuple[str, str] = SIDES,
     vocab_size: int = EMBEDDED_VOCAB_SIZE,
+    tokenizer: str = WORDPIECE,
 ) -> dict[str, pathlib.Path]:
-    """Learn both sides' vocabularies and write ``<vocab_dir>/<language>.txt``.
+    """Learn both sides' vocabularies and write ``<vocab_dir>/<language>.txt`` (or ``.model``).
 
     Args:
         pairs: ``(source, target)`` string pairs (a training split).
         vocab_dir: where to write.
         languages: the file names' codes, ``(source, target)``.
         vocab_size: the learner's target size per side.
+        tokenizer: ``"wordpiece"`` or ``"sentencepiece"``.
 
     Returns:
         ``{"source": path, "target": path}``.
@@ -122,10 +144,40 @@ def build_vocab_files(
         SOURCE: pairs.map(lambda source, target: source),
         TARGET: pairs.map(lambda source, target: target),
     }
-    return {
-        side: write_vocab(build_vocab(sides[side], vocab_size), vocab_dir / f"{lang}.txt")
-        for side, lang in zip(SIDES, languages)
-    }
+    files = {}
+    for side, lang in zip(SIDES, languages):
+        path = vocab_dir / f"{lang}{SUFFIXES[check_tokenizer(tokenizer)]}"
+        if tokenizer == SENTENCEPIECE:
+            text = (line.decode("utf-8") for line in sides[side].as_numpy_iterator())
+            files[side] = sentencepiece.learn_model(text, path, vocab_size)
+        else:
+            files[side] = write_vocab(build_vocab(sides[side], vocab_size), path)
+    return files
+
+
+def check_tokenizer(tokenizer: str) -> str:
+    """``tokenizer`` if it is a kind this package has; a ``ValueError`` that lists them if not."""
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
+    return tokenizer
+
+
+def default_tokenizer(spec: DatasetSpec | str) -> str:
+    """WordPiece for the embedded corpus (its vocabularies ship with the package), SentencePiece
+    for every other corpus (real text comes back exactly)."""
+    return WORDPIECE if DatasetSpec.parse(spec).kind == "embedded" else SENTENCEPIECE
+
+
+def tokenizer_kind(vocab_file: pathlib.Path | str) -> str:
+    """The kind of tokenizer a vocabulary file is for, by its suffix."""
+    return SENTENCEPIECE if pathlib.Path(vocab_file).suffix == SUFFIXES[SENTENCEPIECE] else WORDPIECE
+
+
+def make_tokenizer(vocab_file: pathlib.Path | str, name: str | None = None):
+    """A :class:`Tokenizer` for a ``.txt`` vocabulary, a ``SentencePieceTokenizer`` for a ``.model``."""
+    if tokenizer_kind(vocab_file) == SENTENCEPIECE:
+        return sentencepiece.SentencePieceTokenizer(vocab_file, name=name)
+    return Tokenizer(vocab_file, name=name)
 
 
 # ---------------------------------------------------------------- the tokenizer
@@ -258,8 +310,8 @@ class Tokenizers(tf.Module):
     ):
         super().__init__(name="tokenizers")
         self.source_language, self.target_language = source_language, target_language
-        self.source = Tokenizer(source_vocab, name=_module_name(source_language, SOURCE))
-        self.target = Tokenizer(target_vocab, name=_module_name(target_language, TARGET))
+        self.source = make_tokenizer(source_vocab, name=_module_name(source_language, SOURCE))
+        self.target = make_tokenizer(target_vocab, name=_module_name(target_language, TARGET))
         # `tokenizers.pt` reads better than `tokenizers.source` in a notebook; a code
         # that would shadow an attribute (or the other side's) is left out.
         for language, tokenizer in ((source_language, self.source), (target_language, self.target)):
@@ -287,12 +339,15 @@ def vocab_dir(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> pathlib
     return cache_dir(data_dir) / "tfds" / re.sub(r"[^A-Za-z0-9._-]+", "_", spec.name) / "vocab"
 
 
-def vocab_files(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> dict[str, pathlib.Path]:
+def vocab_files(
+    spec: DatasetSpec | str = "embedded", *, data_dir=None, tokenizer: str | None = None
+) -> dict[str, pathlib.Path]:
     """The vocabulary files of ``spec``'s source and target sides.
 
     Learned ones (``prepare`` wrote them into :func:`vocab_dir`) come first;
-    the embedded corpus falls back to the ones it ships with. ``reverse``
-    swaps the two.
+    the embedded corpus's WordPiece falls back to the ones it ships with.
+    ``reverse`` swaps the two. ``tokenizer``: which kind (default:
+    :func:`default_tokenizer`).
 
     Returns:
         ``{"source": Path, "target": Path}``.
@@ -301,18 +356,21 @@ def vocab_files(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> dict[
         FileNotFoundError: none learned yet (the message says how to learn them).
     """
     spec = DatasetSpec.parse(spec)
+    tokenizer = check_tokenizer(tokenizer or default_tokenizer(spec))
     learned = vocab_dir(spec, data_dir=data_dir)
-    names = [f"{lang}.txt" for lang in spec.corpus_languages]
+    names = [f"{lang}{SUFFIXES[tokenizer]}" for lang in spec.corpus_languages]
     if not all((learned / n).is_file() for n in names):
-        if spec.kind != "embedded":
+        if spec.kind != "embedded" or tokenizer != WORDPIECE:
             flags = "".join(
                 f" --{flag.replace('_', '-')} {getattr(spec, flag)}"
                 for flag in ("source_column", "target_column")
                 if spec.kind == "tsv"
             )
+            if tokenizer != default_tokenizer(spec):
+                flags += f" --tokenizer {tokenizer}"
             data = f" --data-dir {data_dir}" if data_dir else ""
             raise FileNotFoundError(
-                f"no vocabularies for {spec.name} in {learned}; run "
+                f"no {tokenizer} vocabularies for {spec.name} in {learned}; run "
                 f"`tf-transformer prepare --dataset {spec.name}{flags}{data}` first"
             )
         learned = embedded_vocab_dir()
@@ -322,7 +380,9 @@ def vocab_files(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> dict[
     return dict(zip(SIDES, paths))
 
 
-def load_tokenizers(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> Tokenizers:
+def load_tokenizers(
+    spec: DatasetSpec | str = "embedded", *, data_dir=None, tokenizer: str | None = None
+) -> Tokenizers:
     """The source and target tokenizers of ``spec`` (see :func:`vocab_files`).
 
     Example:
@@ -331,7 +391,7 @@ def load_tokenizers(spec: DatasetSpec | str = "embedded", *, data_dir=None) -> T
         ('en', 'pt')
     """
     spec = DatasetSpec.parse(spec)
-    files = vocab_files(spec, data_dir=data_dir)
+    files = vocab_files(spec, data_dir=data_dir, tokenizer=tokenizer)
     source_language, target_language = spec.languages
     return Tokenizers(
         files[SOURCE], files[TARGET], source_language=source_language, target_language=target_language

@@ -71,7 +71,8 @@ def setting(
 
 # Fixed settings that run.json did not always record: a run recorded without one used its
 # default (resuming it with another value would not be the same run).
-ADDED_LATER = ("decay_power", "ema_momentum")
+ADDED_LATER = ("decay_power", "ema_momentum", "tokenizer")
+TOKENIZER_CHOICES = ("auto", "wordpiece", "sentencepiece")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +103,13 @@ class TrainConfig:
     )
     data_dir: str | None = setting(
         None, "where prepared data and learned vocabularies live (default: TFDS's data dir)", flag=False
+    )
+    tokenizer: str = setting(
+        "auto",
+        "whose vocabularies (prepare --tokenizer learns them): auto is the run's own when it resumes, "
+        "else wordpiece for the embedded corpus and sentencepiece for any other",
+        fixed=True,
+        choices=TOKENIZER_CHOICES,
     )
     max_length: int = setting(
         DEFAULT_MAX_LENGTH,

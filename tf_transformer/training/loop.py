@@ -257,8 +257,12 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
-    vocab_files = data.vocab_files(config.dataset, data_dir=config.data_dir)
-    tokenizers = tuple(data.Tokenizer(vocab_files[side]) for side in SIDES)
+    tokenizer = config.tokenizer
+    if tokenizer == "auto":  # the run's own kind when it resumes, else the corpus's default
+        recorded = (previous or {}).get("vocab", {}).get("source")
+        tokenizer = data.tokenizer_kind(recorded) if recorded else data.default_tokenizer(config.dataset)
+    vocab_files = data.vocab_files(config.dataset, data_dir=config.data_dir, tokenizer=tokenizer)
+    tokenizers = tuple(data.make_tokenizer(vocab_files[side]) for side in SIDES)
     model_config = _model_config(config, *tokenizers)
     if config.steps_per_epoch is None:  # the recorded count, else one pass over the split
         counted = (previous or {}).get("train", {}).get("steps_per_epoch") or count_batches(
@@ -278,6 +282,7 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
                 **config.dataset.to_dict(),
                 "source_language": source_language,
                 "target_language": target_language,
+                "tokenizer": tokenizer,
             },
             vocab_files=vocab_files,
             train=config.to_dict(),
@@ -473,6 +478,9 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
     if verbose == 1 and not _interactive():  # a log file: plain lines instead of the redrawn bar
         every = config.backup_every or config.steps_per_epoch
         callbacks.append(cb.LineProgress(plan.total_steps, every))
+        verbose = 0
+    elif verbose == 2:  # one line per epoch: ours, not Keras's raw floats of every metric
+        callbacks.append(cb.LineProgress(plan.total_steps, None))
         verbose = 0
     return Callbacks(
         callbacks, guard, timer, interrupts, ledger, checkpoints, history_file, backup, verbose, stop
