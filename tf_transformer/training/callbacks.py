@@ -530,12 +530,13 @@ class LineProgress(keras.callbacks.Callback):
 
     Keras's progress bar redraws itself with carriage returns and escape
     codes, which fill a log file; this prints one line every ``every`` steps
-    and one per epoch.
+    and one per epoch (``every=None``: one per epoch only, what ``--verbose 2``
+    shows instead of Keras's raw epoch lines).
     """
 
-    def __init__(self, total_steps: int, every: int):
+    def __init__(self, total_steps: int, every: int | None):
         super().__init__()
-        self.total_steps, self.every = total_steps, max(1, int(every))
+        self.total_steps, self.every = total_steps, None if every is None else max(1, int(every))
         self._start = time.monotonic()
 
     def _line(self, step, logs, prefix=""):
@@ -551,6 +552,8 @@ class LineProgress(keras.callbacks.Callback):
         sys.stdout.flush()
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.every is None:
+            return
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every == 0:
             self._line(step, logs or {})
