@@ -128,3 +128,22 @@ def test_length_sorting_fast_mode_times_both_orders_of_both_searches(tmp_path, c
             search["median_seconds"]["given order"] / search["median_seconds"]["longest first"]
         )
     assert "longest first" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_tokenizers_fast_mode_compares_the_three_on_one_corpus(tmp_path, capsys):
+    bench = load("tokenizers")
+    out = tmp_path / "tokenizers.json"
+    report = bench.main(["--fast", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    assert out.with_suffix(".md").read_text().startswith("| corpus | language | tokenizer |")
+    rows = report["rows"]
+    assert {(r["side"], r["tokenizer"]) for r in rows} == {
+        (s, k) for s in ("source", "target") for k in bench.KINDS
+    }
+    for row in rows:
+        assert 0.0 <= row["round_trip"] <= 1.0 and row["vocab_size"] > 4 and row["tokens_per_sentence"] > 0
+    # SentencePiece gives any text back; on the embedded corpus WordPiece's rules do too.
+    assert all(r["round_trip"] == 1.0 for r in rows)
+    printed = capsys.readouterr().out
+    assert "machine: " in printed and "lowest round trip" in printed
