@@ -253,3 +253,17 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     assert "2. training the tiny preset with 1 layer to validation accuracy" in out
     # The export (from the evaluation's translator) translated the classic sentence and 2 examples.
     assert out.count("\nsource     ") == 3 and "source     O animal não atravessou a rua" in out
+
+
+def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path):
+    from tf_transformer import demo, recipes
+
+    argv = ["demo", "--dataset", "gettext:pt_BR", "--run-dir", str(tmp_path / "run"), "--minutes", "3"]
+    args = cli.build_parser().parse_args(argv)
+    config = demo.train_config(DatasetSpec.from_args(args), args)
+    for name, value in recipes.real_text(3.0).items():
+        assert getattr(config, name) == value, name
+    assert config.num_layers is None and config.stop_at_accuracy is None  # the preset's 4, the loss decides
+    args = cli.build_parser().parse_args([*argv, "--num-layers", "2", "--warmup-steps", "100"])
+    config = demo.train_config(DatasetSpec.from_args(args), args)
+    assert (config.num_layers, config.warmup_steps, config.dropout_rate) == (2, 100, 0.1)

@@ -168,7 +168,7 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
     out = installed.run("python", "-m", "tf_transformer", "prepare")
     print(out)
     assert "validation" in out and "100,000 pairs" in out and "round trip" in out
-    assert f"vocabulary  found in {site / 'tf_transformer' / '_data' / 'vocab'}" in out
+    assert f"vocabulary  wordpiece, found in {site / 'tf_transformer' / '_data' / 'vocab'}" in out
     # The console script, on the reversed corpus: en -> pt from the same shipped files.
     out = installed.run("tf-transformer", "prepare", "--reverse")
     assert "(en -> pt, reversed)" in out

@@ -49,6 +49,7 @@ def run_evaluate(args) -> int:
     )
     print(result["bleu_line"])
     print(result["chrf_line"])
+    print(f"exact: {100 * result['exact']:.1f}% of the outputs are their reference, character for character")
     print(f"written to {args.run_dir.rstrip('/')}/{METRICS_FILE} as {result['key']!r}")
     return 0
 

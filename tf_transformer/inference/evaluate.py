@@ -32,23 +32,42 @@ XLA_CHOICES = ("auto", "on", "off")
 EAGER_UP_TO = 64
 
 
-def corpus_scores(hypotheses, references) -> dict:
-    """sacreBLEU corpus BLEU and chrF of ``hypotheses`` against one reference each.
-
-    Returns a dict with ``bleu``, ``chrf`` (scores, 0-100), their signatures
-    and the full lines sacreBLEU prints (``BLEU|nrefs:1|... = 84.1 ...``).
+def bleu_tokenizer(language: str | None) -> str:
+    """sacreBLEU's tokenizer for a target ``language``: ``zh`` for Chinese, ``char`` for Japanese
+    and Korean (written without spaces; sacreBLEU's own tokenizers for them need MeCab), else
+    its default ``13a``.
 
     Example:
-        >>> corpus_scores(["The cat sat."], ["The cat sat."])["bleu"]
-        100.0
+        >>> bleu_tokenizer("zh_CN"), bleu_tokenizer("ja"), bleu_tokenizer("pt_BR"), bleu_tokenizer(None)
+        ('zh', 'char', '13a', '13a')
+    """
+    code = (language or "").lower().replace("-", "_").split("_")[0]
+    return {"zh": "zh", "ja": "char", "ko": "char"}.get(code, "13a")
+
+
+def corpus_scores(hypotheses, references, language: str | None = None) -> dict:
+    """sacreBLEU corpus BLEU and chrF of ``hypotheses`` against one reference each.
+
+    ``language`` is the target language's code (``"en"``, ``"zh_CN"``...): it picks
+    BLEU's tokenizer (:func:`bleu_tokenizer`), which the signature names.
+
+    Returns a dict with ``bleu``, ``chrf`` (scores, 0-100), their signatures,
+    the full lines sacreBLEU prints (``BLEU|nrefs:1|... = 84.1 ...``) and
+    ``exact``, the share of hypotheses equal to their reference (0-1).
+
+    Example:
+        >>> scores = corpus_scores(["The cat sat.", "A dog."], ["The cat sat.", "The dog."])
+        >>> scores["exact"], corpus_scores(["猫坐着。"], ["猫坐着。"], "zh")["bleu_signature"].split("|")[3]
+        (0.5, 'tok:zh')
     """
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references.")
-    result = {"sentences": len(hypotheses)}
+    exact = sum(h == r for h, r in zip(hypotheses, references)) / max(1, len(references))
+    result = {"sentences": len(hypotheses), "exact": round(exact, 4)}
     from sacrebleu.metrics import BLEU, CHRF  # (here: translate, which imports this module, needs neither)
 
-    for name, metric in (("bleu", BLEU()), ("chrf", CHRF())):
+    for name, metric in (("bleu", BLEU(tokenize=bleu_tokenizer(language))), ("chrf", CHRF())):
         score = metric.corpus_score(hypotheses, [references])
         signature = str(metric.get_signature())
         result.update(
@@ -105,7 +124,7 @@ def decode_utf8(text) -> tuple[str, bool]:
         return text.decode("utf-8", errors="replace"), True
 
 
-def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
+def evaluate_translator(translator, pairs, beam_size=1, batch_size=64, language=None) -> dict:
     """Translate the source side of ``pairs`` and score it against the target side.
 
     Args:
@@ -113,6 +132,7 @@ def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
         pairs: ``(source, target)`` string pairs (``str`` or UTF-8 ``bytes``),
             e.g. a split of ``tf_transformer.data.load_dataset``. Invalid UTF-8
             is replaced with U+FFFD, and the pairs it was in are listed.
+        language: the target language's code, for BLEU's tokenizer (``corpus_scores``).
 
     Returns ``corpus_scores``'s dict plus ``beam_size``, ``seconds``,
     ``sentences_per_second``, ``invalid_utf8`` (the numbers, from 1, of the
@@ -130,7 +150,7 @@ def evaluate_translator(translator, pairs, beam_size=1, batch_size=64) -> dict:
     started = time.perf_counter()
     outputs = translator.translate(list(sources), beam_size=beam_size, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    result = corpus_scores(outputs, references)
+    result = corpus_scores(outputs, references, language)
     result.update(
         beam_size=beam_size,
         alpha=translator.alpha if beam_size > 1 else None,
@@ -235,7 +255,9 @@ def evaluate_run(
     if translator is None or translator.jit_compile != (mode == "xla"):
         translator = Translator.from_run(run, jit_compile=mode == "xla")
     with decoding(mode):
-        result = evaluate_translator(translator, pairs, beam_size=beam_size, batch_size=batch_size)
+        result = evaluate_translator(
+            translator, pairs, beam_size=beam_size, batch_size=batch_size, language=run.target_language
+        )
     key = metrics_key(split, beam_size, len(pairs) if partial else None)
     result.update(split=split, key=key, decoding=mode)
     write_metrics(run.path, key, result)

@@ -1,0 +1,196 @@
+"""The real-text recipe, measured: train on a real corpus, score it on its test split.
+
+    python benchmarks/real_text.py --dataset gettext:pt_BR          # en -> pt_BR, 28 minutes
+    python benchmarks/real_text.py --dataset gettext:zh_CN          # en -> zh_CN
+    python benchmarks/real_text.py --dataset gettext:zh_CN --reverse --minutes 10
+    python benchmarks/real_text.py --fast                           # a few steps (the tests)
+
+Each corpus is prepared (its sizes, skipped lines and tokenizer round trip), trained from
+seed 0 with ``tf_transformer.recipes.real_text`` into a fresh run directory within
+``--minutes`` of training, and scored on its whole test split with sacreBLEU (greedy and beam
+4): BLEU (its ``zh`` tokenizer for a Chinese target), chrF, and the share of outputs that are
+the reference exactly. The best and worst translations by sentence chrF are kept, to be read.
+A row per corpus goes into ``--out`` (JSON, rows of other corpora kept) and a Markdown table
+beside it, with the command, the machine (CPU model and flags) and the date.
+"""
+
+from __future__ import annotations  # noqa: I001  (tf_transformer is imported first, below)
+
+import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+
+import tensorflow as tf
+
+from tf_transformer import recipes
+from tf_transformer.data import DatasetSpec, prepare
+from tf_transformer.inference import evaluate_run
+from tf_transformer.run_dir import load_run
+from tf_transformer.training import train
+from tf_transformer.training.precision import cpu_flags
+
+HERE = pathlib.Path(__file__).resolve().parent
+EXAMPLES = 6  # best and worst translations kept per corpus
+FAST = dict(preset="tiny", steps_per_epoch=10, max_steps=20, patience=None, warmup_steps=10)
+FAST_TEST_SENTENCES = 16
+
+
+def machine() -> dict:
+    """The CPU model and the flags that decide speed (numbers from two kinds never compare)."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = cpu_flags()
+    return dict(
+        cpu=model,
+        flags=[f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags],
+        cores=os.cpu_count(),
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        python=platform.python_version(),
+        tensorflow=tf.__version__,
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def sentence_examples(examples, language: str, count: int) -> dict:
+    """The ``count`` best and worst (source, reference, output) by sentence chrF."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    scored = [(chrf.sentence_score(out, [ref]).score, src, ref, out) for src, ref, out in examples]
+    scored.sort(key=lambda row: (-row[0], len(row[1])))
+    # "Best": the longest of the perfect or near-perfect ones say more than "OK" -> "OK".
+    good = sorted(scored[: max(count * 5, count)], key=lambda row: -len(row[1].split()))[:count]
+    bad = scored[-count:][::-1]
+
+    def rows(chosen):
+        return [dict(chrf=round(s, 1), source=src, reference=ref, output=out) for s, src, ref, out in chosen]
+
+    return dict(good=rows(good), bad=rows(bad))
+
+
+def measure(spec: DatasetSpec, minutes: float, runs: pathlib.Path, data_dir, fast: bool) -> dict:
+    summary = prepare(spec, data_dir=data_dir)
+    run_dir = runs / ("real_" + "_".join(spec.languages))
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: the minutes are this run's
+    settings = recipes.real_text(minutes)
+    if fast:
+        settings.update(FAST, max_minutes=None)
+    print(f"\n== training {spec.name}{' reversed' if spec.reverse else ''} into {run_dir}", flush=True)
+    started = time.monotonic()
+    result = train(run_dir=run_dir, dataset=spec, data_dir=data_dir, seed=0, verbose=2, **settings)
+    train_minutes = (time.monotonic() - started) / 60
+    run = load_run(run_dir)  # the best checkpoint by validation loss
+    best = min(result.history, key=lambda row: row.get("val_loss", float("inf")))
+    limit = FAST_TEST_SENTENCES if fast else None
+    scores, translator = {}, None
+    for beam in (1, 4):
+        begun = time.monotonic()
+        score = evaluate_run(run_dir, "test", beam_size=beam, limit=limit, run=run, translator=translator)
+        translator = None  # (evaluate_run picks the decoding mode by the split's size)
+        scores["greedy" if beam == 1 else "beam4"] = dict(
+            bleu=score["bleu"],
+            chrf=score["chrf"],
+            exact=score["exact"],
+            sentences=score["sentences"],
+            bleu_signature=score["bleu_signature"],
+            minutes=round((time.monotonic() - begun) / 60, 2),
+        )
+        if beam == 1:
+            examples = sentence_examples(score["examples"], run.target_language, EXAMPLES)
+    source_language, target_language = spec.languages
+    return dict(
+        dataset=spec.name,
+        reverse=spec.reverse,
+        direction=f"{source_language}->{target_language}",
+        sizes=summary["splits"],
+        skipped=summary.get("skipped", {}),
+        changed=summary.get("changed", {}),
+        catalogs=len(summary.get("catalogs", [])),
+        tokenizer=run.info["data"].get("tokenizer"),
+        vocab_sizes=summary["vocab_sizes"],
+        round_trip=summary["round_trip"],
+        recipe=settings,
+        parameters=int(run.model.count_params()),
+        steps=result.steps,
+        stopped=result.stopped,
+        train_minutes=round(train_minutes, 1),
+        best_epoch=dict(
+            step=best.get("step"),
+            val_loss=round(float(best["val_loss"]), 4),
+            val_masked_accuracy=round(float(best["val_masked_accuracy"]), 4),
+        ),
+        test=scores,
+        examples=examples,
+    )
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| corpus | direction | train pairs | steps | minutes | best val. accuracy "
+        "| test BLEU greedy | beam 4 | chrF | exact | machine |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
+        lines.append(
+            f"| `{row['dataset']}` | {row['direction']} | {row['sizes']['train']:,} | {row['steps']:,} "
+            f"| {row['train_minutes']} | {row['best_epoch']['val_masked_accuracy']:.3f} "
+            f"| {greedy['bleu']:.2f} | {beam['bleu']:.2f} | {beam['chrf']:.2f} | {100 * beam['exact']:.1f}% "
+            f"| {row['machine']['cpu']} ({', '.join(row['machine']['flags'])}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", action="append", help="a corpus (repeat: more; default gettext:pt_BR)")
+    parser.add_argument("--reverse", action="store_true", help="the other direction (LANG -> en)")
+    parser.add_argument("--minutes", type=float, default=recipes.REAL_TEXT_MINUTES, help="training budget")
+    parser.add_argument("--runs", default=None, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--data-dir", default=None, help="prepared data (default: TFDS's data dir)")
+    parser.add_argument("--out", default=str(HERE / "results" / "real_text.json"))
+    parser.add_argument("--fast", action="store_true", help="a tiny model, a few steps (the tests)")
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    runs = pathlib.Path(args.runs) if args.runs else pathlib.Path(tempfile.mkdtemp(prefix="real_text_"))
+    report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"rows": []}
+    command = "python benchmarks/real_text.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    for name in args.dataset or ["gettext:pt_BR"]:
+        spec = DatasetSpec(name, reverse=args.reverse)
+        row = measure(spec, args.minutes, runs, args.data_dir, args.fast)
+        row.update(command=command, machine=machine())
+        key = (spec.name, spec.reverse)
+        report["rows"] = [r for r in report["rows"] if (r["dataset"], r["reverse"]) != key]
+        report["rows"].append(row)
+        greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
+        print(
+            f"{row['dataset']} {row['direction']}: {row['steps']} steps in {row['train_minutes']} min "
+            f"({row['stopped']}); test BLEU greedy {greedy['bleu']:.2f}, beam 4 {beam['bleu']:.2f}, "
+            f"chrF {beam['chrf']:.2f}, exact {100 * beam['exact']:.1f}%; machine: {row['machine']['cpu']} "
+            f"({', '.join(row['machine']['flags'])})",
+            flush=True,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(table(report["rows"]), encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()
