@@ -33,9 +33,10 @@ import time
 import tensorflow as tf
 
 from tf_transformer import recipes
-from tf_transformer.data import DatasetSpec, prepare
+from tf_transformer.data import DatasetSpec
+from tf_transformer.data.prepare import prepare
 from tf_transformer.inference import evaluate_run
-from tf_transformer.run_dir import load_run
+from tf_transformer.run_dir import HISTORY_FILE, load_run
 from tf_transformer.training import train
 from tf_transformer.training.precision import cpu_flags
 
@@ -73,10 +74,11 @@ def sentence_examples(examples, language: str, count: int) -> dict:
 
     chrf = CHRF()
     scored = [(chrf.sentence_score(out, [ref]).score, src, ref, out) for src, ref, out in examples]
-    scored.sort(key=lambda row: (-row[0], len(row[1])))
-    # "Best": the longest of the perfect or near-perfect ones say more than "OK" -> "OK".
-    good = sorted(scored[: max(count * 5, count)], key=lambda row: -len(row[1].split()))[:count]
-    bad = scored[-count:][::-1]
+    # The best: the longest among the top fifth (a long string right says more than "OK");
+    # the worst: the lowest, the longest first among equals.
+    scored.sort(key=lambda row: (-row[0], -len(row[1])))
+    good = sorted(scored[: max(len(scored) // 5, count)], key=lambda row: -len(row[1]))[:count]
+    bad = sorted(scored, key=lambda row: (row[0], -len(row[1])))[:count]
 
     def rows(chosen):
         return [dict(chrf=round(s, 1), source=src, reference=ref, output=out) for s, src, ref, out in chosen]
@@ -84,17 +86,27 @@ def sentence_examples(examples, language: str, count: int) -> dict:
     return dict(good=rows(good), bad=rows(bad))
 
 
-def measure(spec: DatasetSpec, minutes: float, runs: pathlib.Path, data_dir, fast: bool) -> dict:
-    summary = prepare(spec, data_dir=data_dir)
+def measure(spec, minutes: float, runs: pathlib.Path, data_dir, fast: bool, vocab_size, reuse=None) -> dict:
+    """Prepare, train (or, with ``reuse``, the rows of an earlier report, score the run there
+    again) and score one corpus: its row of the report."""
+    summary = prepare(spec, data_dir=data_dir, vocab_size=vocab_size)
     run_dir = runs / ("real_" + "_".join(spec.languages))
-    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: the minutes are this run's
     settings = recipes.real_text(minutes)
     if fast:
         settings.update(FAST, max_minutes=None)
-    print(f"\n== training {spec.name}{' reversed' if spec.reverse else ''} into {run_dir}", flush=True)
-    started = time.monotonic()
-    result = train(run_dir=run_dir, dataset=spec, data_dir=data_dir, seed=0, verbose=2, **settings)
-    train_minutes = (time.monotonic() - started) / 60
+    if reuse and (run_dir / HISTORY_FILE).is_file():  # score the run already there again
+        print(f"\n== scoring the run in {run_dir} again", flush=True)
+        previous = {(r["dataset"], r["reverse"]): r for r in reuse}.get((spec.name, spec.reverse), {})
+        history = json.loads((run_dir / HISTORY_FILE).read_text(encoding="utf-8"))
+        stopped = previous.get("stopped")
+        result = argparse.Namespace(history=history, steps=history[-1]["step"], stopped=stopped)
+        train_minutes = previous.get("train_minutes")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: the minutes are this run's
+        print(f"\n== training {spec.name}{' reversed' if spec.reverse else ''} into {run_dir}", flush=True)
+        started = time.monotonic()
+        result = train(run_dir=run_dir, dataset=spec, data_dir=data_dir, seed=0, verbose=2, **settings)
+        train_minutes = round((time.monotonic() - started) / 60, 1)
     run = load_run(run_dir)  # the best checkpoint by validation loss
     best = min(result.history, key=lambda row: row.get("val_loss", float("inf")))
     limit = FAST_TEST_SENTENCES if fast else None
@@ -129,7 +141,7 @@ def measure(spec: DatasetSpec, minutes: float, runs: pathlib.Path, data_dir, fas
         parameters=int(run.model.count_params()),
         steps=result.steps,
         stopped=result.stopped,
-        train_minutes=round(train_minutes, 1),
+        train_minutes=train_minutes,
         best_epoch=dict(
             step=best.get("step"),
             val_loss=round(float(best["val_loss"]), 4),
@@ -147,6 +159,8 @@ def table(rows: list[dict]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
+        if "test" not in row:  # (a row some other version wrote)
+            continue
         greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
         lines.append(
             f"| `{row['dataset']}` | {row['direction']} | {row['sizes']['train']:,} | {row['steps']:,} "
@@ -164,8 +178,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--minutes", type=float, default=recipes.REAL_TEXT_MINUTES, help="training budget")
     parser.add_argument("--runs", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--data-dir", default=None, help="prepared data (default: TFDS's data dir)")
+    parser.add_argument("--vocab-size", type=int, default=None, help="per side (default: prepare's)")
     parser.add_argument("--out", default=str(HERE / "results" / "real_text.json"))
     parser.add_argument("--fast", action="store_true", help="a tiny model, a few steps (the tests)")
+    parser.add_argument(
+        "--rescore", action="store_true", help="score the runs already in --runs again, without training"
+    )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     runs = pathlib.Path(args.runs) if args.runs else pathlib.Path(tempfile.mkdtemp(prefix="real_text_"))
@@ -173,8 +191,13 @@ def main(argv=None) -> dict:
     command = "python benchmarks/real_text.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     for name in args.dataset or ["gettext:pt_BR"]:
         spec = DatasetSpec(name, reverse=args.reverse)
-        row = measure(spec, args.minutes, runs, args.data_dir, args.fast)
-        row.update(command=command, machine=machine())
+        reuse = report["rows"] if args.rescore else None
+        row = measure(spec, args.minutes, runs, args.data_dir, args.fast, args.vocab_size, reuse)
+        if reuse:  # the training's command and machine; the scores are the same computation
+            earlier = [r for r in reuse if (r["dataset"], r["reverse"]) == (spec.name, spec.reverse)]
+            row.update({k: earlier[0][k] for k in ("command", "machine") if earlier})
+        row.setdefault("command", command)
+        row.setdefault("machine", machine())
         key = (spec.name, spec.reverse)
         report["rows"] = [r for r in report["rows"] if (r["dataset"], r["reverse"]) != key]
         report["rows"].append(row)

@@ -261,6 +261,37 @@ print(round_trip[0].decode())
 assert exact >= 0.99
 
 # %% [markdown]
+# ### Why WordPiece here, and what real text needs
+#
+# Three ways of learning subword pieces are in use, and the paper used two:
+#
+# - **WordPiece** (Schuster and Nakajima, 2012; Google's translation system,
+#   Wu et al., 2016): split into words, then each word into the longest
+#   pieces of the vocabulary. The paper's English-French model used a
+#   32,000-word-piece vocabulary.
+# - **Byte-pair encoding** (Sennrich et al., 2016): start from characters and
+#   merge the most frequent adjacent pair, again and again, until the
+#   vocabulary is full. The paper's English-German model used BPE with about
+#   37,000 pieces shared by both languages.
+# - **The unigram model** (Kudo, 2018): start from many candidate pieces and
+#   drop those that help a unigram language model of the corpus least.
+#
+# All three give pieces; what differs for us is getting the *text* back. The
+# WordPiece tokenizer above splits on spaces and punctuation first, so the
+# spaces are gone and the detokenizer must guess them back with rules. The
+# rules fit this corpus (100% above), and its vocabularies ship with the
+# course. SentencePiece (Kudo and Richardson, 2018), a library for BPE and
+# unigram models, keeps the space as a character of the pieces (`▁`), so
+# the pieces joined are the text, exactly, in any script. On real text the
+# difference is large: on the Portuguese gettext catalogs of notebook 11,
+# WordPiece gives back 52% of the English validation strings and
+# SentencePiece 100% (`'%s'` comes back from WordPiece as `'% s'`;
+# `benchmarks/tokenizers.py` measures every corpus). So `prepare` learns
+# SentencePiece (unigram) vocabularies for every corpus but this one;
+# `--tokenizer wordpiece` still chooses WordPiece, and a run records which it
+# used. Notebook 11 shows both on real text.
+
+# %% [markdown]
 # Bad input is handled, not crashed on: empty strings, scripts the
 # vocabulary never saw (they become `[UNK]`), even invalid UTF-8 bytes
 # (replaced before tokenizing).

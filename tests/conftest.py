@@ -75,10 +75,18 @@ def pytest_sessionstart(session):
     would delete each other's files."""
     if hasattr(session.config, "workerinput"):
         return
+    import contextlib
+    import io
+
+    import tensorflow_datasets as tfds
+
     from tf_transformer.data._paths import data_root
     from tf_transformer.data.tfds_embedded import prepared_builder
 
-    prepared_builder(str(data_root()))
+    tfds.disable_progress_bar()  # (its bars and lines would open the test report)
+    with contextlib.redirect_stdout(io.StringIO()):
+        prepared_builder(str(data_root()))
+    tfds.enable_progress_bar()
 
 
 def pytest_collection_finish(session):

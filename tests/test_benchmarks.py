@@ -147,3 +147,33 @@ def test_tokenizers_fast_mode_compares_the_three_on_one_corpus(tmp_path, capsys)
     assert all(r["round_trip"] == 1.0 for r in rows)
     printed = capsys.readouterr().out
     assert "machine: " in printed and "lowest round trip" in printed
+
+
+@pytest.mark.slow
+def test_real_text_fast_mode_trains_scores_and_keeps_examples_to_read(tmp_path, capsys):
+    bench = load("real_text")
+    pairs = [(f"File {i} not found: %s", f"Arquivo {i} não encontrado: %s") for i in range(40)]
+    pairs += [(f"(%d minutes left, try {i})", f"(%d minutos restantes, tentativa {i})") for i in range(40)]
+    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    (tmp_path / "catalogs").mkdir()
+    (tmp_path / "catalogs" / "demo.po").write_text(
+        header + "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs), encoding="utf-8"
+    )
+    out = tmp_path / "real_text.json"
+    out.write_text(json.dumps({"rows": [{"dataset": "gettext:other", "reverse": False, "kept": True}]}))
+    argv = ["--fast", "--dataset", f"gettext:{tmp_path / 'catalogs'}", "--vocab-size", "200"]
+    argv += ["--data-dir", str(tmp_path / "tfds"), "--runs", str(tmp_path / "runs"), "--out", str(out)]
+    report = bench.main(argv)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    kept, row = report["rows"]  # another corpus's row stays; this one is added
+    assert kept["kept"] and row["direction"] == "en->pt_BR" and row["tokenizer"] == "sentencepiece"
+    assert row["round_trip"] == {"source": 1.0, "target": 1.0} and row["steps"] == bench.FAST["max_steps"]
+    for search in ("greedy", "beam4"):
+        scores = row["test"][search]
+        assert (
+            0 <= scores["bleu"] <= 100 and 0 <= scores["exact"] <= 1 and "tok:13a" in scores["bleu_signature"]
+        )
+    assert len(row["examples"]["good"]) == len(row["examples"]["bad"]) > 0
+    assert row["machine"]["cores"] and "--fast" in row["command"]
+    assert out.with_suffix(".md").read_text().count("\n| `gettext:") == 1  # (the kept row has no scores)
+    assert "test BLEU greedy" in capsys.readouterr().out

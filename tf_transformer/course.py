@@ -13,7 +13,7 @@ the checkout. Runs live in:
 Example:
     >>> from tf_transformer import course
     >>> sorted(course.RECIPES)
-    ['it_en_pt', 'tutorial']
+    ['it_en_pt', 'real_en_pt_BR', 'tutorial']
     >>> course.recipe("tutorial", fast=False)["max_steps"]
     1000
 """
@@ -27,6 +27,8 @@ import os
 import pathlib
 import platform
 import sys
+
+from tf_transformer.recipes import real_text
 
 FAST_VARIABLE = "TF_TRANSFORMER_FAST"
 RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
@@ -51,6 +53,13 @@ RECIPES = {
     "tutorial": dict(full=_FULL, fast=dict(_TINY, warmup_steps=50)),
     # Notebook 10: the same recipe on the reversed corpus (en→pt), for the "it" lesson.
     "it_en_pt": dict(full=dict(_FULL, reverse=True), fast=dict(_TINY, warmup_steps=400, reverse=True)),
+    # Notebook 11: real text, the machine's gettext catalogs (en→pt_BR), with the real-text recipe
+    # of tf_transformer.recipes: a time budget (28 minutes), not a number of steps, so the full
+    # run's length depends on the machine; benchmarks/real_text.py writes the same run.
+    "real_en_pt_BR": dict(
+        full=dict(real_text(), dataset="gettext:pt_BR"),
+        fast=dict(_TINY, warmup_steps=50, dataset="gettext:pt_BR"),
+    ),
 }
 
 # What the course was written and measured with; another version runs, but may differ.
@@ -89,10 +98,11 @@ def recipe(name: str, fast: bool | None = None) -> dict:
     to :func:`fast_mode`.
     """
     settings = copy.deepcopy(_recipes(name)["fast" if _fast(fast) else "full"])
-    if settings.pop("reverse", False):
+    reverse = settings.pop("reverse", False)
+    if reverse or "dataset" in settings:
         from tf_transformer.data import DatasetSpec
 
-        settings["dataset"] = DatasetSpec(reverse=True)
+        settings["dataset"] = DatasetSpec.parse(settings.get("dataset", "embedded"), reverse=reverse)
     return settings
 
 
@@ -103,16 +113,21 @@ def run_dir(name: str, fast: bool | None = None) -> pathlib.Path:
 
 
 def ensure_run(name: str, verbose: int = 0) -> pathlib.Path:
-    """The course's run ``name``, trained now with its recipe if its folder holds no run yet.
+    """The course's run ``name``, trained now with its recipe if its folder holds no run yet
+    (its corpus prepared first, where it is a local one, such as the gettext catalogs).
 
     An interrupted training resumes where it stopped (``train`` resumes a run
     directory). Returns the run directory, for ``load_run``.
     """
     path = run_dir(name)
     if not all((path / file).exists() for file in ("run.json", "model.weights.h5")):
+        from tf_transformer.data import prepare
         from tf_transformer.training import train
 
-        train(run_dir=path, seed=0, verbose=verbose, **recipe(name))
+        settings = recipe(name)
+        if "dataset" in settings and settings["dataset"].is_local:  # (its vocabularies are learned)
+            prepare(settings["dataset"])
+        train(run_dir=path, seed=0, verbose=verbose, **settings)
     return path
 
 

@@ -61,6 +61,12 @@ CHANGED = ("plural", "context", "accelerator")
 # Bump when these rules change, so that corpora prepared under the old ones are prepared again.
 RULES = 1
 
+# A placeholder a program fills in: printf's (%s, %5.2f, %ld, %(name)s, %%) and Python's format
+# fields ({0}, {name}). See `placeholders`.
+PLACEHOLDER = re.compile(
+    r"%(?:\([\w-]+\))?[-#0 +']*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t|L)?[diouxXeEfgGcspn%]|\{\w*\}"
+)
+
 _MO_MAGIC = {0x950412DE: "<", 0xDE120495: ">"}  # the magic number, as read little- or big-endian
 # An accelerator: "(_F)" after CJK text, or a "_" / "&" that starts a word (at the start, or
 # after a space, a bracket or a quote) before the letter it marks. "&&" is a literal &, "&amp;"
@@ -183,6 +189,19 @@ def read_po(path: pathlib.Path) -> list[Message]:
         else:
             messages.append(Message(message.id, message.string or "", message.context, None, message.fuzzy))
     return messages
+
+
+def placeholders(text: str) -> collections.Counter:
+    """The placeholders of ``text``, as a multiset: a translation keeps them when its own are equal
+    (the same ones, as often, in any order: translations may reorder them).
+
+    Example:
+        >>> sorted(placeholders("Copy %s to %(dir)s: %d%% done, {0} of %5.2f").elements())
+        ['%%', '%(dir)s', '%5.2f', '%d', '%s', '{0}']
+        >>> placeholders("%d of %s") == placeholders("%s: %d")
+        True
+    """
+    return collections.Counter(PLACEHOLDER.findall(text))
 
 
 def strip_accelerator(text: str) -> tuple[str, bool]:
