@@ -3,6 +3,7 @@
     python benchmarks/real_text.py --dataset gettext:pt_BR          # en -> pt_BR, 28 minutes
     python benchmarks/real_text.py --dataset gettext:zh_CN          # en -> zh_CN
     python benchmarks/real_text.py --dataset gettext:zh_CN --reverse --minutes 10
+    python benchmarks/real_text.py --dataset gettext:pt_BR --tokenizer wordpiece  # the same recipe
     python benchmarks/real_text.py --fast                           # a few steps (the tests)
 
 Each corpus is prepared (its sizes, skipped lines and tokenizer round trip), trained from
@@ -86,17 +87,27 @@ def sentence_examples(examples, language: str, count: int) -> dict:
     return dict(good=rows(good), bad=rows(bad))
 
 
-def measure(spec, minutes: float, runs: pathlib.Path, data_dir, fast: bool, vocab_size, reuse=None) -> dict:
+def key(row: dict) -> tuple:
+    """What a row of the report measured: the corpus, its direction, its tokenizer."""
+    return row["dataset"], row["reverse"], row.get("tokenizer", "sentencepiece")
+
+
+def measure(
+    spec, minutes, runs: pathlib.Path, data_dir, fast: bool, vocab_size, reuse=None, tokenizer=None
+) -> dict:
     """Prepare, train (or, with ``reuse``, the rows of an earlier report, score the run there
     again) and score one corpus: its row of the report."""
-    summary = prepare(spec, data_dir=data_dir, vocab_size=vocab_size)
-    run_dir = runs / ("real_" + "_".join(spec.languages))
+    summary = prepare(spec, data_dir=data_dir, vocab_size=vocab_size, tokenizer=tokenizer)
+    tokenizer = summary["tokenizer"]
+    run_dir = runs / "_".join(
+        ["real", *spec.languages] + ([tokenizer] if tokenizer != "sentencepiece" else [])
+    )
     settings = recipes.real_text(minutes)
     if fast:
         settings.update(FAST, max_minutes=None)
     if reuse and (run_dir / HISTORY_FILE).is_file():  # score the run already there again
         print(f"\n== scoring the run in {run_dir} again", flush=True)
-        previous = {(r["dataset"], r["reverse"]): r for r in reuse}.get((spec.name, spec.reverse), {})
+        previous = {key(r): r for r in reuse}.get((spec.name, spec.reverse, tokenizer), {})
         history = json.loads((run_dir / HISTORY_FILE).read_text(encoding="utf-8"))
         stopped = previous.get("stopped")
         result = argparse.Namespace(history=history, steps=history[-1]["step"], stopped=stopped)
@@ -105,7 +116,15 @@ def measure(spec, minutes: float, runs: pathlib.Path, data_dir, fast: bool, voca
         shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: the minutes are this run's
         print(f"\n== training {spec.name}{' reversed' if spec.reverse else ''} into {run_dir}", flush=True)
         started = time.monotonic()
-        result = train(run_dir=run_dir, dataset=spec, data_dir=data_dir, seed=0, verbose=2, **settings)
+        result = train(
+            run_dir=run_dir,
+            dataset=spec,
+            data_dir=data_dir,
+            tokenizer=tokenizer,
+            seed=0,
+            verbose=2,
+            **settings,
+        )
         train_minutes = round((time.monotonic() - started) / 60, 1)
     run = load_run(run_dir)  # the best checkpoint by validation loss
     best = min(result.history, key=lambda row: row.get("val_loss", float("inf")))
@@ -154,16 +173,17 @@ def measure(spec, minutes: float, runs: pathlib.Path, data_dir, fast: bool, voca
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| corpus | direction | train pairs | steps | minutes | best val. accuracy "
+        "| corpus | direction | tokenizer | train pairs | steps | minutes | best val. accuracy "
         "| test BLEU greedy | beam 4 | chrF | exact | machine |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         if "test" not in row:  # (a row some other version wrote)
             continue
         greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
         lines.append(
-            f"| `{row['dataset']}` | {row['direction']} | {row['sizes']['train']:,} | {row['steps']:,} "
+            f"| `{row['dataset']}` | {row['direction']} | {row['tokenizer']} | {row['sizes']['train']:,} "
+            f"| {row['steps']:,} "
             f"| {row['train_minutes']} | {row['best_epoch']['val_masked_accuracy']:.3f} "
             f"| {greedy['bleu']:.2f} | {beam['bleu']:.2f} | {beam['chrf']:.2f} | {100 * beam['exact']:.1f}% "
             f"| {row['machine']['cpu']} ({', '.join(row['machine']['flags'])}) |"
@@ -175,6 +195,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", action="append", help="a corpus (repeat: more; default gettext:pt_BR)")
     parser.add_argument("--reverse", action="store_true", help="the other direction (LANG -> en)")
+    parser.add_argument(
+        "--tokenizer", choices=("sentencepiece", "wordpiece"), default=None, help="(default: the corpus's)"
+    )
     parser.add_argument("--minutes", type=float, default=recipes.REAL_TEXT_MINUTES, help="training budget")
     parser.add_argument("--runs", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--data-dir", default=None, help="prepared data (default: TFDS's data dir)")
@@ -192,14 +215,15 @@ def main(argv=None) -> dict:
     for name in args.dataset or ["gettext:pt_BR"]:
         spec = DatasetSpec(name, reverse=args.reverse)
         reuse = report["rows"] if args.rescore else None
-        row = measure(spec, args.minutes, runs, args.data_dir, args.fast, args.vocab_size, reuse)
+        row = measure(
+            spec, args.minutes, runs, args.data_dir, args.fast, args.vocab_size, reuse, args.tokenizer
+        )
         if reuse:  # the training's command and machine; the scores are the same computation
-            earlier = [r for r in reuse if (r["dataset"], r["reverse"]) == (spec.name, spec.reverse)]
+            earlier = [r for r in reuse if key(r) == key(row)]
             row.update({k: earlier[0][k] for k in ("command", "machine") if earlier})
         row.setdefault("command", command)
         row.setdefault("machine", machine())
-        key = (spec.name, spec.reverse)
-        report["rows"] = [r for r in report["rows"] if (r["dataset"], r["reverse"]) != key]
+        report["rows"] = [r for r in report["rows"] if key(r) != key(row)]
         report["rows"].append(row)
         greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
         print(

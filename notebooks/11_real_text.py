@@ -290,14 +290,14 @@ print(
 # %% [markdown]
 # ## BLEU in context
 #
-# We translate the whole test split (greedy search; fast mode: 100 strings)
+# We translate the whole test split (greedy search; fast mode: 32 strings)
 # and score it with sacreBLEU, as `tf-transformer evaluate` does: corpus BLEU,
 # chrF (character n-grams, kinder to a near-miss of a long word), and the
 # share of outputs that are the reference exactly.
 
 # %%
 translator = Translator.from_run(run)
-scores = evaluate_run(RUN_DIR, "test", limit=100 if FAST else None, run=run, translator=translator)
+scores = evaluate_run(RUN_DIR, "test", limit=32 if FAST else None, run=run, translator=translator)
 print(scores["bleu_line"])
 print(scores["chrf_line"])
 print(f"exact: {scores['exact']:.1%} of {scores['sentences']:,} strings")
@@ -325,14 +325,15 @@ print(f"exact: {scores['exact']:.1%} of {scores['sentences']:,} strings")
 # in `benchmarks/results/real_text.md`:
 
 # %%
-committed = {
-    (row["dataset"], row["reverse"]): row
+committed = {  # (corpus, reversed, tokenizer): the benchmark's row
+    (row["dataset"], row["reverse"], row["tokenizer"]): row
     for row in json.loads((course.results_dir() / "real_text.json").read_text())["rows"]
 }
-for (name, _), row in committed.items():
+for (name, _, tokenizer), row in committed.items():
     greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
     print(
-        f"{name:14s} {row['direction']:10s} {row['steps']:5,} steps in {row['train_minutes']:4.1f} min: "
+        f"{name:14s} {row['direction']:10s} {tokenizer:13s} {row['steps']:5,} steps in "
+        f"{row['train_minutes']:4.1f} min: "
         f"BLEU greedy {greedy['bleu']:5.2f}, beam 4 {beam['bleu']:5.2f}, chrF {beam['chrf']:5.2f}, "
         f"exact {beam['exact']:.1%}  ({row['machine']['cpu']}, {', '.join(row['machine']['flags'])})"
     )
@@ -446,7 +447,7 @@ print(
 )
 for en, zh in random.Random(11).sample(zh_pairs, 5):
     print(f"{en!r}\n  -> {zh!r}")
-zh_row = committed.get(("gettext:zh_CN", False))
+zh_row = committed.get(("gettext:zh_CN", False, "sentencepiece"))
 if zh_row:  # prepared by the same `prepare` as pt_BR: its splits, round trip, training and scores
     print(f"\nsplits {zh_row['sizes']}, round trip {zh_row['round_trip']}")
     print(f"\nthe committed run ({zh_row['command']}):")

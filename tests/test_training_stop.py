@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import re
+from types import SimpleNamespace
 
 import keras
 import pytest
@@ -255,7 +256,8 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     assert out.count("\nsource     ") == 3 and "source     O animal não atravessou a rua" in out
 
 
-def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path):
+def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path, monkeypatch, capsys):
+    import tf_transformer.training
     from tf_transformer import demo, recipes
 
     argv = ["demo", "--dataset", "gettext:pt_BR", "--run-dir", str(tmp_path / "run"), "--minutes", "3"]
@@ -264,6 +266,18 @@ def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path):
     for name, value in recipes.real_text(3.0).items():
         assert getattr(config, name) == value, name
     assert config.num_layers is None and config.stop_at_accuracy is None  # the preset's 4, the loss decides
+    trained = []  # what the demo's training stage says and passes on (the training itself: elsewhere)
+    monkeypatch.setattr(
+        tf_transformer.training,
+        "train",
+        lambda *a: trained.append(a) or SimpleNamespace(steps=0, stopped="done", history=[]),
+    )
+    demo.train_run(config, tmp_path / "run", args)
+    assert trained == [(config, tmp_path / "run")]
+    assert (
+        "training the tutorial preset with 4 layers until the validation loss stops improving (4 epochs), "
+        in (capsys.readouterr().out)
+    )
     args = cli.build_parser().parse_args([*argv, "--num-layers", "2", "--warmup-steps", "100"])
     config = demo.train_config(DatasetSpec.from_args(args), args)
     assert (config.num_layers, config.warmup_steps, config.dropout_rate) == (2, 100, 0.1)

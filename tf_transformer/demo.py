@@ -158,10 +158,10 @@ def embedded_config(spec, args):
 
 
 def train_run(config, run_dir, args) -> None:
-    from tf_transformer.config import TransformerConfig
+    from tf_transformer.config import PRESETS
     from tf_transformer.training import train
 
-    layers = config.num_layers or TransformerConfig.from_preset(config.preset).num_layers
+    layers = config.num_layers or PRESETS[config.preset]["num_layers"]
     until = (
         f"to validation accuracy {config.stop_at_accuracy:g}"
         if config.stop_at_accuracy

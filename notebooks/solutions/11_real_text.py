@@ -48,7 +48,7 @@ assert placeholders("Copy %s to %(dir)s: %d%% done, {0}") == collections.Counter
     {"%s": 1, "%(dir)s": 1, "%d": 1, "%%": 1, "{0}": 1}
 )
 translator = Translator.from_run(run)
-scores = evaluate_run(run.path, "test", limit=100 if FAST else None, run=run, translator=translator)
+scores = evaluate_run(run.path, "test", limit=32 if FAST else None, run=run, translator=translator)
 holding = [(src, out) for src, _, out in scores["examples"] if placeholders(src)]
 kept = sum(placeholders(src) == placeholders(out) for src, out in holding)
 print(f"{len(holding)} test strings hold a placeholder; the output keeps them all in {kept}")
@@ -70,6 +70,6 @@ if FAST:  # (a few steps show the direction works; the comparison needs the full
     settings.update(max_steps=20, steps_per_epoch=10)
 path = course.runs_root() / ("fast" if FAST else "") / "real_pt_BR_en"
 train(run_dir=path, seed=0, verbose=0, **settings)
-back = evaluate_run(path, "test", limit=100 if FAST else None)
+back = evaluate_run(path, "test", limit=32 if FAST else None)
 print(f"test BLEU: en->pt_BR {scores['bleu']:.2f}, pt_BR->en {back['bleu']:.2f}")
 assert load_run(path).source_language == "pt_BR" and back["sentences"] == scores["sentences"]
