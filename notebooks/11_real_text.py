@@ -108,7 +108,7 @@ print("for example:", ", ".join(sorted(p.stem for p in found)[:12]), "...")
 
 # %%
 summary = prepare(PT_BR)
-print(format_summary(summary))
+print(format_summary(summary).replace(summary["data_dir"], "<data dir>"))  # ($TFDS_DATA_DIR)
 
 # %% [markdown]
 # What the counts mean:
