@@ -14,14 +14,16 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from helpers.corpora import chinese_pairs
 from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
+from helpers.server import ServerProcess
 
 from tf_transformer import cli
 from tf_transformer.data import DatasetSpec, prepare
 from tf_transformer.inference import Translator, export_translator
-from tf_transformer.run_dir import load_run, read_run_info
+from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
 from tf_transformer.training import train
 
 # Trainings, exports and fresh processes; the tests share no fixture.
@@ -174,3 +176,25 @@ def test_english_to_portuguese_from_gettext_catalogs_with_sentencepiece(tmp_path
     loaded = loaded_translations(export_dir, texts, cwd=tmp_path)
     for loader in ("tf2", "tf1"):
         assert {k: [t.decode() for t in v] for k, v in loaded[loader].items()} == ours, loader
+
+    # `serve` on that export: its translations and its attention signature (what the page
+    # draws: SentencePiece's pieces, "▁" where a word begins) are the Translator's.
+    server = ServerProcess(export_dir.parent, tmp_path / "server")
+    try:
+        assert server.predict({"instances": texts}) == (200, {"predictions": ours["greedy"]})
+        code, reply = server.predict({"signature_name": "attention", "instances": [texts[0]]})
+        assert code == 200, reply
+        got, want = reply["predictions"][0], translator.attention(texts[0])
+        assert (got["source_tokens"], got["target_tokens"]) == (want.source_tokens, want.target_tokens)
+        assert got["translation"] == want.translation == ours["greedy"][0]
+        assert any(token.startswith("\u2581") for token in got["source_tokens"])
+        np.testing.assert_allclose(np.array(got["weights"], np.float32), want.weights, atol=1e-5)
+    finally:
+        assert server.stop() == 0, "".join(server.stderr)[-3000:]
+
+    # A SentencePiece model cut short: one line that says what happened, not the library's own text.
+    model_file = run_dir / "vocab" / "target.model"
+    model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 2])
+    damaged = r"target\.model (is damaged \(cut short or overwritten|has \d+ tokens, but)"
+    with pytest.raises(DamagedRunError, match=damaged):
+        load_run(run_dir)
