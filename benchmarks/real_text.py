@@ -5,6 +5,7 @@
     python benchmarks/real_text.py --dataset gettext:zh_CN --reverse --minutes 10
     python benchmarks/real_text.py --dataset gettext:pt_BR --tokenizer wordpiece  # the same recipe
     python benchmarks/real_text.py --fast                           # a few steps (the tests)
+    python benchmarks/real_text.py --minutes 10 --variant dropout_rate=0.3   # one change to the recipe
 
 Each corpus is prepared (its sizes, skipped lines and tokenizer round trip), trained from
 seed 0 with ``tf_transformer.recipes.real_text`` into a fresh run directory within
@@ -88,26 +89,74 @@ def sentence_examples(examples, language: str, count: int) -> dict:
 
 
 def key(row: dict) -> tuple:
-    """What a row of the report measured: the corpus, its direction, its tokenizer."""
-    return row["dataset"], row["reverse"], row.get("tokenizer", "sentencepiece")
+    """What a row of the report measured: the corpus, its direction, its tokenizer, the recipe's
+    changes (a variant) and the training budget of a variant."""
+    variant = row.get("variant") or ""
+    return (
+        row["dataset"],
+        row["reverse"],
+        row.get("tokenizer", "sentencepiece"),
+        variant,
+        row.get("budget_minutes") if variant else None,
+    )
+
+
+def parse_variant(items: list[str]) -> dict:
+    """``["dropout_rate=0.3", "num_layers=2"]`` -> ``{"dropout_rate": 0.3, "num_layers": 2}``."""
+    changes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--variant wants NAME=VALUE (a train setting), not {item!r}")
+        try:
+            changes[name] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[name] = value  # a string, e.g. preset=small
+    return changes
+
+
+def variant_name(changes: dict, vocab_size) -> str:
+    """The short name of a recipe's changes, as the table shows it ("" for the recipe itself)."""
+    parts = [f"{k}={v}" for k, v in changes.items()]
+    if vocab_size:
+        parts.append(f"vocab={vocab_size}")
+    return " ".join(parts)
 
 
 def measure(
-    spec, minutes, runs: pathlib.Path, data_dir, fast: bool, vocab_size, reuse=None, tokenizer=None
+    spec,
+    minutes,
+    runs: pathlib.Path,
+    data_dir,
+    fast: bool,
+    vocab_size,
+    reuse=None,
+    tokenizer=None,
+    changes: dict | None = None,
 ) -> dict:
     """Prepare, train (or, with ``reuse``, the rows of an earlier report, score the run there
     again) and score one corpus: its row of the report."""
     summary = prepare(spec, data_dir=data_dir, vocab_size=vocab_size, tokenizer=tokenizer)
     tokenizer = summary["tokenizer"]
+    if vocab_size and not summary["vocab_built"] and vocab_size not in summary["vocab_sizes"].values():
+        raise SystemExit(
+            f"the vocabularies in {summary['vocab_dir']} were learned at another size "
+            f"({summary['vocab_sizes']}); give --data-dir a folder of its own for --vocab-size {vocab_size}"
+        )
+    variant = variant_name(changes or {}, vocab_size)
     run_dir = runs / "_".join(
-        ["real", *spec.languages] + ([tokenizer] if tokenizer != "sentencepiece" else [])
+        ["real", *spec.languages]
+        + ([tokenizer] if tokenizer != "sentencepiece" else [])
+        + ([variant.replace(" ", "_").replace("=", "-")] if variant else [])
     )
     settings = recipes.real_text(minutes)
+    settings.update(changes or {})
     if fast:
         settings.update(FAST, max_minutes=None)
     if reuse and (run_dir / HISTORY_FILE).is_file():  # score the run already there again
         print(f"\n== scoring the run in {run_dir} again", flush=True)
-        previous = {key(r): r for r in reuse}.get((spec.name, spec.reverse, tokenizer), {})
+        this = dict(dataset=spec.name, reverse=spec.reverse, tokenizer=tokenizer, variant=variant)
+        previous = {key(r): r for r in reuse}.get(key(dict(this, budget_minutes=minutes)), {})
         history = json.loads((run_dir / HISTORY_FILE).read_text(encoding="utf-8"))
         stopped = previous.get("stopped")
         result = argparse.Namespace(history=history, steps=history[-1]["step"], stopped=stopped)
@@ -154,6 +203,8 @@ def measure(
         changed=summary.get("changed", {}),
         catalogs=len(summary.get("catalogs", [])),
         tokenizer=run.info["data"].get("tokenizer"),
+        variant=variant,
+        budget_minutes=minutes,
         vocab_sizes=summary["vocab_sizes"],
         round_trip=summary["round_trip"],
         recipe=settings,
@@ -173,16 +224,17 @@ def measure(
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| corpus | direction | tokenizer | train pairs | steps | minutes | best val. accuracy "
-        "| test BLEU greedy | beam 4 | chrF | exact | machine |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| corpus | direction | tokenizer | recipe | parameters | train pairs | steps | minutes "
+        "| best val. accuracy | test BLEU greedy | beam 4 | chrF | exact | machine |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         if "test" not in row:  # (a row some other version wrote)
             continue
         greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
         lines.append(
-            f"| `{row['dataset']}` | {row['direction']} | {row['tokenizer']} | {row['sizes']['train']:,} "
+            f"| `{row['dataset']}` | {row['direction']} | {row['tokenizer']} "
+            f"| {row.get('variant') or 'real_text'} | {row['parameters'] / 1e6:.1f}M | {row['sizes']['train']:,} "
             f"| {row['steps']:,} "
             f"| {row['train_minutes']} | {row['best_epoch']['val_masked_accuracy']:.3f} "
             f"| {greedy['bleu']:.2f} | {beam['bleu']:.2f} | {beam['chrf']:.2f} | {100 * beam['exact']:.1f}% "
@@ -203,6 +255,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--data-dir", default=None, help="prepared data (default: TFDS's data dir)")
     parser.add_argument("--vocab-size", type=int, default=None, help="per side (default: prepare's)")
     parser.add_argument("--out", default=str(HERE / "results" / "real_text.json"))
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one setting of the recipe (repeat: more), e.g. dropout_rate=0.3 num_layers=2",
+    )
     parser.add_argument("--fast", action="store_true", help="a tiny model, a few steps (the tests)")
     parser.add_argument(
         "--rescore", action="store_true", help="score the runs already in --runs again, without training"
@@ -216,7 +275,15 @@ def main(argv=None) -> dict:
         spec = DatasetSpec(name, reverse=args.reverse)
         reuse = report["rows"] if args.rescore else None
         row = measure(
-            spec, args.minutes, runs, args.data_dir, args.fast, args.vocab_size, reuse, args.tokenizer
+            spec,
+            args.minutes,
+            runs,
+            args.data_dir,
+            args.fast,
+            args.vocab_size,
+            reuse,
+            args.tokenizer,
+            parse_variant(args.variant),
         )
         if reuse:  # the training's command and machine; the scores are the same computation
             earlier = [r for r in reuse if key(r) == key(row)]
