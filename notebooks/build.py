@@ -41,11 +41,16 @@ import importlib.util
 if importlib.util.find_spec("tf_transformer") is None:
     import glob
     import os
+    import re
     import subprocess
     import sys
 
-    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else a wheel beside this notebook
-    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(glob.glob("tf_transformer-*.whl"), default="")
+    # TF_TRANSFORMER_SOURCE: a wheel, a checkout folder or git+https://...; else the newest wheel
+    # beside this notebook (by version, not by name: 0.10.0 is newer than 0.9.0)
+    wheels = glob.glob("tf_transformer-*.whl")
+    source = os.environ.get("TF_TRANSFORMER_SOURCE") or max(
+        wheels, key=lambda w: [int(n) for n in re.findall(r"\\d+", w.split("-")[1])], default=""
+    )
     if not source:
         raise RuntimeError(
             "tf_transformer is not installed. Upload its wheel beside this notebook (Colab: the Files "
@@ -53,7 +58,11 @@ if importlib.util.find_spec("tf_transformer") is None:
             "`%env TF_TRANSFORMER_SOURCE=git+https://github.com/OWNER/REPO` with the course "
             "repository's address; then run this cell again."
         )
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", source]
+    pip = subprocess.run(command, capture_output=True, text=True)
+    if pip.returncode:  # one line, not pip's traceback
+        said = (pip.stderr.strip().splitlines() or ["(nothing)"])[-1]
+        raise RuntimeError(f"pip could not install {source!r}: {said} (TF_TRANSFORMER_SOURCE or the wheel?)")
     importlib.invalidate_caches()
 """
 

@@ -43,7 +43,11 @@ def run_install_cell(tmp_path, env_extra=(), isolated=True):
     fakes.mkdir(parents=True, exist_ok=True)
     (fakes / "__init__.py").write_text("")
     record = tmp_path / "pip_args.txt"
-    recorder = f"import sys\nopen({str(record)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+    recorder = (
+        f"import os, sys\nopen({str(record)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+        "if os.environ.get('FAKE_PIP_FAILS'):\n"
+        "    sys.exit('Traceback (most recent call last):\\n  ...\\nERROR: Invalid requirement: x')\n"
+    )
     (fakes / "__main__.py").write_text(recorder)
     env = {k: v for k, v in os.environ.items() if k not in ("TF_TRANSFORMER_SOURCE", "PYTHONPATH")}
     env.update(env_extra, PYTHONPATH=str(fakes.parent))
@@ -74,11 +78,18 @@ def test_the_install_cell_without_a_source_says_how_to_supply_one(tmp_path):
 
 
 def test_the_install_cell_installs_an_uploaded_wheel_or_the_named_source(tmp_path):
-    for name in ("tf_transformer-0.0.9-py3-none-any.whl", "tf_transformer-0.1.0-py3-none-any.whl"):
+    for name in ("tf_transformer-0.9.0-py3-none-any.whl", "tf_transformer-0.10.0-py3-none-any.whl"):
         (tmp_path / name).write_bytes(b"")
     proc, pip_args = run_install_cell(tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert pip_args == "install --quiet tf_transformer-0.1.0-py3-none-any.whl"
+    assert pip_args == "install --quiet tf_transformer-0.10.0-py3-none-any.whl"  # by version, not name
+
+    proc, pip_args = run_install_cell(tmp_path, {"TF_TRANSFORMER_SOURCE": "x", "FAKE_PIP_FAILS": "1"})
+    assert proc.returncode != 0 and pip_args == "install --quiet x"
+    assert proc.stderr.splitlines()[-1] == (
+        "RuntimeError: pip could not install 'x': ERROR: Invalid requirement: x (TF_TRANSFORMER_SOURCE "
+        "or the wheel?)"
+    )
 
     proc, pip_args = run_install_cell(tmp_path, {"TF_TRANSFORMER_SOURCE": "git+https://example.org/x/y"})
     assert proc.returncode == 0, proc.stderr
@@ -98,6 +109,11 @@ def test_runs_go_to_the_variable_the_checkout_or_the_current_folder(tmp_path, mo
     assert course.runs_root(NOTEBOOKS) == REPO / "runs"  # shared with `make demo` and the README
     assert course.runs_root(REPO) == REPO / "runs"
     assert course.runs_root(tmp_path) == tmp_path / "runs"  # Colab: /content/runs
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv(course.RUNS_VARIABLE, str(tmp_path / "afile"))
+    with pytest.raises(ValueError, match=r"TF_TRANSFORMER_RUNS=.*afile is a file, not a folder"):
+        course.runs_root()
+    monkeypatch.delenv(course.RUNS_VARIABLE)
     stray = tmp_path / "notebooks"  # a folder named notebooks that is not a checkout's
     stray.mkdir()
     assert course.runs_root(stray) == stray / "runs"

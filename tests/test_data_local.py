@@ -4,6 +4,8 @@ deterministic carving, caching by content, any script, and the `prepare` report.
 import argparse
 import gzip
 import importlib
+import os
+import random
 
 import pytest
 import tensorflow as tf
@@ -30,8 +32,9 @@ DIRTY_LINES = [
     ("Long " * 300).encode() + b"\tLongo.\tattr",  # too_long (1,500 characters)
     b"I have 3 cats.\tEu tenho 3 gatos.\tattr",  # duplicate of a good pair
     b"I have 3 cats.\tEu tenho 3 gatos.\tattr",  # duplicate again
+    b"Binary\x00junk.\tLixo\x00bin\xc3\xa1rio.\tattr",  # nul_bytes (a binary file's bytes)
 ]
-DIRTY_COUNTS = {"invalid_utf8": 1, "columns": 2, "empty": 3, "too_long": 1, "duplicate": 2, "unpaired": 0}
+DIRTY_COUNTS = {"invalid_utf8": 1, "columns": 2, "empty": 3, "too_long": 1, "duplicate": 2, "nul_bytes": 1}
 
 
 def anki_bytes(pairs, extra=()):
@@ -141,6 +144,14 @@ def test_missing_column_is_a_clear_error(dirty_tsv, tmp_path):
         local.prepare_local(spec, tmp_path)
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_dataset(f"tsv:{tmp_path / 'nowhere.tsv'}", "train", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="is a folder, not a corpus file"):
+        local.prepare_local(DatasetSpec.parse(f"tsv:{tmp_path}"), tmp_path / "tfds")
+    (tmp_path / "bad.tsv").write_text("word\t\n" * 150, encoding="utf-8")  # every target empty
+    with pytest.raises(ValueError, match=r"only 0 usable pairs: .*; lines skipped: empty 150$"):
+        local.prepare_local(DatasetSpec.parse(f"tsv:{tmp_path / 'bad.tsv'}"), tmp_path / "tfds")
+    os.mkfifo(tmp_path / "pipe.tsv")
+    with pytest.raises(ValueError, match="is not a regular file .*copy it into a file first"):
+        local.prepare_local(DatasetSpec.parse(f"tsv:{tmp_path / 'pipe.tsv'}"), tmp_path / "tfds")
 
 
 def write_lines(path, lines):
@@ -156,7 +167,6 @@ def test_line_aligned_files_with_their_own_splits(tmp_path):
         en = [f"{split} sentence {i} .".encode() for i in range(n)]
         if split == "train":
             pt[2], en[5] = b"caf\xe9", b""  # invalid_utf8; empty
-            pt += [b"an extra line", b"and another"]  # unpaired
         write_lines(folder / f"{split}.pt", pt)
         write_lines(folder / f"{split}.en", en)
     spec = DatasetSpec.parse(f"text:{folder / 'train.pt'},{folder / 'train.en'}")
@@ -168,9 +178,28 @@ def test_line_aligned_files_with_their_own_splits(tmp_path):
         **dict.fromkeys(local.SKIP_KINDS, 0),
         "invalid_utf8": 1,
         "empty": 1,
-        "unpaired": 2,
     }
     assert read_all(spec, tmp_path / "tfds", "test")[0] == ("test frase 0 .", "test sentence 0 .")
+
+
+def test_line_aligned_files_of_different_lengths_are_refused_with_where_they_part(tmp_path):
+    # One line lost in the middle of the second file shifts every pair after it: refused, with
+    # both counts and the line where the shift begins (found from the lines' lengths).
+    rng = random.Random(0)
+    words = [rng.choice(["alpha", "beta", "gamma", "delta", "epsilon"]) for _ in range(4000)]
+    source = [" ".join(words[i : i + rng.randint(1, 12)]) for i in range(300)]
+    target = [line.upper() + "!" for line in source]
+    source_path, target_path = tmp_path / "c.en", tmp_path / "c.pt"
+    write_lines(source_path, [line.encode() for line in source])
+    write_lines(target_path, [line.encode() for line in target[:150] + target[151:]])
+    spec = DatasetSpec.parse(f"text:{source_path},{target_path}")
+    message = r"c\.en has 300 lines and .*c\.pt has 299.*near line 151 of the first.*with line n-1"
+    with pytest.raises(ValueError, match=message):
+        local.prepare_local(spec, tmp_path / "tfds")
+    assert not (tmp_path / "tfds").exists() or not any((tmp_path / "tfds").rglob("*.tfrecord*"))
+    write_lines(target_path, [line.encode() for line in target[:-1]])  # the last line: no place to name
+    with pytest.raises(ValueError, match=r"has 299: line-aligned files need one line per sentence"):
+        local.prepare_local(spec, tmp_path / "tfds")
 
 
 def test_one_pair_of_line_aligned_files_is_carved(tmp_path):

@@ -206,6 +206,9 @@ def test_unknown_dataset_name():
         load_dataset("wmt14")
     with pytest.raises(ValueError, match="unknown dataset"):
         _ = DatasetSpec.parse("ted_hrlr_translate/xx_to_yy").languages
+    # A TFDS dataset that is not a translation: said so, before any download advice.
+    with pytest.raises(ValueError, match=r"mnist is not a translation dataset: .*image \(Image\)"):
+        _ = DatasetSpec.parse("mnist").languages
 
 
 def test_a_changed_embedded_corpus_is_prepared_again(tmp_path, monkeypatch, capsys):

@@ -5,7 +5,7 @@
     layers/                            constants, config
     model                              layers, config, constants
     diagram                            config (draws the model from its sizes alone)
-    data/                              constants
+    data/                              constants, files
     run_dir                            config, model, data, constants, files
     training/   inference/             peers: each stands on run_dir, model, data; never on the other
     course                             what the notebooks share: on training, data

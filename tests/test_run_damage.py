@@ -6,7 +6,10 @@ Each test copies the shared trained run (``helpers.runs.trained_run_dir``) and d
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import json
+import os
+import random
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -89,6 +92,11 @@ def test_missing_weights_point_to_the_ones_there_are(run):
     ):
         load_run(run)
     assert load_run(run, weights="backup").weights_file == run / rd.BACKUP_WEIGHTS
+    # check: a finished run (model.keras is there) without model.weights.h5 is damaged, not unfinished.
+    missing = {r.item: r for r in check_run(run)}[rd.WEIGHTS_FILE]
+    assert (
+        missing.ok is False and "is missing, though training finished (model.keras is there)" in missing.text
+    )
 
 
 # A well-formed run.json (no training needed to damage it).
@@ -156,7 +164,7 @@ def test_vocabularies_are_checked_against_the_model(run, capsys):
     assert (
         f"{target} has 500 tokens, but the model in run.json was trained with 806 (target_vocab_size)" in err
     )
-    assert "has the right size: copy it to" in err  # the embedded corpus ships the vocabulary
+    assert "is the run's own (same SHA-256): copy it to" in err  # the embedded corpus ships it
     target.write_text(original, encoding="utf-8")
     source = run / "vocab/source.txt"
     source.write_bytes(b"[PAD]\n[UNK]\n\xff\xfe\n")
@@ -168,6 +176,49 @@ def test_vocabularies_are_checked_against_the_model(run, capsys):
     source.unlink()
     with pytest.raises(FileNotFoundError, match="source.txt is missing; the prepared dataset's"):
         load_run(run)
+
+
+def test_check_blames_run_json_when_every_whole_weights_file_disagrees_with_it(run):
+    # Another run's run.json (one more layer) over whole weights files: run.json is the odd one out.
+    info = json.loads((run / rd.RUN_FILE).read_text())
+    info["model"]["num_layers"] += 1
+    (run / rd.RUN_FILE).write_text(json.dumps(info))
+    results = {r.item: r for r in check_run(run)}
+    for name in (rd.WEIGHTS_FILE, rd.LATEST_WEIGHTS):
+        assert results[name].ok is False
+        assert "run.json is more likely the odd one out (another run's?)" in results[name].text, name
+
+
+def test_a_vocabulary_of_the_right_size_but_other_content_is_refused(run, capsys):
+    # The demo run's target vocabulary, its tokens shuffled after the reserved ones: the same size,
+    # other ids. Translations would be nonsense; every reader refuses it, and check says so.
+    target = run / "vocab/target.txt"
+    original = target.read_text(encoding="utf-8").splitlines()
+    reserved = len(rd.RESERVED_TOKENS)
+    tokens = original[reserved:]
+    random.Random(0).shuffle(tokens)
+    shuffled = original[:reserved] + tokens
+    assert shuffled != original
+    target.write_text("".join(t + "\n" for t in shuffled), encoding="utf-8")
+    assert cli.main(["translate", "--run-dir", str(run), "O gato dorme."]) == 2
+    err = error_line(capsys)
+    assert f"{target} is not the vocabulary this run was trained with (its SHA-256" in err
+    assert "is the run's own (same SHA-256): copy it to" in err
+    results = {r.item: r for r in check_run(run)}
+    assert results["vocab/target.txt"].ok is False and "SHA-256" in results["vocab/target.txt"].text
+    assert (
+        results["vocab/source.txt"].ok and "the SHA-256 run.json recorded" in results["vocab/source.txt"].text
+    )
+    assert results["translation"].ok is None
+
+    # A run from before the digests: it loads, and check says that it could not verify it.
+    target.write_text("".join(t + "\n" for t in original), encoding="utf-8")
+    info = json.loads((run / rd.RUN_FILE).read_text())
+    del info[rd.VOCAB_DIGESTS]
+    (run / rd.RUN_FILE).write_text(json.dumps(info))
+    results = {r.item: r for r in check_run(run)}
+    assert results["vocab/target.txt"].ok and "not verified" in results["vocab/target.txt"].text
+    assert results["translation"].ok
 
 
 def test_check_reports_each_file(run, capsys):
@@ -193,6 +244,8 @@ def test_check_reports_each_file(run, capsys):
         results[rd.MODEL_FILE].text
     )
     assert not results["metrics.json"].ok
+    state = results["backup/state.json"]  # a backup without its state.json: listed, with what it costs
+    assert state.ok is False and state.text.startswith("is missing; resuming still works, but the running")
 
     (run / "vocab/target.txt").unlink()
     (run / rd.RUN_FILE).write_text("{")
@@ -201,7 +254,7 @@ def test_check_reports_each_file(run, capsys):
     assert "FAIL  run.json: is damaged (not valid JSON" in out
     assert "FAIL  vocab/target.txt: is missing" in out
     assert "ok    model.weights.h5: a whole HDF5 file" in out  # (no architecture to load it into)
-    assert "-     translation: not tried" in out and out.rstrip().endswith(": 5 problems")
+    assert "-     translation: not tried" in out and out.rstrip().endswith(": 6 problems")
 
 
 def test_cli_version_and_failures_that_are_not_usage_errors(monkeypatch, capsys):
@@ -218,3 +271,46 @@ def test_cli_version_and_failures_that_are_not_usage_errors(monkeypatch, capsys)
         monkeypatch.setattr("tf_transformer.check.run_check", fail)
         assert cli.main(["check", "--run-dir", "x"]) == 1
         assert error_line(capsys) == f"tf-transformer check: error: {error}\n"
+
+
+def test_locations_that_are_not_folders_and_ctrl_c_get_one_line(tmp_path, monkeypatch, capsys):
+    # A file where a folder must be: one line naming the path and its flag, exit 1 (not a traceback).
+    afile = tmp_path / "notes.txt"
+    afile.write_text("hello")
+    train = ["train", "--preset", "tiny", "--run-dir", str(afile / "run"), "--max-steps", "1"]
+    assert cli.main(train) == 1
+    assert error_line(capsys) == (
+        f"tf-transformer train: error: cannot use {afile / 'run'} (--run-dir): Not a directory; a file "
+        "stands where a folder must be: pass a folder\n"
+    )
+    assert cli.main(["prepare", "--data-dir", str(afile)]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"tf-transformer prepare: error: cannot use {afile}/") and "(--data-dir)" in err
+
+    # Ctrl-C in a command other than train (which saves and says so itself): one line, exit 130.
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("tf_transformer.check.run_check", interrupted)
+    assert cli.main(["check", "--run-dir", str(tmp_path)]) == 130
+    assert error_line(capsys).startswith("tf-transformer check: interrupted (SIGINT); what it had finished")
+
+
+def test_sigterm_during_export_leaves_no_half_written_folder(run, tmp_path, monkeypatch, capsys):
+    # SIGTERM while the SavedModel is being written: the command stops at once with one line and
+    # exit 143, and the temporary folder is gone (it used to stay until the next export).
+    from tf_transformer.inference import export as export_module
+
+    write = export_module._write
+
+    def write_then_terminate(translator, folder):
+        write(translator, folder)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(export_module, "_write", write_then_terminate)
+    before = signal.getsignal(signal.SIGTERM)
+    base = tmp_path / "exports" / "pt_en"
+    assert cli.main(["export", "--run-dir", str(run), "--out", str(base)]) == 143
+    assert error_line(capsys).startswith("tf-transformer export: interrupted (SIGTERM); what it had")
+    assert not [p.name for p in base.parent.rglob("*") if p.name != "pt_en"], list(base.parent.rglob("*"))
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers given back

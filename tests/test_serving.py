@@ -500,6 +500,104 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(servers, reference)
     assert not ours, f"the server imported {ours}"
 
 
+# -- slow clients, names, headers --------------------------------------------------------------
+
+
+def raw_request(port, data: bytes, timeout=30) -> tuple[int, dict]:
+    """Send ``data`` as it is on a fresh connection -> (status, JSON body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_names_headers_and_signature_types_are_strict(server):
+    # A percent-encoded model name is the model's (the page encodes it).
+    encoded = "/v1/models/" + "".join(f"%{b:02X}" for b in MODEL.encode()) + ":predict"
+    assert server.predict({"instances": ["O gato dorme."]}, path=encoded)[0] == 200
+    # Two different Content-Length headers: refused, as RFC 9112 asks (a proxy and we could disagree).
+    body = json.dumps({"instances": ["O gato dorme."]}).encode()
+    head = f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nContent-Length: 5\r\n"
+    code, reply = raw_request(server.port, head.encode() + b"Connection: close\r\n\r\n" + body)
+    assert code == 400 and "several different Content-Length" in reply["error"]
+    # signature_name must be a string (TensorFlow Serving's rule): false, 0 and null are not the default.
+    for value in (False, 0, None):
+        code, reply = server.predict({"signature_name": value, "instances": ["a"]})
+        assert (code, reply) == (400, {"error": "'signature_name' key must be a string value"}), value
+    assert server.predict({"signature_name": "", "instances": ["a"]})[0] == 200  # "" is the default
+
+
+def test_the_page_escapes_the_model_name():
+    """A model name with markup in it stays a JavaScript string inside the page's script."""
+    options = serving.Options(export="unused", port=0, model_name="<!--<script>&</script>")
+    servable = type("Servable", (), {"name": options.model_name, "version": 1})()
+    page = "<script>const CONFIG = /*CONFIG*/{};</script>"
+    server = serving.Server(options, servable, None, serving.Metrics(), page)
+    try:
+        html = server.page.decode()
+    finally:
+        server.server_close()
+    inside = html[len("<script>") : -len("</script>")]
+    assert "<" not in inside and ">" not in inside and "&" not in inside
+    config = json.loads(inside.removeprefix("const CONFIG = ").removesuffix(";"))
+    assert config["model"] == "<!--<script>&</script>"
+
+
+def test_slow_drip_clients_are_cut_off_and_real_requests_get_through(export_base, tmp_path):
+    """Clients that send a byte every half second hold every connection slot: each is closed once its
+    request has not arrived whole within --request-timeout, and real requests are served then, while
+    the others still drip. SIGHUP then stops the server like SIGTERM."""
+    timeout, slots = 2.0, 3
+    server = ServerProcess(
+        export_base, tmp_path / "drip", "--request-timeout", str(timeout), "--max-connections", str(slots)
+    )
+    try:
+        held = []  # (seconds from the start, seconds until the server closed it), per drip connection
+        start = time.monotonic()
+
+        def drip():
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+                opened = time.monotonic()
+                sock.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode())
+                with contextlib.suppress(OSError):
+                    while time.monotonic() - opened < 4 * timeout:  # (bounded: 8 s at most)
+                        sock.sendall(b"{")
+                        time.sleep(0.5)
+                held.append((opened - start, time.monotonic() - opened))
+
+        def drippers(count):
+            threads = [threading.Thread(target=drip) for _ in range(count)]
+            for thread in threads:
+                thread.start()
+            return threads
+
+        threads = drippers(1)
+        time.sleep(1.0)
+        threads += drippers(slots - 1)  # a second after the first: still dripping when it is cut
+        time.sleep(0.3)  # every slot taken
+        assert server.predict({"instances": ["O gato dorme."]})[0] == 503
+        served = None
+        while time.monotonic() - start < 4 * timeout and served is None:
+            if server.predict({"instances": ["O gato dorme."]})[0] == 200:
+                served = time.monotonic() - start
+            time.sleep(0.1)
+        for thread in threads:
+            thread.join(30)
+        assert len(held) == slots and all(seconds < timeout + 1.5 for _, seconds in held), held
+        assert served is not None and served < timeout + 2.0, served  # once the first was cut ...
+        assert served < max(opened + seconds for opened, seconds in held), (served, held)  # ... not the last
+        assert server.metrics()["tf_transformer_late_requests_closed_total"] >= slots
+        server.process.send_signal(signal.SIGHUP)
+        assert server.process.wait(60) == 0, "".join(server.stderr)[-3000:]
+        assert "Stopping" in "".join(server.stderr)
+    finally:
+        if server.running():
+            server.process.kill()
+
+
 # -- the page, in a real browser ---------------------------------------------------------------
 
 
@@ -670,3 +768,13 @@ def test_serve_reports_a_missing_export(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--export", str(tmp_path), "--max-beam-size", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--export", str(tmp_path), "--port", "99999"])
+    assert "must be at most 65535" in capsys.readouterr().err
+    damaged = tmp_path / "pt_en" / "1"  # a SavedModel cut short: one line that says to export again
+    damaged.mkdir(parents=True)
+    (damaged / "saved_model.pb").write_bytes(b"\x08\x01garbage")
+    assert serving.serve(serving.Options(export=str(damaged.parent))) == 2
+    err = capsys.readouterr().err
+    assert f"{damaged} is not a SavedModel that loads" in err and "export it again" in err
+    assert err.count("\n") == 1

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import h5py
 import keras
@@ -29,7 +30,7 @@ from tf_transformer import files
 from tf_transformer import run_dir as rd
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
-from tf_transformer.training.callbacks import StepBackup, TrainingInterrupted
+from tf_transformer.training.callbacks import LineProgress, StepBackup, TrainingInterrupted
 from tf_transformer.training.loop import prepare_run
 
 pytestmark = pytest.mark.slow  # trainings, signals and killed processes
@@ -119,6 +120,33 @@ def test_a_signal_mid_epoch_saves_that_step_and_the_rerun_finishes_the_same(refe
     result = train("tiny", path, **QUICK)
     assert "resuming " + str(path) + " at step 7 of 10, saved " in capsys.readouterr().out
     assert_same_as_reference(path, result, reference)
+
+
+def test_a_damaged_state_json_is_named_and_the_epoch_it_cut_says_so(reference, tmp_path, capsys):
+    # Stopped at step 7 (mid-epoch 2, by SIGHUP), then backup/state.json cut short: check names it, the
+    # resume says what is lost; epoch 2's row counts steps 8 only, and says so; never a silent row.
+    path = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as stop:  # SIGHUP (a closed terminal) stops like SIGTERM
+        train("tiny", path, callbacks=[SignalAt(step=6, signum=signal.SIGHUP)], **QUICK)
+    assert stop.value.exit_code == 129
+    keras.backend.clear_session()
+    state = path / rd.BACKUP_DIR / StepBackup.INFO
+    state.write_text(state.read_text()[:20])
+    from tf_transformer.check import check_run
+
+    found = {r.item: r for r in check_run(path)}["backup/state.json"]
+    assert found.ok is False and found.text.startswith("is damaged (")
+    capsys.readouterr()
+    train("tiny", path, **QUICK)
+    err = capsys.readouterr().err
+    assert f"warning: {state} is damaged (" in err and "epoch 2's metrics before step 7 are lost" in err
+    rows, ref = history(path), history(reference[0])
+    assert [(e["epoch"], e["step"], e.get("counted_from_step")) for e in rows] == [
+        (1, 4, None),
+        (2, 8, 7),
+        (3, 10, None),
+    ]
+    assert rows[0]["tokens"] == ref[0]["tokens"] and rows[1]["tokens"] < ref[1]["tokens"]
 
 
 def test_a_signal_during_validation_resumes_by_validating_that_epoch(
@@ -376,6 +404,29 @@ def test_a_finished_run_with_damaged_final_files_writes_them_again(reference, tm
     assert keras.models.load_model(path / rd.MODEL_FILE).count_params() > 0
 
 
+def test_a_model_larger_than_the_machine_is_refused_before_anything_is_written(tmp_path):
+    path = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"about [\d,]+ parameters: training needs at least [\d,.]+ GiB"):
+        train("tiny", path, **{**QUICK, "num_layers": 100_000_000})
+    assert not path.exists()
+
+
+def test_a_vocabulary_learned_again_is_another_run(reference, tmp_path):
+    # The prepared vocabulary no longer the one the run trained with (learned again at the same
+    # size): resuming would copy it over the run's own and train on other token ids. Refused.
+    path = tmp_path / "run"
+    shutil.copytree(reference[0], path)
+    info = json.loads((path / rd.RUN_FILE).read_text())
+    info[rd.VOCAB_DIGESTS]["target"] = "0" * 64  # (as if the prepared file had changed since)
+    (path / rd.RUN_FILE).write_text(json.dumps(info))
+    own = (path / "vocab/target.txt").read_bytes()
+    with pytest.raises(
+        ValueError, match=r"different run \(the prepared target vocabulary .* has other tokens"
+    ):
+        train("tiny", path, **QUICK)
+    assert (path / "vocab/target.txt").read_bytes() == own
+
+
 def test_a_start_that_never_trained_does_not_pin_its_settings(tmp_path):
     path = tmp_path / "run"
     plan = prepare_run(TrainConfig(preset="tiny", **{**QUICK, "warmup_steps": 7}), path)
@@ -438,3 +489,13 @@ def test_sigterm_ends_a_cluster_that_is_still_forming(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err[-3000:]
     assert "SIGTERM while waiting for the cluster's workers" in err
+
+
+def test_a_resumed_epochs_progress_line_shows_the_whole_epochs_averages(capsys):
+    # Keras averages the batches of this session only; the line takes the epoch's sums (the
+    # ledger's, carried over from before the resume) instead.
+    ledger = types.SimpleNamespace(sums_now=lambda: {"loss": [12.0, 4.0], "masked_accuracy": [3.0, 6.0]})
+    progress = LineProgress(total_steps=10, every=2, ledger=ledger)
+    progress.set_model(types.SimpleNamespace(optimizer=types.SimpleNamespace(iterations=keras.Variable(6))))
+    progress.on_train_batch_end(0, {"loss": 1.0, "masked_accuracy": 0.9})
+    assert "step 6/10  loss 3.0000  masked_accuracy 0.5000  (" in capsys.readouterr().out

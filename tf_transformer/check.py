@@ -7,11 +7,12 @@ sentence with the weights ``translate`` would use. Exit status 0 when nothing
 failed, 1 otherwise.
 
 Checked: ``run.json`` (UTF-8 JSON, every entry well formed); both
-vocabularies (UTF-8, reserved tokens first, the sizes the model was trained
-with); every weights file present (``model.weights.h5``, the checkpoints,
-the backup: readable and loadable into the architecture ``run.json``
-describes, no NaN); ``model.keras`` (a whole zip archive); ``history.json``
-and ``metrics.json`` (JSON). Decoding runs eagerly, with nothing to compile.
+vocabularies (the SHA-256 ``run.json`` recorded, UTF-8, reserved tokens first,
+the sizes the model was trained with); every weights file present
+(``model.weights.h5``, the checkpoints, the backup: readable and loadable into
+the architecture ``run.json`` describes, no NaN); ``model.keras`` (a whole zip archive); ``history.json``
+and ``metrics.json`` (JSON); ``backup/state.json`` beside a backup (the step it
+names). Decoding runs eagerly, with nothing to compile.
 
 Example:
     >>> results = check_run("runs/demo")  # doctest: +SKIP
@@ -77,7 +78,12 @@ def check_run(run_dir) -> list[Result]:
         item = info["vocab"][side]
         try:
             tokenizers[side] = rd.load_tokenizer(path, info, side, config)
-            results.append(Result(item, True, f"{int(tokenizers[side].get_vocab_size())} tokens"))
+            verified = (
+                "the SHA-256 run.json recorded"
+                if rd.vocab_verified(info)
+                else "not verified: this run.json is from before runs recorded their vocabularies' SHA-256"
+            )
+            results.append(Result(item, True, f"{int(tokenizers[side].get_vocab_size())} tokens, {verified}"))
         except (ValueError, FileNotFoundError) as err:
             fail(item, err)
 
@@ -88,6 +94,7 @@ def check_run(run_dir) -> list[Result]:
 
     for name in (rd.HISTORY_FILE, METRICS_FILE):
         _check_json(path, name, results)
+    _check_backup_state(path, results)
     if model is not None and len(tokenizers) == 2 and intact:
         results.append(_translate(path, model, tokenizers, info, intact))
     else:
@@ -116,10 +123,27 @@ def _check_weights(path: pathlib.Path, model, results: list[Result]) -> list[str
     present = [name for name in rd.WEIGHTS_FLAGS if (path / name).is_file()]
     found = {name: _weights_problem(model, path / name) for name in present}
     intact = [name for name, problem in found.items() if problem is None]
+    # Several weights files, each whole, none of which fits run.json's model: one wrong run.json
+    # explains that better than as many damaged weights files.
+    run_json_suspect = (
+        model is not None
+        and len(found) >= 2
+        and not intact
+        and all(_weights_problem(None, path / name) is None for name in found)
+    )
     for name, flag in rd.WEIGHTS_FLAGS.items():
         if name not in found:
             if name != rd.WEIGHTS_FILE:
                 results.append(Result(name, None, "absent"))
+            elif found and (path / rd.MODEL_FILE).is_file():  # written with it when training ends
+                results.append(
+                    Result(
+                        name,
+                        False,
+                        f"is missing, though training finished ({rd.MODEL_FILE} is there); rerunning the "
+                        f"training command writes it again from {rd.BEST_WEIGHTS}",
+                    )
+                )
             elif found:
                 results.append(Result(name, None, "absent: training has not finished (checkpoints stand in)"))
             else:
@@ -134,6 +158,12 @@ def _check_weights(path: pathlib.Path, model, results: list[Result]) -> list[str
             if others:
                 other_flag = rd.WEIGHTS_FLAGS[others[0]] or "no --weights"
                 hint = f"{others[0]} is intact: evaluate, translate and export use it with {other_flag}"
+            elif run_json_suspect:
+                hint = (
+                    f"but every weights file here ({len(found)}) is a whole file that disagrees with "
+                    f"{rd.RUN_FILE}: {rd.RUN_FILE} is more likely the odd one out (another run's?); "
+                    f"restore {rd.RUN_FILE} from a copy of this run"
+                )
             else:
                 hint = rd.restore_advice(path)
             if name == rd.WEIGHTS_FILE and rd.BEST_WEIGHTS in intact:
@@ -199,6 +229,32 @@ def _check_json(path: pathlib.Path, name: str, results: list[Result]) -> None:
                 f"is damaged ({rd.short_reason(err)}); it holds only {what}: move it aside or delete it",
             )
         )
+
+
+def _check_backup_state(path: pathlib.Path, results: list[Result]) -> None:
+    """``backup/state.json``, beside a backup: the running epoch's metric sums and dropout's
+    random streams, which a resume reads."""
+    from tf_transformer.training.callbacks import StepBackup
+
+    name = f"{rd.BACKUP_DIR}/{StepBackup.INFO}"
+    if not (path / rd.BACKUP_WEIGHTS).is_file():
+        results.append(Result(name, None, "absent (no backup to resume from)"))
+        return
+    info, problem = StepBackup.check_info(path / rd.BACKUP_DIR)
+    if problem is None:
+        results.append(
+            Result(name, True, f"step {info['step']}, saved {info.get('saved_at', 'at an unknown time')}")
+        )
+        return
+    results.append(
+        Result(
+            name,
+            False,
+            f"{problem}; resuming still works, but the running epoch's metrics before the saved step "
+            f"are lost (its row in {rd.HISTORY_FILE} will say so) and dropout draws other masks: "
+            f"restore it from a copy to resume exactly",
+        )
+    )
 
 
 def _translate(path, model, tokenizers, info, intact: list[str]) -> Result:

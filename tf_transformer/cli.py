@@ -7,8 +7,11 @@ this file only assembles them, so a command lives beside the code it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import os
+import signal
 import sys
 
 from tf_transformer import _quiet  # noqa: F401
@@ -52,13 +55,101 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args) or 0
+        with _signals_interrupt():
+            return args.run(args) or 0
     except (WriteError, LockedError) as err:
         print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, DatasetUnavailableError) as err:
         print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a folder that is read-only, a file, or on a full disk
+        print(f"tf-transformer {args.command}: error: {location_error(err, args)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:  # (`train` stops on its own terms, and says so, before this)
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(
+            f"tf-transformer {args.command}: interrupted ({signal.Signals(signum).name}); what it had "
+            "finished writing is whole, and running the same command again does the rest",
+            file=sys.stderr,
+        )
+        return 128 + signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, like Ctrl-C: its ``finally`` blocks and
+    ``except BaseException`` clean-ups run (an export's half-written folder is removed)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """While a command runs: SIGTERM and SIGHUP raise ``Terminated`` (Python's default is to die at
+    once, leaving temporary files). ``train`` installs its own handlers inside (save, then stop)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+# Where a path may come from: the flags that name a location, and the environment variable.
+LOCATION_FLAGS = ("run_dir", "data_dir", "out", "export")
+RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
+_ADVICE = {
+    errno.EACCES: "choose a folder you may write to",
+    errno.EPERM: "choose a folder you may write to",
+    errno.EROFS: "it is on a read-only file system: choose another folder",
+    errno.ENOTDIR: "a file stands where a folder must be: pass a folder",
+    errno.EISDIR: "a folder stands where a file is needed",
+    errno.ENOSPC: "the disk is full: free some space and run the command again",
+    errno.EDQUOT: "the disk quota is used up: free some space and run the command again",
+}
+
+
+def location_error(err: OSError, args: argparse.Namespace) -> str:
+    """One line for an ``OSError`` on a path: the path, the flag or environment variable it came
+    from, what the system said, and what to do.
+
+    >>> err = NotADirectoryError(20, "Not a directory", "/tmp/a/run")
+    >>> print(location_error(err, argparse.Namespace(run_dir="/tmp/a/run")))
+    cannot use /tmp/a/run (--run-dir): Not a directory; a file stands where a folder must be: pass a folder
+    """
+    path = err.filename
+    source = None
+    if path:
+        candidates = [("--" + name.replace("_", "-"), getattr(args, name, None)) for name in LOCATION_FLAGS]
+        candidates.append((RUNS_VARIABLE, os.environ.get(RUNS_VARIABLE)))
+        for name, value in candidates:
+            if value and _within(path, value):
+                source = name
+                break
+    what = err.strerror or str(err)
+    advice = _ADVICE.get(err.errno, "")
+    advice = f"; {advice}" if advice else ""
+    if not path:  # (the output itself: `> /dev/full`)
+        return f"{what}{advice}"
+    return f"cannot use {path}{f' ({source})' if source else ''}: {what}{advice}"
+
+
+def _within(path, folder) -> bool:
+    path, folder = os.path.abspath(os.fspath(path)), os.path.abspath(os.fspath(folder))
+    return (
+        path == folder or path.startswith(folder.rstrip(os.sep) + os.sep) or folder.startswith(path + os.sep)
+    )
 
 
 # Commands that only read and print. Once they have printed there is nothing left to do, and
@@ -74,6 +165,10 @@ def run() -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left early (`... | head -1`): no traceback, as other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        code = 1
+    except OSError as err:  # the output could not be written (`> /dev/full`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"tf-transformer: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
         code = 1
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     if command in QUICK_EXIT:

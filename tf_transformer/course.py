@@ -74,7 +74,13 @@ def fast_mode() -> bool:
 def runs_root(cwd: str | os.PathLike | None = None) -> pathlib.Path:
     """The folder that holds the course's runs (see the module docstring for the order)."""
     if os.environ.get(RUNS_VARIABLE):
-        return pathlib.Path(os.environ[RUNS_VARIABLE]).expanduser()
+        root = pathlib.Path(os.environ[RUNS_VARIABLE]).expanduser()
+        if root.exists() and not root.is_dir():
+            raise ValueError(
+                f"{RUNS_VARIABLE}={os.environ[RUNS_VARIABLE]} is a file, not a folder: point it at a "
+                f"folder for the course's runs, or unset it"
+            )
+        return root
     here = pathlib.Path(cwd) if cwd is not None else pathlib.Path.cwd()
     if here.name == "notebooks" and (here.parent / "tf_transformer" / "__init__.py").is_file():
         return here.parent / "runs"

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import os
 import pathlib
 import shutil
@@ -31,6 +32,23 @@ TEMPORARY_MARK = ".tmp-"  # in every temporary name: ".STEM.tmp-PID.SUFFIXES"
 
 class WriteError(OSError):
     """A file could not be written (a full disk, no permission); the previous copy is intact."""
+
+
+_HASHES: dict[tuple, str] = {}
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (remembered per size and mtime within one process)."""
+    path = pathlib.Path(path)
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[memo] = digest.hexdigest()
+    return _HASHES[memo]
 
 
 def temporary_path(target: str | os.PathLike) -> pathlib.Path:

@@ -31,8 +31,14 @@ Layout::
               "tokenizer": "wordpiece"},  # (runs from before SentencePiece: WordPiece, no key)
      "max_length": 64,
      "vocab": {"source": "vocab/source.txt", "target": "vocab/target.txt"},  # relative to DIR
+     "vocab_sha256": {"source": "9f2c...", "target": "41ab..."},  # (runs from before: no key)
      "train": TrainConfig.to_dict(),
      "tf_transformer_version": "0.1.0"}
+
+``vocab_sha256`` holds the SHA-256 of each vocabulary copy: a file of the right size but other
+content (another run's, reordered) gives other token ids and useless translations, so every
+reader compares it (``load_tokenizer``), and ``check`` says so. Runs written before it are
+read unverified (``vocab_verified`` says which).
 
 Format 1 (before source/target) had ``"vocab": {"pt": ..., "en": ...}`` and
 ``"dataset": "embedded"``; ``read_run_info`` still reads it, as a pt->en run.
@@ -62,6 +68,7 @@ from tf_transformer.constants import EMBEDDED_LANGUAGES, RESERVED_TOKENS, SIDES,
 
 FORMAT = 2
 RUN_FILE = "run.json"
+VOCAB_DIGESTS = "vocab_sha256"  # run.json's SHA-256 of each vocabulary copy
 VOCAB_DIR = "vocab"
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "model.weights.h5"
@@ -271,6 +278,7 @@ def write_run_info(
         "data": dict(data),
         "max_length": int(max_length),
         "vocab": vocab,
+        VOCAB_DIGESTS: {side: files.sha256(path / vocab[side]) for side in SIDES},
         "train": train,
         "tf_transformer_version": tf_transformer.__version__,
     }
@@ -377,8 +385,9 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
 
     Raises:
         FileNotFoundError: the vocabulary file is missing.
-        DamagedRunError: it is not UTF-8, lacks the reserved tokens, or its size
-            is not the one the model was trained with.
+        DamagedRunError: it is not UTF-8, lacks the reserved tokens, its size
+            is not the one the model was trained with, or it is not the file
+            whose SHA-256 ``run.json`` recorded.
     """
     from tf_transformer.data import make_tokenizer  # the data package loads TensorFlow Text
 
@@ -400,6 +409,12 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
             f"{' '.join(RESERVED_TOKENS)}); {fix()}."
         ) from None
     except Exception as err:  # noqa: BLE001 (OSError, or TensorFlow Text's own errors)
+        digest = (info.get(VOCAB_DIGESTS) or {}).get(side)
+        if digest and files.sha256(vocab_file) != digest:  # (TensorFlow's own words say less)
+            raise DamagedRunError(
+                f"{vocab_file} is damaged (cut short or overwritten: it does not load, and its SHA-256 "
+                f"is not the one {RUN_FILE} recorded); {fix()}."
+            ) from None
         raise DamagedRunError(f"{vocab_file} is unreadable ({short_reason(err)}); {fix()}.") from None
     if config is not None:
         size, expected = int(tokenizer.get_vocab_size()), getattr(config, vocab_size_field(side))
@@ -408,6 +423,12 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
                 f"{vocab_file} has {size} tokens, but the model in {RUN_FILE} was trained with "
                 f"{expected} ({vocab_size_field(side)}): it is not the run's vocabulary; {fix()}."
             )
+    digest = (info.get(VOCAB_DIGESTS) or {}).get(side)
+    if digest and files.sha256(vocab_file) != digest:  # whole, the right size, and yet another file
+        raise DamagedRunError(
+            f"{vocab_file} is not the vocabulary this run was trained with (its SHA-256 is not "
+            f"the one {RUN_FILE} recorded: its token ids would give wrong translations); {fix()}."
+        )
     return tokenizer
 
 
@@ -417,21 +438,41 @@ def load_tokenizers(run_dir, info: dict[str, Any] | None = None, config: Transfo
     return tuple(load_tokenizer(run_dir, info, side, config) for side in SIDES)
 
 
+def vocab_verified(info: dict[str, Any]) -> bool:
+    """Whether ``run.json`` records its vocabularies' SHA-256 (runs written before it do not)."""
+    return all((info.get(VOCAB_DIGESTS) or {}).get(side) for side in SIDES)
+
+
 def _vocab_fix(info, side, config, vocab_file) -> str | None:
-    """Advice "copy X over it" when the prepared dataset's vocabulary is still the one the model needs."""
-    if config is None:
+    """Advice "copy X over it" when the prepared dataset's vocabulary is the run's own: the same
+    SHA-256 as recorded (for a run that records none, the same size, and said to be unverified)."""
+    expected = (info.get(VOCAB_DIGESTS) or {}).get(side)
+    if config is None and not expected:
         return None
     try:
         from tf_transformer.data import DatasetSpec, vocab_files
 
         spec = DatasetSpec.from_dict(info["data"])
         original = vocab_files(spec, data_dir=(info.get("train") or {}).get("data_dir"))[side]
-        lines = original.read_text(encoding="utf-8").splitlines()
+        if original.resolve() == vocab_file.resolve():
+            return None
+        if expected:
+            same = files.sha256(original) == expected
+        else:
+            size = len(original.read_text(encoding="utf-8").splitlines())  # (WordPiece: one token a line)
+            same = original.suffix == ".txt" and size == getattr(config, vocab_size_field(side))
     except Exception:  # noqa: BLE001 (only a hint: the data may be gone or never prepared here)
         return None
-    if len(lines) != getattr(config, vocab_size_field(side)) or original.resolve() == vocab_file.resolve():
+    if not same:
         return None
-    return f"the prepared dataset's {original} has the right size: copy it to {vocab_file}"
+    if expected:
+        return (
+            f"the prepared dataset's {original} is the run's own (the same SHA-256): copy it to {vocab_file}"
+        )
+    return (
+        f"the prepared dataset's {original} has the right size (this run's {RUN_FILE} records no "
+        f"digest to prove it is the same vocabulary): copy it to {vocab_file}"
+    )
 
 
 # -- the whole run -------------------------------------------------------------------------------

@@ -20,8 +20,13 @@ Bad lines never stop the run; each is skipped and counted by kind:
 - ``too_long``: a side longer than :data:`MAX_SENTENCE_CHARS` characters
   (a paragraph or a misalignment, not a sentence);
 - ``duplicate``: the same (source, target) pair again;
-- ``unpaired``: line-aligned files of different lengths leave lines without
-  a partner.
+- ``nul_bytes``: a side with NUL bytes (binary data, or a file in UTF-16), which no
+  sentence holds and the TSV files the corpus is written into could not keep.
+
+Line-aligned files (``text:A,B``) with different numbers of lines are refused, not
+skipped: one lost line shifts every pair after it, and no count of "unpaired" lines
+would say that half the corpus is wrong. The error names both counts and, from the
+lengths of the lines, where the shift most likely begins.
 
 Gettext catalogs add their own kinds (the header, untranslated, fuzzy and
 identical entries; see :mod:`~tf_transformer.data.catalogs`), and count what
@@ -59,8 +64,9 @@ from tf_transformer.constants import TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.data import catalogs
 from tf_transformer.data._paths import cache_dir
 from tf_transformer.data.spec import DatasetSpec
+from tf_transformer.files import sha256 as file_sha256
 
-SKIP_KINDS = ("invalid_utf8", "columns", "empty", "too_long", "duplicate", "unpaired")
+SKIP_KINDS = ("invalid_utf8", "columns", "empty", "too_long", "duplicate", "nul_bytes")
 # Longer than this, a "sentence" is a paragraph or two lines glued by a misalignment.
 MAX_SENTENCE_CHARS = 1000
 # Carved validation and test splits: each gets this share of the pairs, at most HELD_OUT_MAX.
@@ -123,6 +129,8 @@ def prepared_path(spec: DatasetSpec | str, data_dir=None) -> pathlib.Path:
     }
     if spec.kind == "gettext":
         rules["gettext_rules"] = catalogs.RULES
+    else:  # (since NUL bytes are skipped: a corpus prepared before is prepared again)
+        rules["skips"] = SKIP_KINDS
     key = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
     names = [f"gettext-{spec.languages[1]}"] if spec.kind == "gettext" else [p.name for p in spec.paths]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "+".join(names))[:60]
@@ -164,6 +172,13 @@ def split_files(spec: DatasetSpec) -> dict[str, tuple[pathlib.Path, ...]]:
     siblings, when both sides of a sibling exist.
     """
     for path in spec.paths:
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a corpus file (from --dataset {spec.name})")
+        if path.exists() and not path.is_file():  # a FIFO, a socket, a device: read twice, it differs
+            raise ValueError(
+                f"{path} is not a regular file (from --dataset {spec.name}): a corpus is read more "
+                "than once (to count, to hash, to carve), so copy it into a file first"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file (from --dataset {spec.name})")
     files = {TRAIN_SPLIT: spec.paths}
@@ -175,22 +190,6 @@ def split_files(spec: DatasetSpec) -> dict[str, tuple[pathlib.Path, ...]]:
                     files[split] = siblings
                     break
     return files
-
-
-_HASHES: dict[tuple, str] = {}
-
-
-def file_sha256(path: pathlib.Path) -> str:
-    """The SHA-256 of a file's bytes (remembered per size and mtime within one process)."""
-    stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[memo] = digest.hexdigest()
-    return _HASHES[memo]
 
 
 def _lines(path: pathlib.Path) -> Iterator[str]:
@@ -255,17 +254,71 @@ def _usual_column_count(path: pathlib.Path, is_csv: bool, sample: int = 1000) ->
 
 
 def _text_records(source_path: pathlib.Path, target_path: pathlib.Path):
-    sources, targets = _lines(source_path), _lines(target_path)
-    for source in sources:
-        target = next(targets, None)
-        if target is None:
-            yield "unpaired"
-        elif _INVALID_UTF8.search(source) or _INVALID_UTF8.search(target):
+    sizes = [[len(line) for line in _lines(path)] for path in (source_path, target_path)]
+    if len(sizes[0]) != len(sizes[1]):
+        raise ValueError(_misaligned(source_path, target_path, *sizes))
+    for source, target in zip(_lines(source_path), _lines(target_path), strict=True):
+        if _INVALID_UTF8.search(source) or _INVALID_UTF8.search(target):
             yield "invalid_utf8"
         else:
             yield source, target
-    for _ in targets:
-        yield "unpaired"
+
+
+def _misaligned(source_path, target_path, source_sizes: list[int], target_sizes: list[int]) -> str:
+    """The error for line-aligned files of different lengths: both counts, and where the shift
+    most likely begins (see :func:`shift_start`)."""
+    message = (
+        f"{source_path} has {len(source_sizes):,} lines and {target_path} has {len(target_sizes):,}: "
+        "line-aligned files need one line per sentence in both, in the same order"
+    )
+    start = shift_start(source_sizes, target_sizes)
+    if start is not None:
+        message += (
+            f". From the lengths of their lines, they part ways near line {start + 1:,} of the "
+            f"first: before it, line n of the first pairs with line n of the second; after it, "
+            f"with line n{len(target_sizes) - len(source_sizes):+,}"
+        )
+    return message + ". Repair the file with the missing or extra lines, then prepare again."
+
+
+def shift_start(source_sizes: list[int], target_sizes: list[int]) -> int | None:
+    """The line (0-based) where ``target`` most likely lost or gained its extra lines, from the
+    lengths of the lines alone; None where no one place explains the difference clearly.
+
+    A translation's length follows its source's. With ``k`` lines lost or added in one place ``p``,
+    line ``i`` of the source pairs with line ``i`` of the target before ``p`` and with line
+    ``i + k`` after it; the ``p`` whose pairing has the smallest total mismatch of log lengths is
+    where they part (one pass, with prefix sums). It is reported only when it explains the
+    lines clearly better (by a quarter) than the best pairing with no shift at all.
+
+    >>> source = [5, 40, 12, 30, 8, 25, 60, 14, 33, 9] * 3
+    >>> shift_start(source, source[:17] + source[18:])  # line 18 (index 17) of the target lost
+    17
+    """
+    import math
+
+    k = len(target_sizes) - len(source_sizes)
+    n = min(len(source_sizes), len(target_sizes))
+    if n < 8 or abs(k) > n // 4:
+        return None
+    log = [math.log1p(x) for x in source_sizes], [math.log1p(x) for x in target_sizes]
+
+    def mismatch(i: int, j: int) -> float:
+        return abs(log[0][i] - log[1][j]) if 0 <= j < len(log[1]) and i < len(log[0]) else 1.0
+
+    # Pairs (i, i) before p, (i, i + k) from p on, over the source's lines.
+    lines = len(source_sizes)
+    before = [0.0]
+    for i in range(lines):
+        before.append(before[-1] + mismatch(i, i))
+    after = [0.0] * (lines + 1)
+    for i in range(lines - 1, -1, -1):
+        after[i] = after[i + 1] + mismatch(i, i + k)
+    costs = [before[p] + after[p] for p in range(lines + 1)]
+    best = min(range(lines + 1), key=costs.__getitem__)
+    if costs[best] > 0.75 * before[lines] or best in (0, lines):
+        return None
+    return best
 
 
 def _records(spec: DatasetSpec, paths: tuple[pathlib.Path, ...]):
@@ -300,6 +353,8 @@ def clean(records, skipped: dict[str, int], seen: set[bytes]) -> Iterator[tuple[
             skipped["empty"] += 1
         elif len(source) > MAX_SENTENCE_CHARS or len(target) > MAX_SENTENCE_CHARS:
             skipped["too_long"] += 1
+        elif "\x00" in source or "\x00" in target:
+            skipped["nul_bytes"] += 1
         else:
             digest = hashlib.blake2b(f"{source}\t{target}".encode(), digest_size=16).digest()
             if digest in seen:
@@ -354,7 +409,7 @@ def _build(spec: DatasetSpec, out: pathlib.Path) -> dict:
                 f.write(f"{source}\t{target}\n")
                 sizes[split] += 1
     if carve:
-        sizes.update(_carve(out, carve, sizes[TRAIN_SPLIT]))
+        sizes.update(_carve(out, carve, sizes[TRAIN_SPLIT], skipped))
     return extra | {
         "format": FORMAT,
         "spec": spec.to_dict(),
@@ -380,12 +435,14 @@ def held_out_size(pairs: int) -> int:
     return max(1, min(HELD_OUT_MAX, round(HELD_OUT_SHARE * pairs)))
 
 
-def _carve(out: pathlib.Path, carve: list[str], pairs: int) -> dict[str, int]:
+def _carve(out: pathlib.Path, carve: list[str], pairs: int, skipped: dict[str, int]) -> dict[str, int]:
     """Move the pairs with the smallest source hashes from train into the ``carve`` splits."""
     if pairs < MIN_PAIRS_TO_CARVE:
+        lines = ", ".join(f"{kind} {n:,}" for kind, n in skipped.items() if n)
         raise ValueError(
             f"only {pairs} usable pairs: too few to carve {' and '.join(carve)} "
             f"out of (at least {MIN_PAIRS_TO_CARVE} are needed)"
+            + (f"; lines skipped: {lines}" if lines else "")
         )
     everything = out / "all.tsv.gz"
     (out / f"{TRAIN_SPLIT}.tsv.gz").rename(everything)

@@ -326,10 +326,24 @@ def _tfds_languages(name: str) -> tuple[str, str]:
     # Building a TFDS builder reads its code only: no download, no network.
     from tf_transformer.data.datasets import tfds_builder
 
-    keys = tfds_builder(name).info.supervised_keys
+    info = tfds_builder(name).info
+    keys = info.supervised_keys
     if not keys or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
         raise ValueError(
             f"{name} is not a translation dataset: it has no (source, target) "
             f"supervised keys (found {keys!r})"
         )
+    kinds = [_feature_kind(info.features, key) for key in keys]
+    if kinds != ["Text", "Text"]:  # (mnist's are an image and a label)
+        raise ValueError(
+            f"{name} is not a translation dataset: its (input, output) are "
+            f"{', '.join(f'{k} ({kind})' for k, kind in zip(keys, kinds))}, not two texts"
+        )
     return tuple(keys)
+
+
+def _feature_kind(features, key: str) -> str:
+    try:
+        return type(features[key]).__name__
+    except (KeyError, TypeError):
+        return "missing"

@@ -111,11 +111,13 @@ def build_vocab(sentences: tf.data.Dataset, vocab_size: int = EMBEDDED_VOCAB_SIZ
 
 def write_vocab(vocab: list[str], path: pathlib.Path | str) -> pathlib.Path:
     """Write one token a line; returns the path."""
+    from tf_transformer import files
+
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(token + "\n" for token in vocab), encoding="utf-8")
-    tmp.replace(path)  # never a half-written vocabulary
+    # Atomic, with a temporary name of this process's own: never a half-written vocabulary, and
+    # two processes writing the same one never write into each other's temporary file.
+    files.write_text(path, "".join(token + "\n" for token in vocab))
     return path
 
 

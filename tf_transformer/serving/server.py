@@ -32,9 +32,11 @@ for a laptop and for learning, so it should install nothing and hide nothing;
 a thread per connection is plenty when the work is one model call per batch
 on a single batcher thread (TensorFlow releases the GIL while it computes).
 What a production stack would add is added here in a few lines each: a body
-size limit, a socket timeout (a slow client cannot hold a thread forever), a
-cap on open connections, a per-request deadline, JSON errors for everything
-``http.server`` itself rejects, and a clean drain on SIGTERM. An asyncio
+size limit, a deadline on each whole request (its headers and body must arrive
+within ``--request-timeout``, and an idle keep-alive connection is closed after
+it: a client that drips a byte at a time cannot hold a thread), a cap on open
+connections, a deadline on each answer, JSON errors for everything
+``http.server`` itself rejects, and a clean drain on SIGTERM, SIGINT or SIGHUP. An asyncio
 framework (aiohttp, Starlette) would earn its place for thousands of idle
 connections or streaming; that is TensorFlow Serving's job, not this one.
 
@@ -150,11 +152,13 @@ METAVAR = {
 }
 
 
-def _number(kind, minimum):
+def _number(kind, minimum, maximum=None):
     def parse(text):
         value = kind(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its errors
@@ -165,9 +169,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The server's flags, one per ``Options`` field (``tf-transformer serve`` uses them too)."""
     for field in dataclasses.fields(Options):
         flag = "--" + field.name.replace("_", "-")
-        kind = {"int": _number(int, 0 if field.name == "port" else 1), "float": _number(float, 0)}.get(
-            field.type
-        )
+        whole = _number(int, 0, 65535) if field.name == "port" else _number(int, 1)  # (TCP's ports)
+        kind = {"int": whole, "float": _number(float, 0)}.get(field.type)
         parser.add_argument(
             flag,
             type=kind,
@@ -289,8 +292,16 @@ class Servable:
 
         self.path, self.version = find_saved_model(export)
         self.name = name or default_model_name(export)
-        self._loaded = tf.saved_model.load(str(self.path))
-        proto = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        try:
+            self._loaded = tf.saved_model.load(str(self.path))
+            proto = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        except Exception as err:  # noqa: BLE001 (TensorFlow's errors, protobuf's DecodeError...)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise ValueError(
+                f"{self.path} is not a SavedModel that loads ({type(err).__name__}: {first}); it is "
+                f"damaged or incomplete: export it again with `tf-transformer export --run-dir RUN "
+                f"--out {self.path.parent}`"
+            ) from None
         meta_graph = next(g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags)
         self.signature_defs = meta_graph.signature_def
         self.signatures = {
@@ -542,9 +553,10 @@ def parse_predict(body: bytes, servable: Servable, options: Options) -> PredictR
         raise ServingError(400, f"JSON Parse error: {err}") from None
     if not isinstance(doc, dict):
         raise ServingError(400, f"the request must be a JSON object, got a JSON {_json_type(doc)}")
-    name = doc.get("signature_name") or DEFAULT_SIGNATURE
-    if not isinstance(name, str):
+    name = doc.get("signature_name", "")
+    if not isinstance(name, str):  # (as TensorFlow Serving: false, 0 or null do not mean the default)
         raise ServingError(400, "'signature_name' key must be a string value")
+    name = name or DEFAULT_SIGNATURE
     signature = servable.signatures.get(name)
     if signature is None:
         raise ServingError(
@@ -780,6 +792,11 @@ class Metrics:
         self.batch_sentences = collections.Counter()
         self.in_flight = 0
         self.queued = 0
+        self.late = 0  # connections closed because their request did not arrive whole in time
+
+    def count_late(self) -> None:
+        with self._lock:
+            self.late += 1
 
     def count_response(self, status: int) -> None:
         with self._lock:
@@ -811,6 +828,8 @@ class Metrics:
                 f"tf_transformer_requests_in_flight {self.in_flight}",
                 "# TYPE tf_transformer_queued_sentences gauge",
                 f"tf_transformer_queued_sentences {self.queued}",
+                "# TYPE tf_transformer_late_requests_closed_total counter",
+                f"tf_transformer_late_requests_closed_total {self.late}",
             ]
         return "\n".join(lines) + "\n"
 
@@ -830,9 +849,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server: Server
 
     def setup(self):
-        # Also bounds a slow or idle client: a read that stalls this long closes the connection.
+        # A read that stalls this long closes the connection; the server's reaper bounds the
+        # whole request (see Server.watch), which a byte every few seconds would not.
         self.timeout = self.server.options.request_timeout
         super().setup()
+
+    def handle_one_request(self):
+        # From the moment it waits for a request (idle included) until the request is read whole.
+        self.server.watch(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.unwatch(self.connection)
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if ok and self.command != "POST":  # (a POST is read whole once its body is: _read_body)
+            self.server.unwatch(self.connection)
+        return ok
 
     def do_GET(self):  # noqa: N802  (http.server's naming)
         self._respond(self._get)
@@ -925,6 +959,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _check_model(self, name: str, version: str | None) -> None:
         servable = self.server.servable
+        name = urllib.parse.unquote(name)  # (the page and clients percent-encode it in the URL)
         if name != servable.name or (version is not None and int(version) != servable.version):
             spec = f"Latest({name})" if version is None else f"Specific({name}, {version})"
             raise ServingError(
@@ -965,6 +1000,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             )
         if "Content-Length" not in self.headers:
             raise ServingError(411, "a POST needs a Content-Length header", close=True)
+        if len(set(self.headers.get_all("Content-Length"))) > 1:  # RFC 9112, 6.3: unrecoverable
+            raise ServingError(400, "the request has several different Content-Length headers", close=True)
         length = self._content_length(self.headers)
         if length < 0:
             raise ServingError(400, "Content-Length is not a number", close=True)
@@ -975,8 +1012,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         except OSError:  # a timeout or a reset while reading
             raise ServingError(408, "the request body did not arrive in time", close=True) from None
+        if len(body) < length and self.server.was_late(self.connection):
+            raise ServingError(408, "the request did not arrive whole within --request-timeout", close=True)
         if len(body) < length:
             raise ServingError(400, "the request body is shorter than its Content-Length", close=True)
+        self.server.unwatch(self.connection)  # read whole: the answer has its own deadline
         return body
 
 
@@ -989,12 +1029,48 @@ class Server(http.server.ThreadingHTTPServer):
     def __init__(self, options: Options, servable: Servable, batcher: Batcher, metrics: Metrics, page: str):
         self.options, self.servable, self.batcher, self.metrics = options, servable, batcher, metrics
         config = {"model": servable.name, "version": servable.version, "maxBeamSize": options.max_beam_size}
-        # Inside <script>: "</" would end it early.
-        self.page = page.replace("/*CONFIG*/{}", json.dumps(config).replace("</", "<\\/")).encode("utf-8")
+        # Inside <script>: "</script>", "<!--" and "<script" in a name could end it or change how the
+        # browser reads it; as \u escapes they are the same JSON strings and no markup.
+        escaped = json.dumps(config).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        self.page = page.replace("/*CONFIG*/{}", escaped).encode("utf-8")
         self.draining = False
         self._connections = set()  # the open client sockets, one thread each
         self._lock = threading.Condition()  # guards both, and tells waiters when they shrink
+        self._deadlines = {}  # socket -> when its request must have arrived whole (Server.watch)
+        self._late = set()  # the sockets closed for that
         super().__init__((options.host, options.port), Handler)
+        threading.Thread(target=self._reap, name="deadlines", daemon=True).start()
+
+    def watch(self, connection) -> None:
+        """Start the clock on ``connection``'s next request: its headers and body must arrive
+        within ``--request-timeout``, however slowly they trickle in."""
+        with self._lock:
+            self._deadlines[connection] = time.monotonic() + self.options.request_timeout
+
+    def unwatch(self, connection) -> None:
+        with self._lock:
+            self._deadlines.pop(connection, None)
+
+    def was_late(self, connection) -> bool:
+        """Whether the reaper closed ``connection`` (its request did not arrive whole in time)."""
+        with self._lock:
+            return connection in self._late
+
+    def _reap(self) -> None:
+        """Close the connections whose request did not arrive whole in time (checked 4 times a
+        second): their threads' reads end, and the slot is free for a real client."""
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c, deadline in self._deadlines.items() if deadline < now]
+                for connection in late:
+                    del self._deadlines[connection]
+                    self._late.add(connection)
+            for connection in late:
+                self.metrics.count_late()
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     @contextlib.contextmanager
     def in_flight(self):
@@ -1046,6 +1122,7 @@ class Server(http.server.ThreadingHTTPServer):
         finally:
             with self._lock:
                 self._connections.discard(request)
+                self._late.discard(request)
                 self._lock.notify_all()
 
     def handle_error(self, request, client_address):
@@ -1058,7 +1135,7 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def serve(options: Options, ready=print) -> int:
-    """Load, warm up, serve until SIGINT/SIGTERM, drain, return the exit status."""
+    """Load, warm up, serve until SIGINT, SIGTERM or SIGHUP, drain, return the exit status."""
     try:
         page = PAGE_FILE.read_text("utf-8")
         servable = Servable(options.export, options.model_name)
@@ -1079,18 +1156,19 @@ def serve(options: Options, ready=print) -> int:
 
     # The handler only records the signal: taking a lock there could deadlock the main thread.
     received = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # (SIGHUP: the terminal closed)
         signal.signal(signum, lambda signum, frame: received.append(signum))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http")
     thread.start()
     host, port = server.server_address[:2]
+    quoted = urllib.parse.quote(servable.name, safe="")  # (a name with spaces or 翻译 in a URL)
     chosen = "" if servable.path == pathlib.Path(options.export) else f", the highest in {options.export}"
     ready(
         f"Serving '{servable.name}' version {servable.version}{chosen} ({', '.join(servable.signatures)}) "
         f"from {servable.path}\n"
         f"  page:    http://{host}:{port}/\n"
-        f"  predict: POST http://{host}:{port}/v1/models/{servable.name}:predict\n"
-        f"Ctrl-C (SIGINT) or SIGTERM stops it after the requests in flight.",
+        f"  predict: POST http://{host}:{port}/v1/models/{quoted}:predict\n"
+        f"Ctrl-C (SIGINT), SIGTERM or SIGHUP stops it after the requests in flight.",
         flush=True,
     )
     while not received:

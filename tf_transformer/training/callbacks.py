@@ -23,6 +23,10 @@ import tensorflow as tf
 
 from tf_transformer import run_dir as rd
 
+# A history row's key (and state.json's) for an epoch whose metrics cover only the steps after
+# this one: its earlier sums were in a backup/state.json that was lost.
+COUNTED_FROM = "counted_from_step"
+
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
 class RealTokens(keras.metrics.Metric):
@@ -134,12 +138,24 @@ class EpochLedger(keras.callbacks.Callback):
     before the callbacks that read the epoch's logs.
     """
 
-    def __init__(self, carried: dict | None = None, carried_epoch: int | None = None):
+    def __init__(
+        self,
+        carried: dict | None = None,
+        carried_epoch: int | None = None,
+        counted_from: int | None = None,
+    ):
         super().__init__()
         self.carried = dict(carried or {})
         self.carried_epoch = carried_epoch
         self.epoch = carried_epoch or 0
         self.final = None  # the epoch's training sums, taken at its last batch (before validation)
+        # Where the carried epoch's sums begin when its earlier ones were lost (a backup whose
+        # state.json was damaged): its row says so ("counted_from_step"), never silently.
+        self.counted_from = counted_from
+
+    def counted_from_step(self) -> int | None:
+        """The step the running epoch's sums begin after, when they do not cover all of it."""
+        return self.counted_from if self.epoch == self.carried_epoch else None
 
     def metrics(self) -> dict:
         """The model's metric objects by name, compiled metrics unpacked."""
@@ -185,6 +201,8 @@ class EpochLedger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.final is not None:
             logs.update(self.results(self.final))
+            if self.counted_from_step() is not None:
+                logs[COUNTED_FROM] = self.counted_from_step()
 
 
 def _moving_averages(model) -> list:
@@ -341,11 +359,26 @@ class StepBackup(keras.callbacks.Callback):
     @classmethod
     def read_info(cls, backup_dir) -> dict:
         """``state.json``: the saved step, its epoch's metric sums and when it was saved ({} if none)."""
+        return cls.check_info(backup_dir)[0]
+
+    @classmethod
+    def check_info(cls, backup_dir, step: int | None = None) -> tuple[dict, str | None]:
+        """``(state.json's content or {}, what is wrong with it or None)``; with ``step``, the
+        saved state's step, which it must name."""
         path = pathlib.Path(backup_dir) / cls.INFO
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return {}
+            info = json.loads(path.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            return {}, "is missing"
+        except OSError as err:
+            return {}, f"cannot be read ({err.strerror or err})"
+        except ValueError as err:  # (not UTF-8, not JSON: cut short, overwritten)
+            return {}, f"is damaged ({rd.short_reason(err)})"
+        if not isinstance(info, dict) or not isinstance(info.get("step"), int):
+            return {}, "is damaged (no step in it)"
+        if step is not None and info["step"] != step:
+            return {}, f"is from step {info['step']}, not the saved state's {step} (a save cut short)"
+        return info, None
 
     def save(self):
         from tf_transformer import files
@@ -357,6 +390,7 @@ class StepBackup(keras.callbacks.Callback):
             "step": step,
             "epoch": self.ledger.epoch if self.ledger else None,
             "sums": self.ledger.epoch_sums() if self.ledger else {},
+            COUNTED_FROM: self.ledger.counted_from_step() if self.ledger else None,
             "seeds": [[int(x) for x in v.numpy()] for v in _seed_states(self.model)],
             "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
@@ -408,7 +442,7 @@ class HistoryFile(keras.callbacks.Callback):
         entry = {"epoch": epoch + 1, "step": step}
         if self.steps_per_epoch and step % self.steps_per_epoch:
             entry["partial"] = True
-        entry.update({k: float(v) for k, v in (logs or {}).items()})
+        entry.update({k: int(v) if k == COUNTED_FROM else float(v) for k, v in (logs or {}).items()})
         self.epochs = [e for e in self.epochs if e["epoch"] != epoch + 1 and e["step"] < step] + [entry]
         if self.write:
             from tf_transformer import files
@@ -441,12 +475,13 @@ class TrainingInterrupted(Exception):
 
     @property
     def exit_code(self) -> int:
-        """128 + the signal's number, as a shell reports a process ended by it (130, 143)."""
+        """128 + the signal's number, as a shell reports a process ended by it (130, 143, 129)."""
         return 128 + self.signum
 
 
 class Interrupts(keras.callbacks.Callback):
-    """Turns SIGINT (Ctrl-C) and SIGTERM into a clean stop that saves the state first.
+    """Turns SIGINT (Ctrl-C), SIGTERM and SIGHUP (its terminal closed) into a clean stop that
+    saves the state first.
 
     Used as a context manager around training, it installs handlers that only
     note the signal; at the end of the current step (or validation batch)
@@ -465,7 +500,7 @@ class Interrupts(keras.callbacks.Callback):
         chief: False on the other workers (their saves go to a scratch directory).
     """
 
-    SIGNALS = ("SIGINT", "SIGTERM")
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
     def __init__(self, backup: StepBackup, agree=None, chief: bool = True):
         super().__init__()
@@ -498,12 +533,13 @@ class Interrupts(keras.callbacks.Callback):
         self.signum = signum
         for other in self._previous:
             signal.signal(other, signal.SIG_DFL)  # a second signal ends the process at once
-        print(
-            f"\n{signal.Signals(signum).name} received: stopping after this step and saving the "
-            f"state (press Ctrl-C again to abort at once).",
-            file=sys.stderr,
-            flush=True,
-        )
+        with contextlib.suppress(OSError):  # (after SIGHUP the terminal may be gone)
+            print(
+                f"\n{signal.Signals(signum).name} received: stopping after this step and saving the "
+                f"state (press Ctrl-C again to abort at once).",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def stop_if_signalled(self):
         """Save at the current step and raise ``TrainingInterrupted`` if a signal came.
@@ -531,12 +567,14 @@ class LineProgress(keras.callbacks.Callback):
     Keras's progress bar redraws itself with carriage returns and escape
     codes, which fill a log file; this prints one line every ``every`` steps
     and one per epoch (``every=None``: one per epoch only, what ``--verbose 2``
-    shows instead of Keras's raw epoch lines).
+    shows instead of Keras's raw epoch lines). With the run's ``EpochLedger``, a line within an
+    epoch shows the whole epoch's averages so far, a resumed session's earlier steps included.
     """
 
-    def __init__(self, total_steps: int, every: int | None):
+    def __init__(self, total_steps: int, every: int | None, ledger: EpochLedger | None = None):
         super().__init__()
         self.total_steps, self.every = total_steps, None if every is None else max(1, int(every))
+        self.ledger = ledger
         self._start = time.monotonic()
 
     def _line(self, step, logs, prefix=""):
@@ -556,7 +594,10 @@ class LineProgress(keras.callbacks.Callback):
             return
         step = int(self.model.optimizer.iterations.numpy())
         if step % self.every == 0:
-            self._line(step, logs or {})
+            logs = dict(logs or {})
+            if self.ledger is not None:  # (Keras averages this session's batches only)
+                logs.update(EpochLedger.results(self.ledger.sums_now()))
+            self._line(step, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._line(int(self.model.optimizer.iterations.numpy()), logs or {}, prefix=f"epoch {epoch + 1}: ")

@@ -134,9 +134,18 @@ def train_plan(plan: Plan, started: float, callbacks: list | None) -> TrainResul
     """Build, resume, fit and finish the run that ``plan`` describes (``train`` holds its lock)."""
     model, step = build_model(plan)
     backup = plan.run_dir / rd.BACKUP_DIR
-    state = cb.StepBackup.read_info(backup) if step else {}
-    if state.get("step") != step:
-        state = {}  # killed between the two files of a save: the epoch's earlier sums are unknown
+    state, problem = cb.StepBackup.check_info(backup, step) if step else ({}, None)
+    per_epoch = plan.config.steps_per_epoch
+    if problem and step % per_epoch and step < plan.total_steps:  # (mid-epoch: its sums are lost)
+        epoch = step // per_epoch
+        state = {"epoch": epoch, cb.COUNTED_FROM: step}
+        print(
+            f"warning: {backup / cb.StepBackup.INFO} {problem}: epoch {epoch + 1}'s metrics before "
+            f"step {step} are lost. Training resumes from the saved state; that epoch's row in "
+            f"{rd.HISTORY_FILE} counts its steps after {step} only, and says so "
+            f'("{cb.COUNTED_FROM}": {step}).',
+            file=sys.stderr,
+        )
     history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
     fit_callbacks = make_callbacks(plan, history, started, callbacks, state)
     interrupts = fit_callbacks.interrupts
@@ -270,7 +279,7 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
         )
         config = dataclasses.replace(config, steps_per_epoch=counted)
     if previous is not None and _has_trained(run_path):  # a run that never took a step is redone
-        _check_same_run(run_path, previous, config, model_config)
+        _check_same_run(run_path, previous, config, model_config, vocab_files)
     if chief:
         files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
         source_language, target_language = config.dataset.languages
@@ -331,13 +340,58 @@ def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> Tr
         overrides["dropout_rate"] = config.dropout_rate
     if config.norm_first:
         overrides["norm_first"] = True
-    return TransformerConfig.from_preset(config.preset, **overrides)
+    model_config = TransformerConfig.from_preset(config.preset, **overrides)
+    _check_memory(model_config)
+    return model_config
 
 
-def _check_same_run(path, previous: dict, config: TrainConfig, model_config: TransformerConfig):
+def approximate_parameters(config: TransformerConfig) -> int:
+    """The model's weights, counted from its sizes (the matrices; biases and norms are a rounding
+    error), before anything is built.
+
+    >>> approximate_parameters(TransformerConfig.from_preset("tutorial", input_vocab_size=8000,
+    ...     target_vocab_size=8000)) // 100_000
+    49
+    """
+    d, ffn, layers = config.d_model, config.dff, config.num_layers
+    attention = 4 * d * d
+    per_layer = (attention + 2 * d * ffn) + (2 * attention + 2 * d * ffn)  # an encoder and a decoder layer
+    embeddings = (config.input_vocab_size + config.target_vocab_size) * d
+    output = 0 if config.output_tied else d * config.target_vocab_size
+    return layers * per_layer + embeddings + output
+
+
+def _check_memory(config: TransformerConfig) -> None:
+    """Refuse a model whose weights, gradients and Adam's two moments alone exceed this machine's
+    memory (say ``--num-layers 1000000``), before it sits building for minutes."""
+    parameters = approximate_parameters(config)
+    needed = parameters * 4 * 4  # float32: the weights, their gradients, Adam's m and v
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # (not every system says)
+        return
+    if needed > memory:
+        raise ValueError(
+            f"a model of {config.num_layers:,} layers each side, d_model {config.d_model} and dff "
+            f"{config.dff} has about {parameters:,} parameters: training needs at least "
+            f"{needed / 2**30:,.1f} GiB for them, their gradients and Adam's moments, more than this "
+            f"machine's {memory / 2**30:,.1f} GiB; choose fewer layers or a smaller preset"
+        )
+
+
+def _check_same_run(path, previous: dict, config: TrainConfig, model_config: TransformerConfig, vocab_files):
     changed = config.differences(previous.get("train", {}))
     if TransformerConfig.from_dict(previous["model"]) != model_config:  # (fields added later: defaults)
         changed.append("other model sizes")
+    for side in SIDES:  # the same sizes, other tokens: the prepared vocabulary was learned again
+        recorded = (previous.get(rd.VOCAB_DIGESTS) or {}).get(side)
+        own = path / previous["vocab"][side]
+        if not recorded and own.is_file():  # (a run from before the digests: its own copy)
+            recorded = files.sha256(own)
+        if recorded and files.sha256(vocab_files[side]) != recorded:
+            changed.append(
+                f"the prepared {side} vocabulary {vocab_files[side]} is not the one it trained with"
+            )
     if changed:
         raise ValueError(
             f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
@@ -446,7 +500,7 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
     config, out = plan.config, plan.out
     guard = cb.TerminateOnNaN()
     timer = cb.TimeLimit(config.max_minutes, start=started) if config.max_minutes else None
-    ledger = cb.EpochLedger(state.get("sums"), state.get("epoch"))
+    ledger = cb.EpochLedger(state.get("sums"), state.get("epoch"), state.get(cb.COUNTED_FROM))
     history_file = cb.HistoryFile(plan.run_dir / rd.HISTORY_FILE, config.steps_per_epoch, write=plan.chief)
     history_file.epochs = history
     monitor = "loss" if config.validation_examples == 0 else "val_loss"
@@ -477,7 +531,7 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
     verbose = config.verbose
     if verbose == 1 and not _interactive():  # a log file: plain lines instead of the redrawn bar
         every = config.backup_every or config.steps_per_epoch
-        callbacks.append(cb.LineProgress(plan.total_steps, every))
+        callbacks.append(cb.LineProgress(plan.total_steps, every, ledger))
         verbose = 0
     elif verbose == 2:  # one line per epoch: ours, not Keras's raw floats of every metric
         callbacks.append(cb.LineProgress(plan.total_steps, None))
