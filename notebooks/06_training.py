@@ -688,7 +688,8 @@ finally:
 from tf_transformer.training import precision  # noqa: E402
 
 flags = precision.cpu_flags()
-print("bfloat16 instructions on this CPU:", ", ".join(f for f in precision.BF16_FLAGS if f in flags) or "none")
+found = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
+print("bfloat16 instructions on this CPU:", ", ".join(found) or "none")
 chosen, why = precision.resolve("auto")
 print(f"--mixed-precision auto picks {'bfloat16' if chosen == 'bf16' else 'float32'} here: {why}")
 
