@@ -54,16 +54,13 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import pathlib
-import platform
 import tempfile
 import time
 from unittest import mock
 
-import tensorflow as tf
 
 from tf_transformer import data, files
 from tf_transformer.config import PRESETS
@@ -71,6 +68,7 @@ from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT
 from tf_transformer.inference import Translator
 from tf_transformer.inference.evaluate import decoding, evaluate_translator
 from tf_transformer.training import TrainConfig, train
+from tf_transformer.training.precision import describe_machine, machine
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -195,24 +193,6 @@ def run_variant(name: str, steps: int, settings: dict, work: pathlib.Path, evalu
     return row
 
 
-def machine() -> dict:
-    """What ran the table: CPU, cores, load, software, date."""
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return dict(
-        cpu=cpu,
-        cores=os.cpu_count(),
-        load_average=[round(x, 2) for x in os.getloadavg()],
-        python=platform.python_version(),
-        tensorflow=tf.__version__,
-        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )
-
-
 def markdown(report: dict) -> str:
     """The Markdown table of a report, with its budget, machine and notes."""
     m = report["machine"]
@@ -238,8 +218,8 @@ def markdown(report: dict) -> str:
         )
     lines += [
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores (load average {m['load_average'][0]} at the "
-        f"start), Python {m['python']}, TensorFlow {m['tensorflow']}, {m['date']}. "
+        f"Machine: {describe_machine(m)} at the start; Python {m['python']}, TensorFlow "
+        f"{m['tensorflow']}, {m['date']}. "
         f"Total wall time {report['total_seconds'] / 60:.1f} minutes"
         + (
             f", the variants split between {report['processes']} processes running side by side."
@@ -270,6 +250,7 @@ def main(argv=None) -> dict:
         help="the JSON file; the Markdown table goes beside it (.md)",
     )
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
     steps, sentences, names, settings = args.steps, args.sentences, args.variants or tuple(VARIANTS), {}
     if fast:

@@ -37,6 +37,7 @@ from tf_transformer.inference import Translator
 from tf_transformer.inference.evaluate import evaluate_translator
 from tf_transformer.training import train
 from tf_transformer.training.callbacks import averaged_weights
+from tf_transformer.training.precision import describe_machine, machine
 
 # --fast (and TF_TRANSFORMER_FAST=1): the tiny preset on a slice of the corpus, for the test suite.
 FAST = dict(preset="tiny", train_examples=256, validation_examples=64, batch_tokens=512, max_length=32)
@@ -84,6 +85,7 @@ def main(argv=None) -> dict:
         "--fast", action="store_true", help="the tiny preset for seconds (TF_TRANSFORMER_FAST=1)"
     )
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
     settings = FAST if fast else {}
     if fast:
@@ -112,6 +114,7 @@ def main(argv=None) -> dict:
     recipe = {k: v for k, v in config.to_dict().items() if k not in ("data_dir", "verbose", "dataset")}
     report = {"fast": fast, "sentences": len(pairs), "recipe": recipe, "points": scorer.points}
     report["load_average"] = list(os.getloadavg())
+    report["machine"] = machine()
     pathlib.Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     print(f"written to {args.out}")
     return report

@@ -45,12 +45,24 @@ def one_start(source_root: pathlib.Path, run_dir: pathlib.Path) -> tuple[float, 
     return seconds, done.stdout.strip()
 
 
+def _precision():
+    """``tf_transformer.training.precision`` read as a file: importing the package here would load
+    TensorFlow into this process and its files into the page cache, warming the cold starts."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("precision", ROOT / "tf_transformer/training/precision.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(ROOT / "runs" / "tutorial"), help="a trained run directory")
     parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE})")
     parser.add_argument("--repeats", type=int, default=3, help="cold starts of each (default 3)")
     args = parser.parse_args(argv)
+    print(f"machine: {_precision().describe_machine()}", flush=True)
     run_dir = pathlib.Path(args.run_dir).resolve()
     if not (run_dir / "run.json").is_file():
         raise SystemExit(f"{run_dir} is not a trained run directory; see this script's docstring.")

@@ -34,6 +34,7 @@ from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.constants import END_ID, RESERVED_TOKENS, START_ID
 from tf_transformer.inference.recompute import recompute_greedy_search
 from tf_transformer.inference.search import beam_search, greedy_search
+from tf_transformer.training.precision import describe_machine
 
 
 def build_model(preset, vocab, max_length):
@@ -79,6 +80,7 @@ def main(argv=None):
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
 
     model = build_model(args.preset, args.vocab, max(64, args.tokens + 1, args.source_tokens))
     n = args.tokens

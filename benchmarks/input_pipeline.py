@@ -24,6 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from tf_transformer.data import load_dataset, load_tokenizers, make_batches  # noqa: E402
 from tf_transformer.data.pipeline import _dense_rows  # noqa: E402
+from tf_transformer.training.precision import describe_machine
 
 
 def measure(batches: tf.data.Dataset) -> dict:
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
+    print(f"machine: {describe_machine()}", flush=True)
 
     tokenizers = load_tokenizers()
     dataset = load_dataset("embedded", args.split, data_dir=args.data_dir)

@@ -33,6 +33,7 @@ from tf_transformer.constants import TEST_SPLIT
 from tf_transformer.data import DatasetSpec, load_dataset
 from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
+from tf_transformer.training.precision import describe_machine, machine
 
 
 def in_given_order(translator, sentences, beam_size, batch_size):
@@ -67,6 +68,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--fast", action="store_true", help="a tiny model, 48 sentences, batches of 16")
     parser.add_argument("--out", type=pathlib.Path, help="also write the report here as JSON")
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     if args.fast:
         args.sentences, args.batch_size, args.repeats = 48, 16, 1
     with tempfile.TemporaryDirectory() as scratch:
@@ -80,6 +82,7 @@ def main(argv=None) -> dict:
         pairs = load_dataset(spec, args.split, data_dir=data_dir).take(args.sentences).as_numpy_iterator()
         sentences = [source.decode("utf-8") for source, _ in pairs]
         report = {"run_dir": str(run_dir), "split": args.split, "sentences": len(sentences), "searches": {}}
+        report["machine"] = machine()
         ways = {
             "given order": lambda beam: in_given_order(translator, sentences, beam, args.batch_size),
             "longest first": lambda beam: translator.translate(sentences, beam, args.batch_size),

@@ -51,6 +51,7 @@ import time
 import tensorflow as tf
 
 from tf_transformer.data import load_dataset
+from tf_transformer.training.precision import describe_machine
 
 MALFORMED = {  # kind: (path suffix, body, expected status)
     "bad JSON": ("", '{"instances": ["O gato', 400),
@@ -249,6 +250,7 @@ def main() -> int:
         help="passed to `serve`, e.g. --server-flag=--batch-timeout-ms=2 (repeatable)",
     )
     args = parser.parse_args()
+    print(f"machine: {describe_machine()}", flush=True)
     count = 100 if args.fast else args.requests
 
     pool = sentence_pool(args.sentences)

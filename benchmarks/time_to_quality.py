@@ -55,6 +55,7 @@ from tf_transformer.constants import TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.data import DatasetSpec
 from tf_transformer.training import MaskedAccuracy, make_optimizer, masked_loss, train
 from tf_transformer.training.loop import count_batches
+from tf_transformer.training.precision import describe_machine, machine
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # the baseline's parts, shared with these
 from input_pipeline import baseline_batches  # noqa: E402
@@ -294,6 +295,7 @@ def main(argv=None) -> dict:
         "--fast", action="store_true", help="the tiny preset for seconds (TF_TRANSFORMER_FAST=1)"
     )
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     # The tutorial's layers drop the padding mask after the first block (Keras warns each time).
     warnings.filterwarnings("ignore", message=".*does not support masking")
 
@@ -319,6 +321,7 @@ def main(argv=None) -> dict:
         "every_steps": every,
         "fast": fast,
         "load_average": list(os.getloadavg()),
+        "machine": machine(),
         "results": results,
         "reached": reached_at,
     }

@@ -24,7 +24,6 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 import argparse
 import json
 import pathlib
-import platform
 import statistics
 import tempfile
 import time
@@ -35,28 +34,12 @@ from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.data import DatasetSpec, load_dataset, prepare
 from tf_transformer.data import sentencepiece_tokenizer as sentencepiece
 from tf_transformer.data.tokenizer import Tokenizer, build_vocab, write_vocab
+from tf_transformer.training.precision import describe_machine, machine
 
 CORPORA = ("embedded", "gettext:pt_BR", "gettext:zh_CN", "gettext:de")
 KINDS = ("wordpiece", "sentencepiece unigram", "sentencepiece bpe")
 VALIDATION_SENTENCES = 2000
 VOCAB_PAIRS = 200_000
-
-
-def cpu() -> str:
-    """The CPU model and the flags that decide speed here (numbers from two kinds never compare)."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:
-        pass
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{model} ({', '.join(shown) or 'no AVX2'})"
 
 
 def learn(kind: str, sentences: list[str], folder: pathlib.Path, vocab_size: int):
@@ -148,7 +131,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     corpora = args.dataset or (["embedded"] if args.fast else list(CORPORA))
     vocab_size, limit = (1000, 2000) if args.fast else (args.vocab_size, VOCAB_PAIRS)
-    print(f"machine: {cpu()}")
+    print(f"machine: {describe_machine()}")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name in corpora:
@@ -162,7 +145,7 @@ def main(argv=None) -> dict:
     }
     print("lowest round trip: " + ", ".join(f"{k} {v:.2%}" for k, v in worst.items() if v is not None))
     report = {
-        "machine": cpu(),
+        "machine": machine(),
         "fast": args.fast,
         "vocab_size": vocab_size,
         "learned_from": limit,

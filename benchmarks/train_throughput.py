@@ -44,6 +44,7 @@ import tensorflow as tf
 from tf_transformer import Transformer, TransformerConfig
 from tf_transformer.layers import positional_encoding
 from tf_transformer.training import make_optimizer, masked_loss
+from tf_transformer.training.precision import describe_machine
 
 VARIANTS = {  # name: (mixed precision policy, XLA)
     "fp32": ("float32", False),
@@ -293,6 +294,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     # The tutorial's layers drop the padding mask after the first block (Keras warns each
     # time; that is the baseline as written, and this batch has no padding anyway).
     warnings.filterwarnings("ignore", message=".*does not support masking")

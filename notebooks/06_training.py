@@ -678,22 +678,29 @@ finally:
 
 # %% [markdown]
 # Whether it is faster depends on the hardware. On GPUs with tensor cores
-# 16-bit matrix products run at several times the float32 rate. On a CPU
-# the answer hangs on bfloat16 matrix units: the README's measurements
-# (`benchmarks/train_throughput.py`, tutorial sizes) found bf16 1.20x faster
-# than float32 on an Intel Xeon with AMX-BF16 (`grep amx_bf16
-# /proc/cpuinfo` shows whether a CPU has them). A CPU without them, like
-# the AMD EPYC that built this notebook's outputs, has no bfloat16 matrix
-# arithmetic: there bf16 can only gain from moving half as many bytes, set
-# against the casts to and from float32, and no rule of thumb replaces a
-# measurement. (The test suite checks that the README still says 1.20x.)
-# The next cell looks for AMX on this machine and times one training step
-# of the tutorial model both ways.
+# 16-bit matrix products run at several times the float32 rate. On a CPU the
+# answer hangs on bfloat16 instructions: Intel's AMX tiles (flag `amx_bf16`)
+# and AVX-512's bfloat16 dot products (`avx512_bf16`, on AMD EPYC Zen 4 and
+# recent Xeons) multiply bfloat16 directly; a CPU with neither (AMD EPYC
+# Zen 3, most laptops) converts to float32 to multiply, and bf16 can only
+# gain from moving half as many bytes, set against the casts. The README's
+# table gives what `benchmarks/train_throughput.py` measured on each machine
+# kind. `--mixed-precision auto` decides from these flags (the cell prints
+# its choice and reason): bf16 on AMX or a recent GPU; on AVX-512 bfloat16
+# it keeps float32 until a run has shown that bf16 also trains as well
+# there, since speed alone does not make a recipe. No rule of thumb replaces
+# a measurement, so the cell also times one training step of the tutorial
+# model both ways, here, and says whether `auto`'s choice pays on this
+# machine.
 
 # %%
-cpuinfo = pathlib.Path("/proc/cpuinfo")
-has_amx = cpuinfo.exists() and "amx_bf16" in cpuinfo.read_text()
-print("this CPU has AMX-BF16:", has_amx)
+from tf_transformer.training import precision  # noqa: E402
+
+flags = precision.cpu_flags()
+found = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
+print("bfloat16 instructions on this CPU:", ", ".join(found) or "none")
+chosen, why = precision.resolve("auto")
+print(f"--mixed-precision auto picks {'bfloat16' if chosen == 'bf16' else 'float32'} here: {why}")
 
 
 def timed_step(policy, repeats):
@@ -718,11 +725,18 @@ def timed_step(policy, repeats):
     return float(np.median(times))
 
 
-repeats = 2 if FAST else 5
+repeats = 2 if FAST else 7
 fp32_seconds, bf16_seconds = timed_step("float32", repeats), timed_step("mixed_bfloat16", repeats)
+speedup = fp32_seconds / bf16_seconds
 print(
-    f"one step, 64 x 32 tokens: float32 {fp32_seconds * 1000:.0f} ms, bf16 {bf16_seconds * 1000:.0f} ms "
-    f"(bf16 is {fp32_seconds / bf16_seconds:.2f}x the speed of float32 here)"
+    f"one step, 64 x 32 tokens: float32 {fp32_seconds * 1000:.0f} ms, bf16 {bf16_seconds * 1000:.0f} ms: "
+    f"bf16 runs {speedup:.2f}x the speed of float32 here"
+)
+pays = speedup > 1.05  # (a step timed a few times: a few percent is noise)
+agrees = pays == (chosen == "bf16") or abs(speedup - 1) <= 0.05
+print(
+    f"so auto's choice {'pays' if agrees else 'does not pay'} on this machine"
+    + ("" if agrees else " (pass --mixed-precision explicitly, and see benchmarks/train_throughput.py)")
 )
 
 # %% [markdown]

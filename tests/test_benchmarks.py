@@ -177,3 +177,19 @@ def test_real_text_fast_mode_trains_scores_and_keeps_examples_to_read(tmp_path, 
     assert row["machine"]["cores"] and "--fast" in row["command"]
     assert out.with_suffix(".md").read_text().count("\n| `gettext:") == 1  # (the kept row has no scores)
     assert "test BLEU greedy" in capsys.readouterr().out
+
+
+def test_every_benchmark_says_which_machine_it_ran_on():
+    """Numbers from the two CPU kinds (with and without AVX-512 and its bfloat16) never compare:
+    every benchmark prints the CPU model and its speed flags, and records them where it writes."""
+    from tf_transformer.training import precision
+
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "describe_machine(" in text, f"{path.name} does not print the machine"
+        if "json.dumps(" in text and path.name != "serve_load.py":  # (it writes no report)
+            assert "machine()" in text or '"machine"' in text, f"{path.name} does not record the machine"
+    info = precision.machine()
+    assert info["cpu"] and set(info["flags"]) <= set(precision.SPEED_FLAGS) and info["cores"] >= 1
+    line = precision.describe_machine(info)
+    assert line.startswith(info["cpu"]) and all(flag in line for flag in precision.SPEED_FLAGS)

@@ -165,7 +165,8 @@ def test_cli_flags_are_the_fields():
 @pytest.mark.parametrize(
     "gpus, flags, expected",
     [
-        ([], {"avx2", "fma"}, "none"),  # this course's AMD EPYC: bf16 measured 0.97x float32
+        ([], {"avx2", "fma"}, "none"),  # AMD EPYC Zen 3: bf16 measured 0.97x float32
+        ([], {"avx2", "avx512f", "avx512_bf16"}, "none"),  # AMD EPYC Zen 4: not until bf16's check there
         ([], {"avx512f", "amx_bf16", "amx_tile"}, "bf16"),  # AMX: measured 1.19x
         ([(8, 0)], set(), "bf16"),  # an A100
         ([(9, 0), (8, 6)], set(), "bf16"),
@@ -186,13 +187,26 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert precision.cpu_flags(tmp_path / "missing") == set()
 
 
-@pytest.mark.parametrize("machine, changed", [("none", False), ("bf16", True)])
-def test_auto_resumes_a_run_of_the_precision_it_means_here(monkeypatch, machine, changed):
+@pytest.mark.parametrize(
+    "recorded, resolved, asked, changed",
+    [
+        ("auto", "bf16", "auto", None),  # auto resumes a run in its own precision, on any machine
+        ("auto", "none", "auto", None),
+        ("none", "none", "auto", None),
+        ("auto", "bf16", "none", "'bf16' -> 'none'"),  # another precision asked for: another run
+        ("auto", "none", "bf16", "'none' -> 'bf16'"),
+        ("auto", None, "auto", None),  # a run from before the record
+        ("auto", None, "none", "'bf16' -> 'none'"),  # ... which auto trained in bfloat16 here
+    ],
+)
+def test_a_run_keeps_the_precision_it_began_in(monkeypatch, recorded, resolved, asked, changed):
     monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
-    monkeypatch.setattr(precision, "cpu_flags", lambda: {"amx_bf16"} if machine == "bf16" else set())
-    recorded = TrainConfig(preset="tiny", mixed_precision="none").to_dict()
-    differences = TrainConfig(preset="tiny", mixed_precision="auto").differences(recorded)
-    assert differences == (["mixed_precision: 'none' -> 'bf16'"] if changed else [])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "amx_bf16"})  # auto: bf16 here
+    record = TrainConfig(preset="tiny", mixed_precision=recorded).to_dict()
+    if resolved:
+        record[precision.RESOLVED_PRECISION] = resolved
+    differences = TrainConfig(preset="tiny", mixed_precision=asked).differences(record)
+    assert differences == ([f"mixed_precision: {changed}"] if changed else [])
 
 
 def _data_parser():

@@ -9,6 +9,7 @@ exit code, the message, no traceback.
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -435,6 +436,33 @@ def test_a_start_that_never_trained_does_not_pin_its_settings(tmp_path):
     result = train("tiny", path, **{**QUICK, "max_steps": 1})  # other settings: accepted
     assert result.steps == 1
     assert json.loads((path / rd.RUN_FILE).read_text())["train"]["warmup_steps"] == 4000
+
+
+def test_auto_resumes_a_run_in_the_precision_it_began_in_on_another_cpu(tmp_path, monkeypatch):
+    """Begun where auto means bfloat16 (AMX), resumed where it means float32: the run
+    keeps bfloat16 and says why; asking for float32 by name is another run."""
+    from tf_transformer.training import precision
+
+    path = tmp_path / "run"
+    monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    auto = TrainConfig(preset="tiny", **{**QUICK, "mixed_precision": "auto"})
+    plan = prepare_run(auto, path)
+    plan.lock.release()
+    assert (plan.precision, plan.precision_reason) == (
+        "bf16",
+        "this CPU multiplies bfloat16 natively (amx_bf16)",
+    )
+    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["resolved_precision"] == "bf16"
+    (path / rd.HISTORY_FILE).write_text("[]")  # as if it had trained
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})  # a CPU where auto is float32
+    plan = prepare_run(auto, path)
+    plan.lock.release()
+    assert plan.precision == "bf16" and "the run's own" in plan.precision_reason
+    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["resolved_precision"] == "bf16"
+    with pytest.raises(ValueError, match=r"different run \(mixed_precision: 'bf16' -> 'none'\)"):
+        prepare_run(dataclasses.replace(auto, mixed_precision="none"), path)
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,10 @@ def test_run_directory_holds_what_later_commands_need(seeded_run):
         "target_language": "en",
         "tokenizer": "wordpiece",  # the embedded corpus's (the shipped vocabularies)
     }
-    assert info["train"] == TrainConfig(preset="tiny", **QUICK).to_dict()  # everything, once
+    assert info["train"] == {  # everything, once, and the precision it computes in
+        **TrainConfig(preset="tiny", **QUICK).to_dict(),
+        "resolved_precision": "none",
+    }
     assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
     shipped = vocab_files(DatasetSpec())
     for side in ("source", "target"):

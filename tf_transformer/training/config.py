@@ -264,8 +264,9 @@ class TrainConfig:
             old, new = recorded.get(name, defaults[name]), getattr(self, name)
             if name == "dataset":
                 old = DatasetSpec.from_dict(old) if isinstance(old, dict) else DatasetSpec.parse(old)
-            if name == "mixed_precision":  # "auto" is what it means on this machine
-                old, new = precision.resolve(old)[0], precision.resolve(new)[0]
+            if name == "mixed_precision":  # what the run computes in; "auto" resumes it in that
+                old = recorded.get(precision.RESOLVED_PRECISION) or precision.resolve_before_records(old)
+                new = old if new == "auto" else new
             if old != new:
                 changed.append(f"{name}: {_show(old)} -> {_show(new)}")
         return changed

@@ -57,6 +57,7 @@ from tf_transformer.training import callbacks as cb
 from tf_transformer.training import precision
 from tf_transformer.training.config import DEFAULT_EPOCHS, MIXED_PRECISION, TrainConfig
 from tf_transformer.training.losses import MaskedAccuracy, masked_loss
+from tf_transformer.training.precision import RESOLVED_PRECISION
 from tf_transformer.training.schedule import make_optimizer
 from tf_transformer.training.strategy import (
     is_chief,
@@ -192,8 +193,8 @@ def announce(plan: Plan, model, step: int, state: dict) -> None:
             f"same command to resume."
         )
     if config.mixed_precision == "auto":
-        dtype, why = precision.resolve("auto")
-        print(f"mixed precision auto: {'bfloat16' if dtype == 'bf16' else 'float32'} ({why}).")
+        shown = {"bf16": "bfloat16", "none": "float32"}.get(plan.precision, plan.precision)
+        print(f"mixed precision auto: {shown} ({plan.precision_reason}).")
     sys.stdout.flush()
 
 
@@ -213,6 +214,9 @@ class Plan:
         model_config: the model's sizes (the preset, sized to the vocabularies).
         tokenizers: the (source, target) tokenizers.
         total_steps: optimizer steps the run has when this call ends.
+        precision: what the run computes in (``none``, ``bf16``, ``fp16``): ``mixed_precision``,
+            with ``auto`` resolved when the run began (a resumed run keeps its own).
+        precision_reason: why (printed when the setting is ``auto``).
         lock: this process's hold on ``run_dir`` (``files.RunLock``), released when ``train`` ends.
     """
 
@@ -223,6 +227,8 @@ class Plan:
     model_config: TransformerConfig
     tokenizers: tuple
     total_steps: int
+    precision: str
+    precision_reason: str
     lock: files.RunLock
 
     @property
@@ -278,8 +284,10 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
             _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
         )
         config = dataclasses.replace(config, steps_per_epoch=counted)
-    if previous is not None and _has_trained(run_path):  # a run that never took a step is redone
+    resuming = previous is not None and _has_trained(run_path)  # a run that never took a step is redone
+    if resuming:
         _check_same_run(run_path, previous, config, model_config, vocab_files)
+    dtype, why = _precision(config, previous.get("train", {}) if resuming else None)
     if chief:
         files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
         source_language, target_language = config.dataset.languages
@@ -294,7 +302,7 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
                 "tokenizer": tokenizer,
             },
             vocab_files=vocab_files,
-            train=config.to_dict(),
+            train={**config.to_dict(), RESOLVED_PRECISION: dtype},
         )
     # Saving reads distributed variables, a collective step every worker must take: the
     # other workers save too, into a scratch directory that is thrown away.
@@ -307,8 +315,22 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
         model_config=model_config,
         tokenizers=tokenizers,
         total_steps=total_steps(config.epochs, config.max_steps, config.steps_per_epoch),
+        precision=dtype,
+        precision_reason=why,
         lock=lock,
     )
+
+
+def _precision(config: TrainConfig, recorded: dict | None) -> tuple[str, str]:
+    """The precision the run computes in, and why: ``--mixed-precision`` resolved on this machine
+    for a new run; for a resumed run with ``auto``, the precision it began in, wherever that was
+    (a run does not change precision half-way; an explicit other one is a different run)."""
+    if recorded is None or config.mixed_precision != "auto":
+        return precision.resolve(config.mixed_precision)
+    if RESOLVED_PRECISION in recorded:
+        return recorded[RESOLVED_PRECISION], "the run's own: auto chose it when the run began"
+    dtype = precision.resolve_before_records(recorded.get("mixed_precision", "none"))
+    return dtype, "the run's own: what auto meant when the run began, before runs recorded it"
 
 
 def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
@@ -435,7 +457,7 @@ def total_steps(epochs: int | None, max_steps: int | None, steps_per_epoch: int)
 def build_model(plan: Plan) -> tuple[keras.Model, int]:
     """The compiled model and the optimizer step it is at (restored from ``backup/`` if there is one)."""
     config = plan.config
-    dtype, _ = precision.resolve(config.mixed_precision)  # "auto" -> "bf16" or "none"
+    dtype = plan.precision  # ("auto" resolved)
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(MIXED_PRECISION[dtype])
     try:  # the policy applies to the layers created here, and to nothing else

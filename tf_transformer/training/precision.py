@@ -1,20 +1,27 @@
 """``--mixed-precision auto``: bfloat16 where the hardware multiplies it natively, float32 elsewhere.
 
-bfloat16 pays only where the matrix units take it directly. Measured with
-``benchmarks/train_throughput.py`` on the tutorial model: 1.19x float32's
-steps on a CPU with AMX (Intel's matrix tiles, flag ``amx_bf16``), 0.97x on
-an AMD EPYC without it, where oneDNN converts to float32 to multiply. NVIDIA
-GPUs multiply bfloat16 in their tensor cores from compute capability 8.0
-(Ampere) on. ``auto`` never picks fp16: that needs loss scaling, and a run
-started in it could not resume in another precision.
+bfloat16 pays only where the CPU or GPU multiplies it in its own instructions; elsewhere oneDNN
+converts to float32 to multiply, and the casts cost more than the halved bytes save. ``auto``
+picks it on Intel's AMX tiles (flag ``amx_bf16``: 1.19x float32's steps) and on NVIDIA GPUs from
+compute capability 8.0 (Ampere) on. AVX-512's bfloat16 dot products (``avx512_bf16``: AMD EPYC
+Zen 4) run the tutorial model's steps faster too (the README's table), but ``auto`` adopts them
+only once a run shows that bf16 trains as well there (the demo's accuracy by step and BLEU);
+until then ``--mixed-precision bf16`` asks for it. ``benchmarks/train_throughput.py --variants
+fp32 bf16`` measures the speed-up on a machine. ``auto`` never picks fp16: that needs loss
+scaling.
+
+A run records what ``auto`` resolved to when it began, and a resumed run keeps it on any machine
+(``training.loop``): the precision is part of what a run is.
 
 Example:
     >>> resolve("bf16")
     ('bf16', 'asked for')
     >>> resolve("auto", gpus=[(9, 0)])[0]
     'bf16'
-    >>> resolve("auto", gpus=[], flags={"avx2"})
-    ('none', 'this CPU has no AMX (amx_bf16): bfloat16 runs no faster than float32 on it')
+    >>> resolve("auto", gpus=[], flags={"avx512f", "amx_bf16"})
+    ('bf16', 'this CPU multiplies bfloat16 natively (amx_bf16)')
+    >>> resolve("auto", gpus=[], flags={"avx2", "avx512f", "avx512_bf16"})[0]
+    'none'
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ import contextlib
 import pathlib
 
 CPUINFO = pathlib.Path("/proc/cpuinfo")
+# The key in run.json's "train" that records what the run computes in ("auto" resolved).
+RESOLVED_PRECISION = "resolved_precision"
+# The CPU flags of bfloat16 matrix instructions auto picks bf16 on (avx512_bf16 awaits its check).
+BF16_FLAGS = ("amx_bf16",)
 
 
 def cpu_flags(cpuinfo: pathlib.Path = CPUINFO) -> set[str]:
@@ -32,6 +43,58 @@ def cpu_flags(cpuinfo: pathlib.Path = CPUINFO) -> set[str]:
             if line.startswith("flags"):
                 return set(line.split(":", 1)[1].split())
     return set()
+
+
+# The CPU flags that decide a step's speed: numbers from CPUs that differ in them never compare.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_model(cpuinfo: pathlib.Path = CPUINFO) -> str:
+    """The first CPU's model name from ``/proc/cpuinfo`` ("unknown CPU" where there is none)."""
+    with contextlib.suppress(OSError):
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def machine() -> dict:
+    """What a benchmark's numbers were measured on: the CPU model, its speed flags, cores, load.
+
+    Every benchmark prints it (``describe_machine``) and records it beside its numbers.
+    """
+    import datetime
+    import os
+    import platform
+    import sys
+
+    flags = cpu_flags()
+    return dict(
+        cpu=cpu_model(),
+        flags=[f for f in SPEED_FLAGS if f in flags],
+        cores=os.cpu_count(),
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        python=platform.python_version(),
+        tensorflow=getattr(sys.modules.get("tensorflow"), "__version__", None),  # (if it is loaded)
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def describe_machine(info: dict | None = None) -> str:
+    """One line: ``AMD EPYC 9R14 (avx2, avx512f, avx512_bf16; no amx_bf16), 2 cores, load 0.31``.
+
+    >>> describe_machine(dict(cpu="X", flags=["avx2"], cores=2, load_average=[0.5, 0, 0]))
+    'X (avx2; no avx512f, avx512_bf16, amx_bf16), 2 cores, load 0.50'
+    """
+    info = info or machine()
+    if "flags" not in info:  # (a record from before flags were recorded)
+        flags = "flags not recorded"
+    else:
+        missing = [f for f in SPEED_FLAGS if f not in info["flags"]]
+        flags = ", ".join(info["flags"]) or "none of " + ", ".join(SPEED_FLAGS)
+        if info["flags"] and missing:
+            flags += "; no " + ", ".join(missing)
+    return f"{info['cpu']} ({flags}), {info['cores']} cores, load {info['load_average'][0]:.2f}"
 
 
 def gpu_compute_capabilities() -> list[tuple[int, int]]:
@@ -59,6 +122,23 @@ def resolve(choice: str, *, gpus=None, flags=None) -> tuple[str, str]:
             return "bf16", f"GPU compute capability {'.'.join(map(str, min(gpus)))} multiplies bfloat16"
         return "none", "a GPU older than compute capability 8.0 has no bfloat16 tensor cores"
     flags = cpu_flags() if flags is None else flags
-    if "amx_bf16" in flags:
-        return "bf16", "this CPU has AMX (amx_bf16)"
+    for flag in BF16_FLAGS:
+        if flag in flags:
+            return "bf16", f"this CPU multiplies bfloat16 natively ({flag})"
+    if "avx512_bf16" in flags:
+        return "none", (
+            "this CPU has AVX-512 bfloat16 but no AMX: auto keeps float32 until bf16 is shown to train "
+            "as well here; --mixed-precision bf16 asks for it"
+        )
     return "none", "this CPU has no AMX (amx_bf16): bfloat16 runs no faster than float32 on it"
+
+
+def resolve_before_records(choice: str, *, gpus=None, flags=None) -> str:
+    """What ``auto`` meant for a run begun before runs recorded it: bfloat16 on AMX or a GPU of
+    compute capability 8.0 and later, float32 elsewhere (an AVX-512 bfloat16 CPU included)."""
+    if choice != "auto":
+        return choice
+    dtype, _ = resolve(choice, gpus=gpus, flags=flags)
+    flags = cpu_flags() if flags is None else flags
+    gpus = gpu_compute_capabilities() if gpus is None else gpus
+    return dtype if gpus or "amx_bf16" in flags else "none"
