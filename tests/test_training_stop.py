@@ -265,7 +265,7 @@ def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path, monkeypat
     config = demo.train_config(DatasetSpec.from_args(args), args)
     for name, value in recipes.real_text(3.0).items():
         assert getattr(config, name) == value, name
-    assert config.num_layers is None and config.stop_at_accuracy is None  # the preset's 4, the loss decides
+    assert config.num_layers == 2 and config.stop_at_accuracy is None  # the recipe's 2; the loss decides
     trained = []  # what the demo's training stage says and passes on (the training itself: elsewhere)
     monkeypatch.setattr(
         tf_transformer.training,
@@ -275,9 +275,9 @@ def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path, monkeypat
     demo.train_run(config, tmp_path / "run", args)
     assert trained == [(config, tmp_path / "run")]
     assert (
-        "training the tutorial preset with 4 layers until the validation loss stops improving (4 epochs), "
+        "training the tutorial preset with 2 layers until the validation loss stops improving (4 epochs), "
         in (capsys.readouterr().out)
     )
-    args = cli.build_parser().parse_args([*argv, "--num-layers", "2", "--warmup-steps", "100"])
+    args = cli.build_parser().parse_args([*argv, "--num-layers", "3", "--warmup-steps", "100"])
     config = demo.train_config(DatasetSpec.from_args(args), args)
-    assert (config.num_layers, config.warmup_steps, config.dropout_rate) == (2, 100, 0.1)
+    assert (config.num_layers, config.warmup_steps, config.dropout_rate) == (3, 100, 0.1)

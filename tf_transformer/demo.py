@@ -104,10 +104,11 @@ def train_config(spec, args):
     from tf_transformer import recipes
     from tf_transformer.training import TrainConfig
 
-    # (None: the recipe's own; the preset's layers, no accuracy target, its warm-up.)
-    overrides = dict(num_layers=args.num_layers, stop_at_accuracy=args.stop_at_accuracy)
-    if args.warmup_steps is not None:
-        overrides["warmup_steps"] = args.warmup_steps
+    # (None: the recipe's own: its layers, its warm-up, no accuracy target.)
+    given = dict(
+        num_layers=args.num_layers, stop_at_accuracy=args.stop_at_accuracy, warmup_steps=args.warmup_steps
+    )
+    overrides = {name: value for name, value in given.items() if value is not None}
     return TrainConfig(
         **{
             **recipes.real_text(args.minutes),
@@ -255,7 +256,7 @@ def add_commands(commands) -> None:
         type=int,
         default=None,
         help=f"encoder and decoder layers each, instead of the preset's (default: {NUM_LAYERS} on "
-        "the embedded corpus, the preset's on real text)",
+        "the embedded corpus, the real-text recipe's on real text)",
     )
     parser.add_argument("--run-dir", default="runs/demo", help="(default: runs/demo)")
     parser.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget (default: 10)")

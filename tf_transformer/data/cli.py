@@ -41,8 +41,8 @@ def add_commands(commands) -> None:
         type=int,
         default=None,
         metavar="N",
-        help=f"target vocabulary size per side when learning (default "
-        f"{EMBEDDED_VOCAB_SIZE:,} for the embedded corpus, {VOCAB_SIZE:,} otherwise)",
+        help=f"target vocabulary size per side when learning (default {VOCAB_SIZE:,}; the embedded "
+        f"corpus's shipped ones have {EMBEDDED_VOCAB_SIZE:,})",
     )
     parser.add_argument(
         "--tokenizer",

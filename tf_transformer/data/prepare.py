@@ -69,7 +69,7 @@ def prepare(
             embedded corpus's shipped ones are never overwritten: the learned
             copy goes to the data dir and is used from then on).
         vocab_size: the learner's target size per side, when it learns
-            (default 4,000 for the embedded corpus, 8,000 otherwise). It learns
+            (default 4,000, ``VOCAB_SIZE``). It learns
             from the first :data:`VOCAB_PAIRS` training pairs.
         tokenizer: ``"wordpiece"`` or ``"sentencepiece"`` (default: SentencePiece,
             but WordPiece for the embedded corpus, whose vocabularies ship).
