@@ -21,53 +21,28 @@ from __future__ import annotations  # noqa: I001  (tf_transformer is imported fi
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
-import datetime
 import json
-import os
 import pathlib
-import platform
 import shlex
 import shutil
 import sys
 import tempfile
 import time
 
-import tensorflow as tf
 
 from tf_transformer import recipes
+from tf_transformer.config import PRESETS
 from tf_transformer.data import DatasetSpec
 from tf_transformer.data.prepare import prepare
 from tf_transformer.inference import evaluate_run
 from tf_transformer.run_dir import HISTORY_FILE, load_run
 from tf_transformer.training import train
-from tf_transformer.training.precision import cpu_flags
+from tf_transformer.training.precision import describe_machine, machine
 
 HERE = pathlib.Path(__file__).resolve().parent
 EXAMPLES = 6  # best and worst translations kept per corpus
 FAST = dict(preset="tiny", steps_per_epoch=10, max_steps=20, patience=None, warmup_steps=10)
 FAST_TEST_SENTENCES = 16
-
-
-def machine() -> dict:
-    """The CPU model and the flags that decide speed (numbers from two kinds never compare)."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    return dict(
-        cpu=model,
-        flags=[f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags],
-        cores=os.cpu_count(),
-        load_average=[round(x, 2) for x in os.getloadavg()],
-        python=platform.python_version(),
-        tensorflow=tf.__version__,
-        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )
 
 
 def sentence_examples(examples, language: str, count: int) -> dict:
@@ -222,11 +197,18 @@ def measure(
     )
 
 
+def recipe_name(row: dict) -> str:
+    """``real_text, 2 layers`` (and the variant's changes): what trained the row, as the table shows it."""
+    recipe = row.get("recipe", {})
+    layers = recipe.get("num_layers") or PRESETS[recipe.get("preset", "tutorial")]["num_layers"]
+    return f"real_text, {layers} layers" + (f" ({row['variant']})" if row.get("variant") else "")
+
+
 def table(rows: list[dict]) -> str:
     lines = [
-        "| corpus | direction | tokenizer | recipe | parameters | train pairs | steps | minutes "
+        "| corpus | direction | tokenizer | vocabulary | recipe | parameters | train pairs | steps | minutes "
         "| best val. accuracy | test BLEU greedy | beam 4 | chrF | exact | machine |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "|" + " --- |" * 3 + " ---: | --- |" + " ---: |" * 9 + " --- |",
     ]
     for row in rows:
         if "test" not in row:  # (a row some other version wrote)
@@ -234,7 +216,9 @@ def table(rows: list[dict]) -> str:
         greedy, beam = row["test"]["greedy"], row["test"]["beam4"]
         lines.append(
             f"| `{row['dataset']}` | {row['direction']} | {row['tokenizer']} "
-            f"| {row.get('variant') or 'real_text'} | {row['parameters'] / 1e6:.1f}M | {row['sizes']['train']:,} "
+            f"| {' / '.join(f'{n:,}' for n in row['vocab_sizes'].values())} "
+            f"| {recipe_name(row)} | {row['parameters'] / 1e6:.1f}M "
+            f"| {row['sizes']['train']:,} "
             f"| {row['steps']:,} "
             f"| {row['train_minutes']} | {row['best_epoch']['val_masked_accuracy']:.3f} "
             f"| {greedy['bleu']:.2f} | {beam['bleu']:.2f} | {beam['chrf']:.2f} | {100 * beam['exact']:.1f}% "
@@ -267,6 +251,7 @@ def main(argv=None) -> dict:
         "--rescore", action="store_true", help="score the runs already in --runs again, without training"
     )
     args = parser.parse_args(argv)
+    print(f"machine: {describe_machine()}", flush=True)
     out = pathlib.Path(args.out)
     runs = pathlib.Path(args.runs) if args.runs else pathlib.Path(tempfile.mkdtemp(prefix="real_text_"))
     report = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"rows": []}
