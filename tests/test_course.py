@@ -7,6 +7,9 @@ ablation table ships with the package; a version mismatch is explained, not fata
 """
 
 import doctest
+import importlib
+import inspect
+import json
 import os
 import re
 import subprocess
@@ -192,3 +195,63 @@ def test_notebook_6_quotes_the_readmes_bf16_measurement():
     assert "Intel Xeon (Sapphire Rapids) | AVX-512, AMX-BF16" in history
     notebook = " ".join((NOTEBOOKS / "06_training.py").read_text(encoding="utf-8").replace("#", " ").split())
     assert "found bf16 1.20x faster than float32 on an Intel Xeon with AMX-BF16" in notebook
+
+
+# -- what the notebooks show of the library is the library ------------------------------------
+
+
+def _imported_names(source: Path) -> dict:
+    """``{name: (module, attribute or None)}`` for the notebook's ``tf_transformer`` imports."""
+    import ast
+
+    found = {}
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tf_transformer"):
+            for alias in node.names:
+                found[alias.asname or alias.name] = (node.module, alias.name)
+    return found
+
+
+def _resolve(expression: str, names: dict):
+    head, *rest = expression.split(".")
+    if head not in names:
+        return None  # (the notebook's own function)
+    module, attribute = names[head]
+    found = importlib.import_module(module)
+    try:
+        found = getattr(found, attribute)
+    except AttributeError:  # `from tf_transformer import probes`: a module
+        found = importlib.import_module(f"{module}.{attribute}")
+    for part in rest:
+        found = getattr(found, part)
+    return found
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_the_library_source_a_notebook_shows_is_the_current_source(source):
+    """Every ``show(X)`` output, and every line printed from ``inspect.getsource(X)``, is X's source
+    as it is now: a change to the library without a rebuild of the notebook fails here."""
+    names = _imported_names(source)
+    stale = []
+    for cell in json.loads(source.with_suffix(".ipynb").read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code = "".join(cell["source"])
+        for match in re.finditer(r"^show\(([\w.]+)\)\s*$", code, re.MULTILINE):
+            if (shown := _resolve(match.group(1), names)) is None:
+                continue
+            outputs = [
+                "".join(o["data"]["text/plain"]) for o in cell["outputs"] if "text/plain" in o.get("data", {})
+            ]
+            if [o.strip() for o in outputs] != [inspect.getsource(shown).strip()]:
+                stale.append(match.group(1))
+        for match in re.finditer(r"inspect\.getsource\(([\w.]+)\)", code):
+            if (shown := _resolve(match.group(1), names)) is None:
+                continue
+            printed = "".join(
+                "".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream"
+            )
+            current = inspect.getsource(shown)
+            if any(line.strip() and line not in current for line in printed.splitlines()):
+                stale.append(match.group(1))
+    assert not stale, f"{source.name} shows an old source of {stale}: rebuild it (python notebooks/build.py)"
