@@ -19,6 +19,7 @@ import pathlib
 import random
 import signal
 import socket
+import threading
 import time
 
 import numpy as np
