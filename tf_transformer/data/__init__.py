@@ -67,7 +67,7 @@ __all__ = [
 
 # Imported on first use: name -> the submodule that defines it.
 _ON_FIRST_USE = {
-    "TED": "datasets",
+    "TED": "_tfds",
     "load_dataset": "datasets",
     "manual_dir": "datasets",
     "make_batches": "pipeline",

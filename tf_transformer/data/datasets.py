@@ -31,9 +31,9 @@ import tensorflow_datasets as tfds
 
 from tf_transformer.data import local, tfds_embedded  # noqa: F401  (registers embedded_pt_en)
 from tf_transformer.data._paths import data_root
+from tf_transformer.data._tfds import tfds_builder
 from tf_transformer.data.spec import EMBEDDED, DatasetSpec, DatasetUnavailableError
 
-TED = "ted_hrlr_translate/pt_to_en"
 TED_ARCHIVE = "qi18naacl-dataset.tar.gz"
 TED_ARCHIVE_URL = "http://www.phontron.com/data/qi18naacl-dataset.tar.gz"
 # The Internet Archive keeps copies of the TED archive; this address picks the nearest one.
@@ -79,23 +79,6 @@ def load_dataset(
     if spec.reverse:
         pairs = pairs.map(lambda source, target: (target, source))
     return pairs
-
-
-def tfds_builder(name: str, data_dir: str | os.PathLike | None = None) -> tfds.core.DatasetBuilder:
-    """TFDS's builder for ``name`` (reads code only: no download, no network).
-
-    Raises:
-        ValueError: TFDS has no such dataset or config.
-    """
-    _alias_importlib_resources()
-    try:
-        return tfds.builder(name, data_dir=str(data_root(data_dir)))
-    except ValueError as error:  # DatasetNotFoundError, or an unknown config
-        first_line = str(error).strip().splitlines()[0]
-        raise ValueError(
-            f"unknown dataset {name!r}: it is not 'embedded', 'tsv:PATH', 'text:SRC_PATH,TGT_PATH' "
-            f"or a TFDS translation dataset such as {TED!r} (TFDS says: {first_line})"
-        ) from error
 
 
 def manual_dir(data_dir: str | os.PathLike | None = None) -> pathlib.Path:
@@ -188,17 +171,3 @@ def offline_help(name: str, data_dir=None, *, reason: str = "there is no network
         f"  4. use the embedded corpus (--dataset {EMBEDDED}) or your own files "
         "(--dataset tsv:PATH or text:SRC_PATH,TGT_PATH)."
     )
-
-
-def _alias_importlib_resources() -> None:
-    """TFDS 4.9.10 imports the ``importlib_resources`` backport when it prepares
-    a built-in dataset, but declares it only for Python < 3.9. The standard
-    library's ``importlib.resources`` has what it needs (Python >= 3.11)."""
-    try:
-        import importlib_resources  # noqa: F401
-    except ImportError:
-        import importlib.resources
-        import importlib.resources.abc  # noqa: F401
-        import sys
-
-        sys.modules["importlib_resources"] = importlib.resources

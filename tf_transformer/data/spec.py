@@ -324,7 +324,7 @@ def _suffix(path: pathlib.Path) -> str:
 @functools.cache
 def _tfds_languages(name: str) -> tuple[str, str]:
     # Building a TFDS builder reads its code only: no download, no network.
-    from tf_transformer.data.datasets import tfds_builder
+    from tf_transformer.data._tfds import tfds_builder
 
     info = tfds_builder(name).info
     keys = info.supervised_keys
