@@ -65,14 +65,17 @@ def sentence_examples(examples, language: str, count: int) -> dict:
 
 def key(row: dict) -> tuple:
     """What a row of the report measured: the corpus, its direction, its tokenizer, the recipe's
-    changes (a variant) and the training budget of a variant."""
-    variant = row.get("variant") or ""
+    changes (a variant) and the training budget (rows written before budgets were recorded: the
+    28-minute recipe's, or 10 minutes for a shorter run)."""
+    budget = row.get("budget_minutes")
+    if budget is None and "train_minutes" in row:
+        budget = recipes.REAL_TEXT_MINUTES if (row["train_minutes"] or 0) > 20 else 10.0
     return (
         row["dataset"],
         row["reverse"],
         row.get("tokenizer", "sentencepiece"),
-        variant,
-        row.get("budget_minutes") if variant else None,
+        row.get("variant") or "",
+        budget,
     )
 
 

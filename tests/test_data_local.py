@@ -212,6 +212,16 @@ def test_one_pair_of_line_aligned_files_is_carved(tmp_path):
     assert info["splits"]["validation"] >= 2 and sum(info["splits"].values()) == 50
 
 
+def test_a_tsv_with_quoted_fields_and_a_header_gets_a_warning(tmp_path, capsys):
+    path = tmp_path / "pairs.tsv"  # a CSV export saved as .tsv: quotes around every field, a header
+    rows = ['"english"\t"portuguese"'] + [f'"I have {n} cats."\t"Eu tenho {n} gatos."' for n in range(60)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    summary = prepare(f"tsv:{path}", data_dir=tmp_path / "tfds", vocab_size=120)
+    assert len(summary["warnings"]) == 1
+    assert summary["warnings"][0].startswith("61 of the first 61 lines have both columns in double quotes")
+    assert "warning     61 of the first 61 lines" in prepare_module.format_summary(summary)
+
+
 def test_chinese_to_english_vocabularies_and_round_trip(tmp_path):
     path = tmp_path / "zh-en.tsv"
     path.write_text("".join(f"{zh}\t{en}\n" for zh, en in chinese_pairs()), encoding="utf-8")

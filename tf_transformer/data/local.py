@@ -192,7 +192,7 @@ def split_files(spec: DatasetSpec) -> dict[str, tuple[pathlib.Path, ...]]:
     return files
 
 
-def _lines(path: pathlib.Path) -> Iterator[str]:
+def read_lines(path: pathlib.Path) -> Iterator[str]:
     """Decoded lines without their line ends; bytes that are not UTF-8 become lone surrogates."""
     with open(path, "rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
@@ -226,7 +226,7 @@ def _tsv_records(path: pathlib.Path, source_column: int, target_column: int):
             f"{'commas' if is_csv else 'tabs'}), but column {needed - 1} was asked for; "
             "columns count from 0 (--source-column / --target-column)"
         )
-    for line in _lines(path):
+    for line in read_lines(path):
         if not line.strip():
             yield "empty"
         elif _INVALID_UTF8.search(line):
@@ -242,7 +242,7 @@ def _tsv_records(path: pathlib.Path, source_column: int, target_column: int):
 def _usual_column_count(path: pathlib.Path, is_csv: bool, sample: int = 1000) -> int:
     """The most common number of columns among the first ``sample`` non-blank lines."""
     counts: dict[int, int] = {}
-    for line in _lines(path):
+    for line in read_lines(path):
         if line.strip():
             n = len(_fields(line, is_csv))
             counts[n] = counts.get(n, 0) + 1
@@ -254,10 +254,10 @@ def _usual_column_count(path: pathlib.Path, is_csv: bool, sample: int = 1000) ->
 
 
 def _text_records(source_path: pathlib.Path, target_path: pathlib.Path):
-    sizes = [[len(line) for line in _lines(path)] for path in (source_path, target_path)]
+    sizes = [[len(line) for line in read_lines(path)] for path in (source_path, target_path)]
     if len(sizes[0]) != len(sizes[1]):
         raise ValueError(_misaligned(source_path, target_path, *sizes))
-    for source, target in zip(_lines(source_path), _lines(target_path), strict=True):
+    for source, target in zip(read_lines(source_path), read_lines(target_path), strict=True):
         if _INVALID_UTF8.search(source) or _INVALID_UTF8.search(target):
             yield "invalid_utf8"
         else:

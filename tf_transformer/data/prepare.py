@@ -22,6 +22,8 @@ Example::
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 
 import tensorflow as tf
@@ -131,8 +133,41 @@ def prepare(
     check = next(s for s in (VALIDATION_SPLIT, TEST_SPLIT, TRAIN_SPLIT) if s in summary["splits"])
     pairs = load_dataset(spec, check, data_dir=data_dir).take(ROUND_TRIP_SENTENCES)
     summary.update(round_trip_split=check, **round_trip(pairs, tokenizers))
+    summary["warnings"] = _warnings(spec, summary)
     summary["seconds"] = round(time.perf_counter() - start, 1)
     return summary
+
+
+QUOTED = re.compile(r'^\s*"[^\t]*"\s*$')  # a whole field in double quotes
+
+
+def _warnings(spec: DatasetSpec, summary: dict) -> list[str]:
+    """What may be wrong although nothing failed: quoted fields in a TSV (a CSV named .tsv, with
+    its header perhaps), and a round trip far from exact (the text will come back changed)."""
+    found = []
+    if spec.kind == "tsv" and ".csv" not in spec.paths[0].suffixes:
+        lines = list(itertools.islice(local.read_lines(spec.paths[0]), 200))
+        columns = (spec.source_column, spec.target_column)
+        quoted = sum(
+            1
+            for line in lines
+            if all(c < len(fields := line.split("\t")) and QUOTED.match(fields[c]) for c in columns)
+        )
+        if lines and quoted >= 0.9 * len(lines):
+            found.append(
+                f"{quoted} of the first {len(lines)} lines have both columns in double quotes, which "
+                "stay part of every sentence: if the file is a CSV, name it .csv (its quotes are then "
+                "read as CSV's), or remove them; a header line, if it has one, is trained on as a pair"
+            )
+    low = {side: rate for side, rate in summary["round_trip"].items() if rate < 0.99}
+    if low:
+        found.append(
+            "only "
+            + ", ".join(f"{rate:.2%} of the {side} sentences" for side, rate in low.items())
+            + " come back exactly from the tokenizer: translations will come back changed too "
+            "(see the examples above; --tokenizer sentencepiece gives any text back exactly)"
+        )
+    return found
 
 
 def _prepare_data(spec: DatasetSpec, data_dir) -> dict:
@@ -247,5 +282,6 @@ def format_summary(summary: dict) -> str:
     for side in SIDES:
         for text, back in summary["round_trip_failures"][side][:1]:
             lines.append(f"  e.g. {side}: {text!r}\n     back as {back!r}")
+    lines += [f"warning     {text}" for text in summary.get("warnings", [])]
     lines.append(f"done in {summary['seconds']} s")
     return "\n".join(lines)
