@@ -222,6 +222,23 @@ def test_a_tsv_with_quoted_fields_and_a_header_gets_a_warning(tmp_path, capsys):
     assert "warning     61 of the first 61 lines" in prepare_module.format_summary(summary)
 
 
+def test_a_corpus_replaced_while_it_is_prepared_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"I have {n} cats.\tEu tenho {n} gatos.\n" for n in range(60)), encoding="utf-8")
+    real = local.prepare_local
+
+    def prepare_then_replace(spec, data_dir=None):
+        info = real(spec, data_dir)
+        path.write_text(path.read_text(encoding="utf-8") + "One more.\tMais um.\n", encoding="utf-8")
+        return info
+
+    monkeypatch.setattr(local, "prepare_local", prepare_then_replace)
+    with pytest.raises(
+        ValueError, match=r"pairs\.tsv changed while it was being prepared .* prepare it again"
+    ):
+        prepare(f"tsv:{path}", data_dir=tmp_path / "tfds", vocab_size=120)
+
+
 def test_chinese_to_english_vocabularies_and_round_trip(tmp_path):
     path = tmp_path / "zh-en.tsv"
     path.write_text("".join(f"{zh}\t{en}\n" for zh, en in chinese_pairs()), encoding="utf-8")

@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import pathlib
 import re
 import time
 
@@ -101,6 +102,11 @@ def prepare(
         "tokenizer": tokenizer,
     }
     summary.update(_prepare_data(spec, data_dir))
+    if spec.is_local and local.prepared_path(spec, data_dir) != pathlib.Path(summary["prepared_in"]):
+        raise ValueError(
+            f"{', '.join(map(str, spec.paths))} changed while it was being prepared (its SHA-256 is not "
+            "the one read at the start): once it is written whole, prepare it again"
+        )
 
     built = rebuild_vocab
     if not built:
