@@ -587,7 +587,7 @@ def test_slow_drip_clients_are_cut_off_and_real_requests_get_through(export_base
             time.sleep(0.1)
         for thread in threads:
             thread.join(30)
-        assert len(held) == slots and all(seconds < timeout + 1.5 for _, seconds in held), held
+        assert len(held) == slots and all(seconds < timeout + 2.5 for _, seconds in held), held
         assert served is not None and served < timeout + 2.0, served  # once the first was cut ...
         assert served < max(opened + seconds for opened, seconds in held), (served, held)  # ... not the last
         assert server.metrics()["tf_transformer_late_requests_closed_total"] >= slots
