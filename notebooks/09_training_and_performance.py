@@ -17,10 +17,10 @@
 # ## 本节内容
 #
 # 本节关心的是“效果”和“代价”。先读懂《Attention Is All You Need》报告的数字：
-# WMT 2014 上的 BLEU（BLEU）分数，训练用了多少 GPU 小时、多少次浮点运算
+# WMT 2014 上的 BLEU 分数，训练用了多少 GPU 小时、多少次浮点运算
 # （FLOPs），以及表 3 中每次只改一处设计得到的对比。然后在笔记本电脑的规模上重做
 # 这类消融实验（ablation study）：在内置语料上、用同样的训练步数，比较注意力头数
-# （multi-head attention）、键的维度 d_k、随机失活（dropout）、标签平滑（label
+# （number of heads, h）、键的维度 d_k、随机失活（dropout）、标签平滑（label
 # smoothing）、可学习的或干脆去掉的位置编码（positional encoding）、与目标端嵌入
 # 共用的输出投影，以及前置 / 后置规范化（pre-norm / post-norm）的影响，并用换了随机种子的基线当作
 # 衡量随机波动的标尺。最后把一句葡萄牙语从文本、WordPiece 片段、id、编码器
