@@ -405,8 +405,11 @@ display(view)
 # ## The key/value cache
 #
 # A decoder generates one token at a time. Without a cache, step *t* re-runs
-# attention over the whole prefix, recomputing the keys and values of tokens
-# 0..t-1 that have not changed: quadratic work for a sentence. With a cache,
+# the decoder over the whole prefix, recomputing the keys and values of tokens
+# 0..t-1 that have not changed: the projections and feed-forward layers do
+# work proportional to *t* at each step (quadratic in the length over a
+# sentence), and self-attention among the *t* positions work proportional
+# to *t*² (cubic over a sentence). With a cache,
 # step *t* computes only token *t*'s query, key and value, writes the key and
 # value into slot *t* of a preallocated buffer, and attends over slots 0..t
 # (`call_cached`: the causal mask, offset by the step's `index`, hides the empty slots).
