@@ -126,8 +126,9 @@ print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {g
 # The rest of this notebook follows two tokens through one framework: vectors
 # $x_1, x_2$ go through self-attention to become $z_1, z_2$, and each $z_i$
 # goes through the same feed-forward network to become $r_1, r_2$. In the
-# full Transformer below (drawn from the `tutorial` preset with the course's
-# vocabulary sizes) that is the inside of one encoder layer: the orange
+# full Transformer below (the `tutorial` preset with the course's vocabulary
+# sizes, drawn as notebook 6 trains it: pre-norm, sentences of up to 64
+# tokens) that is the inside of one encoder layer: the orange
 # self-attention box and the blue feed-forward box in the left frame. What
 # surrounds them comes later: token embeddings and positions (notebook 3),
 # the residual add & norm wrappers, the stack of identical layers, and the
@@ -140,10 +141,12 @@ from tf_transformer.data import load_tokenizers
 from tf_transformer.diagram import architecture_figure
 
 tokenizers = load_tokenizers()
-config = TransformerConfig.from_preset(
+config = TransformerConfig.from_preset(  # the model notebook 6 trains: pre-norm, up to 64 tokens
     "tutorial",
     input_vocab_size=int(tokenizers.source.get_vocab_size()),
     target_vocab_size=int(tokenizers.target.get_vocab_size()),
+    norm_first=True,
+    max_length=64,
 )
 architecture_figure(config)
 

@@ -362,7 +362,7 @@ def _draw_inputs(
 
     ids_y = 6.0
     title, example = (
-        ("source token ids", "w1 w2 … [END]")
+        ("source token ids", "[START] w1 w2 … [END]")
         if encoder
         else ("target token ids, shifted right", "[START] w1 w2 … (teacher forcing)")
     )
