@@ -240,14 +240,14 @@ def test_the_library_source_a_notebook_shows_is_the_current_source(source):
         if cell["cell_type"] != "code":
             continue
         code = "".join(cell["source"])
-        for match in re.finditer(r"^show\(([\w.]+)\)\s*$", code, re.MULTILINE):
-            if (shown := _resolve(match.group(1), names)) is None:
+        shown_names = re.findall(r"^show\(([\w.]+)\)\s*$", code, re.MULTILINE)
+        data = [o.get("data", {}) for o in cell["outputs"]]
+        outputs = ["".join(d["text/plain"]) for d in data if "text/plain" in d]
+        for index, name in enumerate(shown_names):  # (one displayed output per show, in order)
+            if (shown := _resolve(name, names)) is None:
                 continue
-            outputs = [
-                "".join(o["data"]["text/plain"]) for o in cell["outputs"] if "text/plain" in o.get("data", {})
-            ]
-            if [o.strip() for o in outputs] != [inspect.getsource(shown).strip()]:
-                stale.append(match.group(1))
+            if index >= len(outputs) or outputs[index].strip() != inspect.getsource(shown).strip():
+                stale.append(name)
         for match in re.finditer(r"inspect\.getsource\(([\w.]+)\)", code):
             if (shown := _resolve(match.group(1), names)) is None:
                 continue

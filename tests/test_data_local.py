@@ -286,7 +286,8 @@ def test_prepare_command_prints_sizes_skipped_lines_vocabularies_and_round_trip(
     out = capsys.readouterr().out
     print(out)
     assert "(source -> target)" in out and "train" in out and "carved out of the one file" in out
-    assert "skipped     9 lines: invalid_utf8 1, columns 2, empty 3, too_long 1, duplicate 2" in out
+    skipped = "skipped     10 lines: invalid_utf8 1, columns 2, empty 3, too_long 1, duplicate 2, nul_bytes 1"
+    assert skipped in out
     assert "vocabulary  sentencepiece, learned in " + str(tmp_path / "tfds") in out
     assert "round trip  detokenize(tokenize(x)) == x on" in out
 

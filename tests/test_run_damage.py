@@ -164,7 +164,7 @@ def test_vocabularies_are_checked_against_the_model(run, capsys):
     assert (
         f"{target} has 500 tokens, but the model in run.json was trained with 806 (target_vocab_size)" in err
     )
-    assert "is the run's own (same SHA-256): copy it to" in err  # the embedded corpus ships it
+    assert "is the run's own (the same SHA-256): copy it to" in err  # the embedded corpus ships it
     target.write_text(original, encoding="utf-8")
     source = run / "vocab/source.txt"
     source.write_bytes(b"[PAD]\n[UNK]\n\xff\xfe\n")
@@ -203,7 +203,7 @@ def test_a_vocabulary_of_the_right_size_but_other_content_is_refused(run, capsys
     assert cli.main(["translate", "--run-dir", str(run), "O gato dorme."]) == 2
     err = error_line(capsys)
     assert f"{target} is not the vocabulary this run was trained with (its SHA-256" in err
-    assert "is the run's own (same SHA-256): copy it to" in err
+    assert "is the run's own (the same SHA-256): copy it to" in err
     results = {r.item: r for r in check_run(run)}
     assert results["vocab/target.txt"].ok is False and "SHA-256" in results["vocab/target.txt"].text
     assert (

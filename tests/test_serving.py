@@ -575,14 +575,20 @@ def test_slow_drip_clients_are_cut_off_and_real_requests_get_through(export_base
                 thread.start()
             return threads
 
+        def status():  # a refused connection may close before the request is sent: no answer
+            try:
+                return server.predict({"instances": ["O gato dorme."]})[0]
+            except OSError:
+                return None
+
         threads = drippers(1)
         time.sleep(1.0)
         threads += drippers(slots - 1)  # a second after the first: still dripping when it is cut
         time.sleep(0.3)  # every slot taken
-        assert server.predict({"instances": ["O gato dorme."]})[0] == 503
+        assert status() in (503, None)
         served = None
         while time.monotonic() - start < 4 * timeout and served is None:
-            if server.predict({"instances": ["O gato dorme."]})[0] == 200:
+            if status() == 200:
                 served = time.monotonic() - start
             time.sleep(0.1)
         for thread in threads:

@@ -346,6 +346,7 @@ def test_cli_trains_the_reversed_corpus(tmp_path, capsys):
     assert lines[-1].startswith(f"done: 2 steps in {path}")
     info = read_run_info(path)
     parser = cli.build_parser()
+    assert info["train"].pop("resolved_precision") == "none"  # (what the run computes in)
     assert (
         info["train"]
         == TrainConfig.from_args(

@@ -292,8 +292,8 @@ def shift_start(source_sizes: list[int], target_sizes: list[int]) -> int | None:
     lines clearly better (by a quarter) than the best pairing with no shift at all.
 
     >>> source = [5, 40, 12, 30, 8, 25, 60, 14, 33, 9] * 3
-    >>> shift_start(source, source[:17] + source[18:])  # line 18 (index 17) of the target lost
-    17
+    >>> shift_start(source, source[:17] + source[18:])  # index 17 lost: pairs shift from index 18
+    18
     """
     import math
 
