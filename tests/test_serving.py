@@ -30,7 +30,20 @@ from helpers.runs import BAD_INPUTS, corpus_pairs, exported, trained_translator
 from helpers.server import ServerProcess
 
 from tf_transformer import cli
-from tf_transformer.serving import server as serving
+from tf_transformer.serving.batcher import Batcher
+from tf_transformer.serving.errors import ServingError
+from tf_transformer.serving.http_server import Server
+from tf_transformer.serving.metrics import Metrics
+from tf_transformer.serving.options import Options
+from tf_transformer.serving.rest import PredictRequest
+from tf_transformer.serving.servable import (
+    Signature,
+    TensorSpec,
+    _model_message,
+    default_model_name,
+    find_saved_model,
+)
+from tf_transformer.serving.server import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]  # servers and a browser
 
@@ -533,10 +546,10 @@ def test_names_headers_and_signature_types_are_strict(server):
 
 def test_the_page_escapes_the_model_name():
     """A model name with markup in it stays a JavaScript string inside the page's script."""
-    options = serving.Options(export="unused", port=0, model_name="<!--<script>&</script>")
+    options = Options(export="unused", port=0, model_name="<!--<script>&</script>")
     servable = type("Servable", (), {"name": options.model_name, "version": 1})()
     page = "<script>const CONFIG = /*CONFIG*/{};</script>"
-    server = serving.Server(options, servable, None, serving.Metrics(), page)
+    server = Server(options, servable, None, Metrics(), page)
     try:
         html = server.page.decode()
     finally:
@@ -722,48 +735,48 @@ def test_export_folders_and_names(tmp_path):
         (tmp_path / "pt_en" / version).mkdir(parents=True)
         (tmp_path / "pt_en" / version / "saved_model.pb").write_bytes(b"")
     (tmp_path / "pt_en" / "20").mkdir()  # no SavedModel inside: not a version
-    assert serving.find_saved_model(tmp_path / "pt_en") == (tmp_path / "pt_en" / "10", 10)
-    assert serving.find_saved_model(tmp_path / "pt_en" / "3") == (tmp_path / "pt_en" / "3", 3)
-    assert serving.default_model_name(tmp_path / "pt_en") == "pt_en"
-    assert serving.default_model_name(tmp_path / "pt_en" / "3") == "pt_en"
+    assert find_saved_model(tmp_path / "pt_en") == (tmp_path / "pt_en" / "10", 10)
+    assert find_saved_model(tmp_path / "pt_en" / "3") == (tmp_path / "pt_en" / "3", 3)
+    assert default_model_name(tmp_path / "pt_en") == "pt_en"
+    assert default_model_name(tmp_path / "pt_en" / "3") == "pt_en"
     with pytest.raises(FileNotFoundError, match="numbered"):
-        serving.find_saved_model(tmp_path)
+        find_saved_model(tmp_path)
     with pytest.raises(FileNotFoundError, match=f"--out {tmp_path / 'missing'}`"):
-        serving.find_saved_model(tmp_path / "missing")
+        find_saved_model(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match=f"--out {tmp_path / 'pt_en'} --version 4`"):
-        serving.find_saved_model(tmp_path / "pt_en" / "4")
+        find_saved_model(tmp_path / "pt_en" / "4")
 
 
 def test_a_failed_batch_is_answered_request_by_request():
     """Requests that break a limit only together (the export's hypotheses ceiling) each get an answer."""
-    spec = serving.TensorSpec(tf.string, (None,))
-    signature = serving.Signature("serving_default", {"text": spec}, {"translation": spec}, None)
+    spec = TensorSpec(tf.string, (None,))
+    signature = Signature("serving_default", {"text": spec}, {"translation": spec}, None)
     calls = []
 
     def run(signature, inputs):
         calls.append(len(inputs["text"]))
         if len(inputs["text"]) > 2:
-            raise serving.ServingError(400, "more than 2 sentences at once")
+            raise ServingError(400, "more than 2 sentences at once")
         return {"translation": np.char.upper(inputs["text"].astype(bytes)).astype(object)}
 
-    batcher = serving.Batcher(run, max_batch_size=64, batch_timeout=5.0, metrics=serving.Metrics())
+    batcher = Batcher(run, max_batch_size=64, batch_timeout=5.0, metrics=Metrics())
     try:
         requests = [[b"a", b"b"], [b"c"], [b"d", b"e", b"f"]]
         with batcher.arriving():  # the batcher waits for it: all three requests share one batch
             tasks = [
-                batcher.submit(serving.PredictRequest(signature, {"text": np.array(r, object)}, False))
+                batcher.submit(PredictRequest(signature, {"text": np.array(r, object)}, False))
                 for r in requests
             ]
         assert list(tasks[0].wait(60)["translation"]) == [b"A", b"B"]
         assert list(tasks[1].wait(60)["translation"]) == [b"C"]
-        with pytest.raises(serving.ServingError, match="more than 2 sentences at once"):
+        with pytest.raises(ServingError, match="more than 2 sentences at once"):
             tasks[2].wait(60)
         assert calls == [6, 2, 1, 3]
     finally:
         batcher.stop()
     # What a request sees of the graph's own checks: their words, not TensorFlow's wrapping.
     message = "{{function_node __inference_x_12}} assertion failed: [beam_size must be at least 1, got 0]"
-    assert serving._model_message(message + "\n\t [[{{node Assert/Assert}}]]") == (
+    assert _model_message(message + "\n\t [[{{node Assert/Assert}}]]") == (
         "beam_size must be at least 1, got 0"
     )
 
@@ -781,7 +794,7 @@ def test_serve_reports_a_missing_export(tmp_path, capsys, monkeypatch):
     damaged = tmp_path / "pt_en" / "1"  # a SavedModel cut short: one line that says to export again
     damaged.mkdir(parents=True)
     (damaged / "saved_model.pb").write_bytes(b"\x08\x01garbage")
-    assert serving.serve(serving.Options(export=str(damaged.parent))) == 2
+    assert serve(Options(export=str(damaged.parent))) == 2
     err = capsys.readouterr().err
     assert f"{damaged} is not a SavedModel that loads" in err and "export it again" in err
     assert err.count("\n") == 1

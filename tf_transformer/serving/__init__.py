@@ -1,9 +1,13 @@
 """Serving: the exported SavedModel behind TensorFlow Serving's REST API, plus a page to try it.
 
-- ``server``: the HTTP server, the dynamic batcher and the REST protocol. It
-  runs as its own process and imports TensorFlow and tensorflow-text only,
-  never the rest of ``tf_transformer``: it serves the SavedModel the way
-  TensorFlow Serving would, with no model code.
+- ``server``: the server's process (load, warm up, serve, stop). It runs as
+  its own process and imports TensorFlow and tensorflow-text only, never the
+  rest of ``tf_transformer``: it serves the SavedModel the way TensorFlow
+  Serving would, with no model code. Its parts, one file each:
+  ``options`` (settings and flags), ``servable`` (the SavedModel),
+  ``rest`` (TensorFlow Serving's JSON), ``batcher`` (dynamic batching),
+  ``metrics`` (Prometheus counters), ``errors`` (a request's failure) and
+  ``http_server`` (routes, limits, deadlines).
 - ``cli``: the ``serve`` sub-command, which replaces its own process with
   that server.
 - ``page.html``: the page served at ``GET /`` (translate, then look at the

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 
-from tf_transformer.serving import server
+from tf_transformer.serving import options, servable, server
 
 
 def run_serve(args) -> int:
-    server.find_saved_model(args.export)  # a missing export fails here, before TensorFlow loads again
+    servable.find_saved_model(args.export)  # a missing export fails here, before TensorFlow loads again
     # -P: the server's folder must not shadow top-level modules; the flags go through unchanged.
-    argv = [sys.executable, "-P", server.__file__, *server.forward_arguments(args)]
+    argv = [sys.executable, "-P", server.__file__, *options.forward_arguments(args)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
@@ -31,5 +31,5 @@ def add_commands(commands) -> None:
         help="serve an export with TensorFlow Serving's REST API, and a page to try it",
         description=server.__doc__.split("\n\n")[0],
     )
-    server.add_arguments(parser)
+    options.add_arguments(parser)
     parser.set_defaults(run=run_serve)
