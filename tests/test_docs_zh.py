@@ -1,60 +1,23 @@
-"""The Chinese pages cannot drift from the English one or point at nothing.
+"""The Chinese pages cannot drift from the English one.
 
 README.zh-CN.md repeats the English README's first-screen commands verbatim and
 lists every notebook; notebooks/GLOSSARY.md names notebooks by number. Both are
-read as text: no TensorFlow needed.
+read as text: no TensorFlow needed. Their links are checked with every other
+page's in test_docs.py.
 """
 
-import pathlib
 import re
 
 import pytest
+from helpers.docs import GLOSSARY, LINK, README, README_ZH, ROOT, normalized, read, shell_commands
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
-README_ZH = ROOT / "README.zh-CN.md"
-GLOSSARY = ROOT / "notebooks" / "GLOSSARY.md"
 NOTEBOOK_NUMBERS = sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
-
-FENCE = re.compile(r"^[ \t]*```(\w*)[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
-LINK = re.compile(r"\]\(([^)\s]+)\)")
-
-
-def read(path):
-    return path.read_text(encoding="utf-8")
-
-
-def shell_commands(text):
-    """Each command of the text's bash blocks: continuation lines joined, comments and blanks dropped."""
-    commands = []
-    for lang, body in FENCE.findall(text):
-        if lang not in ("bash", "sh", "shell"):
-            continue
-        for line in body.replace("\\\n", " ").splitlines():
-            command = re.sub(r"(^|\s+)#.*$", "", line).strip()
-            if command:
-                commands.append(command)
-    return commands
 
 
 def first_screen_commands():
     """The commands of README.md's opening, before its first section heading."""
     opening = read(README).split("\n## ", 1)[0]
     return shell_commands(opening)
-
-
-def normalized(command):
-    return " ".join(command.split())
-
-
-def slug(heading):
-    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
-def anchors(path):
-    prose = FENCE.sub("", read(path))
-    return {slug(h) for h in re.findall(r"^#{1,6} (.+)$", prose, re.M)}
 
 
 def test_first_screen_commands_are_repeated_verbatim():
@@ -116,20 +79,6 @@ def test_glossary_rows_name_existing_notebooks():
 def test_glossary_has_the_core_terms(english, chinese):
     row = next((line for line in read(GLOSSARY).splitlines() if english in line), "")
     assert chinese in row, f"the glossary should translate {english!r} as {chinese!r}"
-
-
-@pytest.mark.parametrize("page", [README_ZH, GLOSSARY], ids=lambda p: p.name)
-def test_relative_links_resolve(page):
-    links = LINK.findall(FENCE.sub("", read(page)))
-    assert links
-    for link in links:
-        if re.match(r"[a-z]+:", link):
-            continue
-        target, _, fragment = link.partition("#")
-        path = (page.parent / target).resolve() if target else page
-        assert path.exists(), f"{page.name} links to missing {link!r}"
-        if fragment and path.suffix == ".md":
-            assert fragment in anchors(path), f"{page.name}: no heading {fragment!r} in {path.name}"
 
 
 def test_english_readme_links_to_both_pages():

@@ -19,7 +19,7 @@ from tf_transformer.inference.export import ExportExistsError, export_translator
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]  # fresh processes load it
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+SERVING_DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "decoding-and-serving.md"
 
 # Bad input of every kind, invalid UTF-8 included, mixed with real sentences.
 INPUTS = (
@@ -96,17 +96,18 @@ def test_export_writes_numbered_versions_and_refuses_to_overwrite(export_dir, tm
         export_translator(trained_translator(), export_dir)
 
 
-def _readme_command(marker: str) -> list[str]:
-    """The README's shell command that contains ``marker`` (its continuation lines joined), as argv."""
-    text = README.read_text("utf-8").replace("\\\n", " ")
+def _documented_command(marker: str) -> list[str]:
+    """docs/decoding-and-serving.md's shell command that contains ``marker`` (its continuation lines
+    joined), as argv."""
+    text = SERVING_DOC.read_text("utf-8").replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines() if marker in line]
     assert len(lines) == 1, lines
     return shlex.split(lines[0])
 
 
-def test_saved_model_cli_command_of_the_readme(export_dir, tmp_path):
-    """`saved_model_cli run` with tensorflow-text's ops loaded first: the command the README gives."""
-    argv = _readme_command("saved_model_cli import main")
+def test_saved_model_cli_command_of_the_docs(export_dir, tmp_path):
+    """`saved_model_cli run` with tensorflow-text's ops loaded first: the command the docs give."""
+    argv = _documented_command("saved_model_cli import main")
     assert argv[0] == "python" and "exports/pt_en/1" in argv
     argv = [sys.executable, *[str(export_dir) if a == "exports/pt_en/1" else a for a in argv[1:]]]
     proc = subprocess.run(argv, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300)
