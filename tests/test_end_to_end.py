@@ -21,7 +21,8 @@ from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
 from helpers.server import ServerProcess
 
 from tf_transformer import cli
-from tf_transformer.data import DatasetSpec, prepare
+from tf_transformer import run_dir as rd
+from tf_transformer.data import DatasetSpec, local, prepare
 from tf_transformer.inference import Translator, export_translator
 from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
 from tf_transformer.training import train
@@ -135,6 +136,18 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     translator = Translator.from_run(run)
     texts = ["我喜欢茶。", "他们喜欢音乐吗？"]
     assert exported_translations(export_dir, texts) == [translator.translate(t) for t in texts]
+    # The corpus's identity is recorded: once its file changes, evaluate says its test split is not
+    # the one the run held out (and records it beside the scores), and check names the corpus.
+    assert run.info[rd.PREPARED_CORPUS] == local.prepared_path(f"tsv:{corpus}", data_dir).name
+    with corpus.open("a", encoding="utf-8") as f:
+        f.write("我们喝茶。\tWe drink tea.\n")
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--run-dir", str(run_dir), "--limit", "4"]) == 0
+    assert "warning: the corpus's files changed since this run trained" in capsys.readouterr().err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert all("changed since this run trained" in m["corpus_changed"] for m in metrics.values())
+    assert cli.main(["check", "--run-dir", str(run_dir)]) != 0
+    assert "corpus" in capsys.readouterr().out
 
 
 def test_old_runs_keep_their_direction(tmp_path):

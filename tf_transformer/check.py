@@ -95,11 +95,28 @@ def check_run(run_dir) -> list[Result]:
     for name in (rd.HISTORY_FILE, METRICS_FILE):
         _check_json(path, name, results)
     _check_backup_state(path, results)
+    if info.get(rd.PREPARED_CORPUS):
+        _check_corpus(info, results)
     if model is not None and len(tokenizers) == 2 and intact:
         results.append(_translate(path, model, tokenizers, info, intact))
     else:
         results.append(Result("translation", None, "not tried: it needs the files that failed above"))
     return results
+
+
+def _check_corpus(info, results: list[Result]) -> None:
+    """The local corpus the run trained on: the same files as then? (A warning: the run is whole.)"""
+    change = rd.corpus_change(info)
+    from tf_transformer.data import DatasetSpec
+
+    spec = DatasetSpec.from_dict(info["data"])
+    if change:
+        text = f"{change}; restore those files to evaluate on the run's own test split, or train a new run"
+        results.append(Result("corpus", False, text))
+    else:
+        results.append(
+            Result("corpus", True, f"{spec}: the files it trained on ({info[rd.PREPARED_CORPUS]})")
+        )
 
 
 def _describe(info, config) -> str:

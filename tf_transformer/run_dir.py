@@ -32,6 +32,7 @@ Layout::
      "max_length": 64,
      "vocab": {"source": "vocab/source.txt", "target": "vocab/target.txt"},  # relative to DIR
      "vocab_sha256": {"source": "9f2c...", "target": "41ab..."},  # (runs from before: no key)
+     "prepared_corpus": "catalogs-1f0e...",  # a local corpus's prepared folder (others: no key)
      "train": TrainConfig.to_dict(),
      "tf_transformer_version": "0.1.0"}
 
@@ -39,6 +40,13 @@ Layout::
 content (another run's, reordered) gives other token ids and useless translations, so every
 reader compares it (``load_tokenizer``), and ``check`` says so. Runs written before it are
 read unverified (``vocab_verified`` says which).
+
+``prepared_corpus`` names the folder a local corpus (``tsv:``, ``text:``, ``gettext:``) was
+prepared into; its name ends in a hash of the corpus's files and of the rules that cleaned and
+carved them, so it is the corpus's identity. When the files change, the same spec prepares into
+another folder, with another test split: ``corpus_change`` says so, ``evaluate`` and ``check``
+report it, and a resume refuses it (TFDS datasets, the embedded one included, are versioned by
+TFDS and record nothing here).
 
 Format 1 (before source/target) had ``"vocab": {"pt": ..., "en": ...}`` and
 ``"dataset": "embedded"``; ``read_run_info`` still reads it, as a pt->en run.
@@ -69,6 +77,7 @@ from tf_transformer.constants import EMBEDDED_LANGUAGES, RESERVED_TOKENS, SIDES,
 FORMAT = 2
 RUN_FILE = "run.json"
 VOCAB_DIGESTS = "vocab_sha256"  # run.json's SHA-256 of each vocabulary copy
+PREPARED_CORPUS = "prepared_corpus"  # run.json's name of a local corpus's prepared folder
 VOCAB_DIR = "vocab"
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "model.weights.h5"
@@ -282,8 +291,44 @@ def write_run_info(
         "train": train,
         "tf_transformer_version": tf_transformer.__version__,
     }
+    prepared = prepared_corpus(data, train.get("data_dir"))
+    if prepared:
+        info[PREPARED_CORPUS] = prepared
     files.write_text(path / RUN_FILE, json.dumps(info, indent=2, sort_keys=True) + "\n")
     return info
+
+
+def prepared_corpus(data: dict[str, Any], data_dir=None) -> str | None:
+    """The name of the folder a local corpus prepares into now (None for a TFDS dataset).
+
+    Hashes the corpus's files; raises ``FileNotFoundError`` when one is gone.
+    """
+    from tf_transformer.data import DatasetSpec
+    from tf_transformer.data.local import prepared_path
+
+    spec = DatasetSpec.from_dict(data)
+    return prepared_path(spec, data_dir).name if spec.is_local else None
+
+
+def corpus_change(info: dict[str, Any], data_dir=None) -> str | None:
+    """What changed in the run's corpus since it trained, in one sentence; None when nothing did
+    (or when the run records no prepared corpus: TFDS datasets, and runs from before the record).
+    """
+    recorded = info.get(PREPARED_CORPUS)
+    if not recorded:
+        return None
+    if data_dir is None:
+        data_dir = info.get("train", {}).get("data_dir")
+    try:
+        now = prepared_corpus(info["data"], data_dir)
+    except FileNotFoundError as err:
+        return f"the corpus it trained on is gone ({err})"
+    if now == recorded:
+        return None
+    return (
+        f"the corpus's files changed since this run trained (prepared then as {recorded}, now as "
+        f"{now}): its test and validation splits are not the ones this run held out"
+    )
 
 
 # -- weights -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
+import sys
 import time
 
 from tf_transformer import files
@@ -239,7 +240,7 @@ def evaluate_run(
     """
     from tf_transformer.data import DatasetSpec, load_dataset
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.run_dir import load_run
+    from tf_transformer.run_dir import corpus_change, load_run
 
     decoding_mode(xla, 0)  # a bad choice fails before anything loads
     read_metrics(run_dir)  # so does a damaged metrics.json, rather than after the evaluation
@@ -248,6 +249,9 @@ def evaluate_run(
     spec = DatasetSpec.from_dict(run.info["data"])  # the language codes beside it are left out
     if data_dir is None:
         data_dir = run.info.get("train", {}).get("data_dir")
+    changed = corpus_change(run.info, data_dir)
+    if changed:  # (scores on today's split, said once and recorded beside them)
+        print(f"warning: {changed}; the scores below are on the current {split} split", file=sys.stderr)
     pairs = list(load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator())
     partial = limit is not None and limit < len(pairs)
     pairs = pairs[:limit]
@@ -260,5 +264,7 @@ def evaluate_run(
         )
     key = metrics_key(split, beam_size, len(pairs) if partial else None)
     result.update(split=split, key=key, decoding=mode)
+    if changed:
+        result["corpus_changed"] = changed
     write_metrics(run.path, key, result)
     return result
