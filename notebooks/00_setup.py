@@ -112,6 +112,21 @@ for problem in problems:
 print("versions as the course expects" if not problems else f"{len(problems)} version difference(s), above")
 
 # %% [markdown]
+# **要点**
+#
+# - 三种安装方式得到同一套课程：在仓库根目录运行 `make lab`（按锁定版本的 `requirements.txt` 在 `.venv/`
+#   建虚拟环境，以可编辑模式安装 `tf_transformer`，再打开 JupyterLab）；在任意 Jupyter 的内核环境里
+#   `pip install` 仓库或它的 wheel；在 Google Colab 里由笔记本的第一个代码单元格安装（用你上传的 wheel 或
+#   `TF_TRANSFORMER_SOURCE`），已经装好时它什么也不做。
+# - 课程不下载任何数据集：葡萄牙语→英语语料和它的词表都随包附带。
+# - 每个笔记本都以 `import tf_transformer` 开头，它同时让 TensorFlow 启动时的日志安静下来，
+#   所以单元格下面显示的就是单元格自己打印的内容。
+# - 课程针对 TensorFlow 2.21 和 Keras 3 编写，这里的 `tf.keras` 就是 Keras 3；一些旧教程默认 Keras 2
+#   的行为（例如在层与层之间自动传递的填充掩码），第 4 节会说明本课程为什么改为显式传递掩码。
+# - 版本不同并不妨碍学习（Colab 就自带它自己的 TensorFlow），只是数字和提示信息可能与这里不同；
+#   `course.version_problems()` 会逐项比较，并说明要运行什么命令才能对齐版本。
+
+# %% [markdown]
 # ## Which devices?
 #
 # Everything in the course runs on a laptop CPU. A GPU makes training faster
@@ -139,6 +154,17 @@ print("CPU cores:", os.cpu_count())
 print("runs live in:", course.runs_root().resolve())
 
 # %% [markdown]
+# **要点**
+#
+# - 课程的全部内容都能在笔记本电脑的 CPU 上运行。GPU 只让训练更快，除了浮点误差不改变任何结果：
+#   笔记本按固定的优化器步数训练（而不是固定的时长），所以快的机器只是更早训练出同一个模型。
+# - 训练好的模型就是一个运行目录（run directory，第 6 节）：权重、词表、训练历史和设置都在里面。
+# - 在仓库里，笔记本、`make demo` 和 README 中的命令都把运行目录放在仓库根目录的 `runs/` 下（`runs/tutorial`、
+#   `runs/demo` 等），在一处训练的模型在另一处也找得到；在别处打开时，放在笔记本所在文件夹下的 `runs/`（Colab
+#   中是 `/content/runs`）；环境变量 `TF_TRANSFORMER_RUNS` 可以另选位置。
+# - `course.runs_root()` 实现这些规则，第 6、7、9、10 节都用到它。
+
+# %% [markdown]
 # ## Fast mode
 #
 # Continuous integration executes every notebook on each change. It sets the
@@ -149,6 +175,14 @@ print("runs live in:", course.runs_root().resolve())
 # %%
 FAST = course.fast_mode()  # os.environ.get("TF_TRANSFORMER_FAST") == "1"
 print("fast mode" if FAST else "full mode")
+
+# %% [markdown]
+# **要点**
+#
+# - 持续集成（CI）每次改动都会执行全部笔记本，它设置环境变量 `TF_TRANSFORMER_FAST=1`，让笔记本少用数据、
+#   少训练几步。
+# - 快速模式下每个单元格照样运行，变小的只是规模。
+# - 你正在读的这些笔记本是在完整模式下运行的。
 
 # %% [markdown]
 # ## How the course is laid out
@@ -179,8 +213,25 @@ for path in sorted(package.rglob("*.py")):
         print(path.relative_to(package.parent))
 
 # %% [markdown]
+# **要点**
+#
+# - 第 0 节搭建环境；第 1–10 节依次是：从 RNN 到自注意力（手算）、数据（语料、分词器、批次）、
+#   位置编码与多头注意力、模型（编码器、解码器、`Transformer`）、优化器与损失、训练、推理（BLEU、保存与导出）
+#   、在自己的模型里复用这些层、笔记本电脑规模的论文训练与性能研究、自注意力怎样处理代词 “it” 的指代。
+#   上表没有列出的第 11 节用本机 gettext 翻译目录里的真实文本训练。
+# - 每个笔记本讲解的代码都在 `tf_transformer` 包里，笔记本展示的是这份代码本身，而不是它的副本。
+# - 包的结构与课程一一对应：上面的单元格列出了包里的每个模块。
+
+# %% [markdown]
 # ## What we built
 #
 # A working environment, checked: the right TensorFlow and Keras, the devices
 # TensorFlow sees, and a map of the library that the next notebooks open one
 # file at a time.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 环境已检查：TensorFlow 和 Keras 的版本符合课程要求，也知道了 TensorFlow 能看到哪些设备。
+# - 知道了运行目录放在哪里，以及快速模式缩小了什么。
+# - 有了一张库的地图，后面的笔记本会逐个文件地打开它。

@@ -120,7 +120,20 @@ print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {g
 # recurrence remains. The Transformer removes it: in self-attention every
 # position looks at every other position directly, in one step, so the path
 # between any two words has length one and all positions are computed at once.
+
+# %% [markdown]
+# **要点**
 #
+# - RNN 逐个读入词元，把读过的一切压进一个状态向量 h_t = f(h_{t−1}, x_t)，由此带来两个问题：
+#   两个词之间的路径随距离变长；沿时间无法并行，50 个词元的句子就要顺序走 50 步，机器有多少核都一样。
+# - 实测第一个问题：随机权重的普通 RNN 读入 60 步的随机序列，最终状态对各位置输入的梯度随距离按数量级下降，
+#   距离 0 处为 3.87，距离 59 处只有 1.08e-11。
+# - LSTM 和 GRU 用门控减缓这种衰减，Bahdanau 等人（2015）对编码器状态做注意力，给解码器开了一条捷径，
+#   但顺序的递归仍在。
+# - Transformer 去掉了递归：自注意力中每个位置一步就直接看到所有位置，任意两词之间的路径长度为 1，
+#   所有位置同时计算。
+
+# %% [markdown]
 # ## Where this notebook sits in the whole model
 #
 # The rest of this notebook follows two tokens through one framework: vectors
@@ -149,6 +162,15 @@ config = TransformerConfig.from_preset(  # the model notebook 6 trains: pre-norm
     max_length=64,
 )
 architecture_figure(config)
+
+# %% [markdown]
+# **要点**
+#
+# - 本节接下来跟踪两个词元：向量 x₁、x₂ 经自注意力变成 z₁、z₂，每个 zᵢ 再经同一个前馈网络变成 r₁、r₂。
+# - 在整体结构图里（`tutorial` 预设，按第 6 节的训练方式画出：前置规范化，句子最长 64 个词元），
+#   这正是一个编码器层的内部：左侧框中橙色的自注意力和蓝色的前馈网络。
+# - 周围的部件后面再讲：词元嵌入与位置（第 3 节）；残差连接加层规范化（add & norm）、相同层的堆叠，
+#   以及带掩码的自注意力和对编码器输出做交叉注意力的解码器（第 4 节）。
 
 # %% [markdown]
 # ## Self-attention for two tokens
@@ -245,6 +267,19 @@ fig.colorbar(im, ax=ax, fraction=0.046)
 plt.show()
 
 # %% [markdown]
+# **要点**
+#
+# - 每个词元经三个矩阵投影：查询（query）表示“我在找什么”，键（key）表示“我能提供什么”，值（value）
+#   是被关注时交出去的内容。
+# - 打分是查询与键的点积，两个向量方向越一致，分数越大：本例中词元 1 的两个打分是 2 和 4，词元 2 的是 4 和
+#   16。
+# - 除以 √d_k（这里是 √3）：d_k 个分量、方差为 1 的随机向量，其点积的方差是 d_k；打分太大会把 softmax
+#   推到梯度消失的角落里（论文 3.2.1 节），缩放让方差保持在 1 附近。
+# - softmax 把每个词元的打分变成全为正、总和为 1 的注意力权重：词元 1 对 (x₁, x₂) 的权重约为 0.24 和 0.76，
+#   词元 2 约为 0.001 和 0.999。
+# - 每个词元的新表示 z 是所有值按它的注意力权重求得的加权平均。
+
+# %% [markdown]
 # ## The position-wise feed-forward network
 #
 # After attention, every position goes through the *same* two-layer network
@@ -265,6 +300,13 @@ def ffn(z):
 r1, r2 = ffn(z1), ffn(z2)
 print("r1", r1)
 print("r2", r2)
+
+# %% [markdown]
+# **要点**
+#
+# - 注意力之后，每个位置各自经过同一个两层网络（论文式 2）：FFN(z) = max(0, zW₁ + b₁)W₂ + b₂。
+# - 注意力在位置之间混合信息；前馈网络在每个位置内部变换它自己的向量。
+# - 本例把 3 维的 z 经 6 个隐藏单元映射回 3 维，得到 r₁ 和 r₂。
 
 # %% [markdown]
 # ## The matrix form
@@ -290,6 +332,14 @@ np.testing.assert_allclose(A, weights)
 np.testing.assert_allclose(Z, np.concatenate([z1, z2]))
 np.testing.assert_allclose(R, np.concatenate([r1, r2]))
 print("matrix form == step-by-step form")
+
+# %% [markdown]
+# **要点**
+#
+# - 把词元按行堆成 X ∈ ℝ^{2×4}，上面的每一步都变成一次矩阵乘法（论文式 1）：Attention(Q, K, V) =
+#   softmax(QKᵀ/√d_k)V，其中 Q = XW^Q，K = XW^K，V = XW^V。
+# - 没有对位置的循环，只有几次大的矩阵乘法：这正是 Transformer 在并行硬件上快的原因。
+# - 单元格核对了矩阵形式与逐步计算得到的权重、z 和 r 完全相同。
 
 # %% [markdown]
 # ## Several heads
@@ -340,6 +390,17 @@ for i, Ai in enumerate(head_weights):
 # Where each query looks most: head 1 on itself (x1 -> x1, x2 -> x2), head 2 on x2 from both.
 assert head_weights[0].argmax(axis=1).tolist() == [0, 1]
 assert head_weights[1].argmax(axis=1).tolist() == [1, 1]
+
+# %% [markdown]
+# **要点**
+#
+# - 一组权重只能表达一种意义上的“相关”。多头注意力（论文 3.2.2 节）让 h 个注意力并排计算，
+#   每个头有自己更窄的投影（d_k = d_model/h），各头的输出拼接后再乘一个矩阵 W^O。
+# - 本例 d_model = 4、h = 2，每个头宽 2，偏置暂取 0；手工设定查询和键的矩阵，让两个头用两种方式看：头 1
+#   看自己，头 2 看 x₂。
+# - 打分印证了这个设计：头 1 为 [[4, 0], [0, 4]]，头 2 为 [[0, 4], [0, 8]]；softmax 之后，头 1 的每个查询约把
+#   0.94 的权重放在自己身上，头 2 的两个查询都把大部分权重放在 x₂ 上。
+# - 值矩阵和输出矩阵仍是随机的：它们决定交出什么内容，而不决定往哪里看。
 
 # %% [markdown]
 # ## The same numbers from the library
@@ -398,6 +459,16 @@ fig.suptitle("two heads, two different ways of looking")
 plt.show()
 
 # %% [markdown]
+# **要点**
+#
+# - `tf_transformer.layers.MultiHeadAttention` 把 h 个头的投影并排存放：它的 `query_kernel` 就是 [W^Q₁ | W^Q₂]
+#   ∈ ℝ^{4×4}，键和值同理。
+# - 把手工设定的矩阵装进这个层，它的输出和每个头的注意力权重都与手算结果一致。
+# - 层的核心 `_attend` 就是上面的矩阵形式，只是把头拆到第四个轴上；它在乘积之前先把 Q 乘以 1/√d_k，
+#   而不是在乘积之后缩放打分，两者的打分相同。第 3 节会逐行讲解它。
+# - 最后一张图把两个头的权重并排画出：同样的输入，两种不同的看法。
+
+# %% [markdown]
 # ## What we built
 #
 # - A measurement of why RNNs forget: the gradient from the last step shrinks
@@ -408,6 +479,30 @@ plt.show()
 # - The matrix form, checked equal to the step-by-step form.
 # - Two heads by hand, and proof that the library's `MultiHeadAttention`
 #   produces the same output and the same weights per head.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 测量了 RNN 为什么会“遗忘”：从最后一步传回的梯度在几十步之内缩小好几个数量级。
+# - 手算两个词元的自注意力：q、k、v，打分，除以 √d_k，softmax，加权求和得到 z₁、z₂，再经逐位置前馈网络得到
+#   r₁、r₂；矩阵形式与逐步计算结果相同。
+# - 手算两个头，并证明库里的 `MultiHeadAttention` 给出相同的输出和每个头相同的权重。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/01_self_attention_by_hand.py](solutions/01_self_attention_by_hand.py)）
+#
+# 1. **动手算。** 两个词元的查询、键和值已经投影好（d_k = 4）：q₁ = (1, 1, 0, 0)，q₂ = (1, 1, 1, 1)，k₁ = (1,
+#    1, 0, 0)，k₂ = (0, 0, 1, 1)，v₁ = (1, 0)，v₂ = (0, 1)。算出四个打分，缩放，做 softmax，写出 z₁ 和 z₂；
+#    再对词元 1 不除以 √d_k 重算一遍。缩放没有改变谁的权重？为什么缩放永远不会改变一个查询更偏向哪个键？
+# 2. **动手算。** d_model = 4、头数 h 为 1、2、4 时，以及 `tutorial` 预设的 d_model = 128、h = 8 时，库里的
+#    `MultiHeadAttention` 各有多少参数（权重和偏置）？分成更多的头，是要多花权重，还是要多花计算打分的工作量？
+#    用 `count_params()` 核对。
+# 3. **写代码。** 检验论文 3.2.1 节关于缩放的论证：对 d_k = 4、64、512，抽取分量方差为 1 的随机查询和键，
+#    分别在除以和不除以 √d_k 时测量：q·k 的方差；在 10 个键上 softmax 最大权重的平均值；softmax 的雅可比矩阵
+#    diag(p) − ppᵀ 的大小（梯度经由它传到打分）。不缩放时，d_k = 512 会怎样？
+# 4. **做实验。** 把一个自注意力层（`MultiHeadAttention(d_model=32, num_heads=4)`，随机权重）放在第一部分 RNN
+#    用的那 60 个输入上，测量**最后一个**位置输出之和对每个输入的梯度随距离的变化，与 RNN 的曲线比较；再试 30
+#    步和 120 步。最远的词元还起作用吗？
 
 # %% [markdown]
 # ## Exercises

@@ -133,6 +133,19 @@ for split, pt, en in family[:6]:
 assert any(pt == classic for _, pt, _ in family)
 
 # %% [markdown]
+# **要点**
+#
+# - TensorFlow 的教程要下载 TED 演讲稿；本课程改用自带的语料，不联网也能运行。`tf_transformer/data/generator/`
+#   里的生成器按手写的词典和语法生成句对，覆盖让翻译不只是查词的现象：性数一致、所有人称的四种时态、
+#   葡萄牙语省略主语代词、缩合形式（*do, na, pelo, ao*）、形容词位置前后互换、英语否定句和疑问句要加助动词
+#   *do*、关系从句和状语从句。数据卡片在 `data/README.md`。
+# - 导入 `tf_transformer.data` 会注册一个 TFDS 构建器，所以常规的 TFDS 调用可以直接用；四个划分：训练集
+#   100,000 对，验证集 2000 对，测试集 2000 对，泛化集（generalization）1000 对。
+# - `tf_transformer.data.load_dataset` 是带课程默认值的同一个调用，也是切换到其他数据集的入口。
+# - 测试集里有注意力文献中那个经典句子及其同族句子：*it* 指动物还是街道，
+#   在葡萄牙语里由形容词的性决定（*cansado* 是阳性，与 *animal* 一致；*larga* 是阴性，与 *rua* 一致）。
+
+# %% [markdown]
 # ## Sentence lengths
 #
 # Lengths matter twice: the model's `max_length` must cover them, and the
@@ -170,7 +183,16 @@ print(
 # The generalization split combines structures in ways training never shows
 # (the data card lists which), so its sentences run longer: it measures
 # whether the model learned the grammar or memorised the shapes it saw.
+
+# %% [markdown]
+# **要点**
 #
+# - 句子长度有两处要紧：模型的 `max_length` 必须覆盖它，下面的分批也是围绕它设计的。
+# - 训练集平均每句 10.2 个葡萄牙语词、10.5 个英语词，最长 30 个和 28 个词。
+# - 泛化集以训练中从未出现过的方式组合各种结构（数据卡片列出了是哪些），所以句子更长：它检验模型学会的是语法，
+#   还是只记住了见过的句型。
+
+# %% [markdown]
 # ## Learning a WordPiece vocabulary
 #
 # A word-level vocabulary cannot spell a word it has not seen; a
@@ -191,6 +213,17 @@ show(build_vocab)
 sample = load_dataset("embedded", "train").take(2000 if FAST else 20000).map(lambda pt, en: pt)
 small_vocab = build_vocab(sample, vocab_size=600)
 print(len(small_vocab), "tokens:", small_vocab[:4], "...", small_vocab[100:110], "...", small_vocab[-8:])
+
+# %% [markdown]
+# **要点**
+#
+# - 词级词表拼不出没见过的词，字符级词表又让序列太长；WordPiece 介于两者之间：常用词是一个词元，
+#   罕见词拆成若干片段（以 `##` 开头的片段接在词的后面）。
+# - `tensorflow_text` 的 `bert_vocab_from_dataset` 在本地从文本学出这样的词表；库里的 `build_vocab` 封装了它，
+#   结果是确定的：同样的句子不论顺序如何，都得到同一个文件。
+# - `data/vocab/` 里提交的词表是从整个训练集学出来的（有测试重新生成并核对一致）；
+#   这里从一个样本学一个目标大小为 600 的小词表（实际得到 599 个词元），看看学习器做了什么：
+#   最前面四个是保留的特殊词元 `[PAD]` `[UNK]` `[START]` `[END]`。
 
 # %% [markdown]
 # ## The tokenizers
@@ -311,6 +344,26 @@ for text, row in zip(odd.numpy(), tokenizers.pt.tokenize(odd)):
     print(repr(text), "->", row.numpy())
 
 # %% [markdown]
+# **要点**
+#
+# - `load_tokenizers()` 返回葡萄牙语和英语两个 `Tokenizer`，词表大小分别为 2024 和 806；每个都是 `tf.Module`，
+#   方法都是 `tf.function`，所以能在 `tf.data` 管道里运行，也能随导出的 SavedModel 一起保存。
+# - `tokenize` 分三步：先把无效的 UTF-8 字节换成 U+FFFD，免得一行坏数据让整批失败；再由 `BertTokenizer`
+#   按空格和标点切词，把每个词从左到右切成词表里最长的片段，即 WordPiece；最后在每行两端加上 `[START]`（id 2）
+#   和 `[END]`（id 3）。id 0 是填充。`lower_case=False` 保留大小写，输出不必再恢复大小写。
+# - 语料里没有的词（如 *tranquilamente*）不会变成 `[UNK]`，而是用已有的片段拼出来（这里几乎都是单个字母）；
+#   只有词表里根本没有的字符才变成 `[UNK]`。
+# - `detokenize` 反向工作：丢掉第一个 `[END]` 及其后的一切、填充和除 `[UNK]` 以外的特殊 id，用空格连接片段，
+#   再用正则表达式把 `##` 片段粘回词上、把标点粘到前一个词后面。测试集 2000 句英语全部原样还原（100%）。
+# - 这里为什么用 WordPiece：它先按空格和标点切分，空格丢了，只能按规则猜回来，而这些规则正适合这份语料。
+#   SentencePiece 把空格记作 `▁` 放进片段，片段拼起来就是原文；在第 11 节的葡萄牙语 gettext 目录上，
+#   英语验证集字符串 WordPiece 只还原 52%，SentencePiece 100%。所以除本语料外，`prepare` 对所有语料都学
+#   SentencePiece（unigram）词表。（论文的英法模型用 32,000 个 WordPiece 片段，英德模型用两种语言共享的约
+#   37,000 个字节对编码（BPE）片段。）
+# - 坏输入会得到处理而不是让程序崩溃：空字符串、词表没见过的文字（变成 `[UNK]`），甚至无效的 UTF-8
+#   字节（切分前先替换）。
+
+# %% [markdown]
 # ## Batches: bucketing under a token budget
 #
 # Padding every batch to its longest sentence wastes work when a short
@@ -400,7 +453,21 @@ assert bucket_eff.mean() > plain_eff.mean()
 # %% [markdown]
 # `benchmarks/input_pipeline.py` measures the same on the whole training
 # split, with throughput.
+
+# %% [markdown]
+# **要点**
 #
+# - 把每批都填充到其中最长的句子，短句和长句同批时就浪费计算。`make_batches` 把长度相近的句子分进同一个桶，
+#   每个桶有自己的批大小，使“批大小 × 填充后的长度”不超过 `batch_tokens`：短句一批放很多，长句一批放得少。
+# - 每个批次是 `((pt_ids, en_in), en_out)`：`en_in` 以 `[START]` 开头，`en_out` 是同一句错开一位；位置 t
+#   读参考译文到第 t 个为止的词元，按第 t + 1 个词元计分。
+# - 这就是教师强制（teacher forcing）：训练时解码器读的是参考译文，从不读自己的猜测，
+#   所以每句话的每个位置能在一次并行计算里一起训练；因果掩码（第 3 节）保证位置 t 偷看不到 t + 1。
+#   推理时没有参考译文，解码器只能把自己的输出逐个接回输入：自回归解码（第 7 节）。
+# - 与教程常用的做法（固定批大小，按每批最长的句子填充）相比，分桶后每批中真实词元所占的比例更高，
+#   图中画出了两者的分布；`benchmarks/input_pipeline.py` 在整个训练集上测量同样的比例以及吞吐量。
+
+# %% [markdown]
 # ## Switching to TED talks (pt→en)
 #
 # The tutorial's dataset, `ted_hrlr_translate/pt_to_en`, goes through TFDS's
@@ -417,7 +484,18 @@ print(offline_help("ted_hrlr_translate/pt_to_en", data_dir="/tmp/no_ted_here"))
 # With the data in place, `python -m tf_transformer prepare --dataset
 # ted_hrlr_translate/pt_to_en` learns TED vocabularies and the rest of the
 # course runs unchanged.
+
+# %% [markdown]
+# **要点**
 #
+# - 教程用的数据集 `ted_hrlr_translate/pt_to_en` 走 TFDS 的常规下载流程：有网络时，`load_dataset`
+#   下载并准备一次（先找 TFDS 已准备好的镜像，再找原始存档）。
+# - 没有网络时，它在几秒之内抛出 `DatasetUnavailableError`，而不是在下载深处失败；报错信息列出可行的办法：
+#   联网后重试；手动放入存档；指向一个已准备好该数据集的 TFDS 数据目录；或者改用内置语料或自己的文件。
+# - 数据就位后，`python -m tf_transformer prepare --dataset ted_hrlr_translate/pt_to_en` 学出 TED 的词表，
+#   课程的其余部分无需改动。
+
+# %% [markdown]
 # ## Your own corpus
 #
 # Any parallel text works the same way. A `DatasetSpec` names it:
@@ -475,6 +553,16 @@ print(own_tokenizers.source.detokenize(source_ids[:2]).numpy())
 print(own_tokenizers.target.detokenize(target_out[:2]).numpy())
 
 # %% [markdown]
+# **要点**
+#
+# - 任何平行文本都能同样使用，用 `DatasetSpec` 指定：`tsv:PATH` 是制表符或逗号分隔的文件（Anki 或 Tatoeba
+#   导出的格式是 `English<TAB>Portuguese<TAB>attribution`，葡萄牙语→英语时以第 1 列为源、第 0 列为目标）；
+#   `text:PATH.SRC,PATH.TGT` 是两个逐行对齐的文件，即 OPUS 和 WMT 的发布格式。
+# - 文件只有一份时，`prepare` 按每个源句的哈希值从中切出验证集和测试集（重新运行时切法不变），
+#   跳过坏行并报告原因（本例中列数不对、空行、重复各 1 行），从训练集学出两个词表，存进数据目录，而不是包里。
+# - TSV 不说明语言，所以两边叫作 `source` 和 `target`；之后同一个 `make_batches` 照样为模型提供批次。
+
+# %% [markdown]
 # ## The other direction: English→Portuguese
 #
 # `reverse=True` (`--reverse` on the command line) swaps the sides of any
@@ -496,7 +584,18 @@ assert en_pt_tokenizers.source.get_vocab_size() == tokenizers.target.get_vocab_s
 # %% [markdown]
 # `python -m tf_transformer train --reverse ...` trains on it; every later
 # notebook works in either direction.
+
+# %% [markdown]
+# **要点**
 #
+# - `reverse=True`（命令行上是 `--reverse`）调换任何语料的两边；在内置语料上，它用同样的文件、
+#   互换的两个词表得到英语→葡萄牙语。
+# - 这正是经典句子要讲的方向：“The animal didn't cross the street because it was too tired” 中，英语的 “it”
+#   没有性，葡萄牙语却必须在 *cansado*（动物，阳性）和 *larga*（街道，阴性）之间选择，所以编码器要先弄清 “it”
+#   指什么，解码器才能写对一致。
+# - `python -m tf_transformer train --reverse ...` 在它上面训练；后面的每个笔记本两个方向都能用。
+
+# %% [markdown]
 # ## What we built
 #
 # - The embedded corpus, loaded through TFDS, with its lengths drawn and the
@@ -507,6 +606,28 @@ assert en_pt_tokenizers.source.get_vocab_size() == tokenizers.target.get_vocab_s
 #   padding it saves against a plain `padded_batch`.
 # - The path to TED talks, and what it says offline.
 # - Your own corpus from a file, bad lines counted, and the reversed corpus.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 通过 TFDS 读取内置语料，画出句长分布，并在测试集里找到经典句子。
+# - 在本地学出 WordPiece 词表；分词器能把测试集的英语原样还原。
+# - 搭好按长度分桶、按词元预算组批的管道，并量出它比普通的 `padded_batch` 少用多少填充。
+# - 切换到 TED 演讲的路径及其离线时的提示；从文件读入自己的语料（坏行被计数），以及反转方向的语料。
+#
+# **练习**（英文原题在下一格；参考解答见 [solutions/02_data.py](solutions/02_data.py)）
+#
+# 1. **动手算。** 只用 `data/vocab/en.txt`（一个词元的 id 是它的行号减 1；在本文件夹下，
+#    `grep -nx sleep ../data/vocab/en.txt` 能找到一个词所在的行），对 “The zebra didn't sleep.” 和 “Kate
+#    didn't sleep at 3.” 分词：按空格和标点切词，把每个词贪心地切成词表里最长的片段（续接的片段写作 `##`），
+#    再加上 `[START]` 和 `[END]`。得到几个 `[UNK]`？为什么 *zebra* 能拼出来，*Kate* 却丢了？再写出第一句的
+#    `en_in` 和 `en_out`。
+# 2. **写代码。** 只用词表文件，用纯 Python 自己实现 WordPiece 的贪心最长匹配，
+#    检查它在测试集每一句的两边都给出与分词器相同的片段。用它解释为什么 “O gato🙂 dorme.” 丢掉一整个词，而 “O
+#    gato 🙂 dorme.” 只丢掉表情符号；再列出英语词表拼不出的大写字母。
+# 3. **做实验。** 用 `build_vocab` 从训练集的同一个样本学出 150、300 和 600
+#    个词元的葡萄牙语词表（有几分钟空闲的话，再试更大的），分别统计测试集每句的词元数，并与提交的词表比较。
+#    随长度平方增长的注意力开销，与嵌入表的大小之间如何取舍？
 
 # %% [markdown]
 # ## Exercises

@@ -99,6 +99,15 @@ np.testing.assert_allclose(tf.gather(out, perm, axis=1), out_of_permuted, atol=1
 print("permuting the input only permutes the output: attention alone ignores order")
 
 # %% [markdown]
+# **要点**
+#
+# - 自注意力把输入当作一个集合：把词元的顺序打乱，输出只是跟着同样打乱，别的都不变。“The dog bit the man” 和
+#   “the man bit the dog” 看起来一样。
+# - 单元格在库里的层上验证了这一点（`MultiHeadAttention`，d_model = 8，2 个头，5 个随机词元）：只靠注意力，
+#   分不出词序。
+# - 所以必须另外告诉模型每个词元在哪里：下面的位置编码就是为此而加的。
+
+# %% [markdown]
 # ## The sinusoidal encoding
 #
 # The paper adds to each token embedding a vector that depends only on the
@@ -180,6 +189,20 @@ plt.show()
 np.testing.assert_allclose(similarity[20, 25], similarity[40, 45], rtol=1e-5)
 
 # %% [markdown]
+# **要点**
+#
+# - 论文给每个词元嵌入加上一个只依赖位置 pos 的向量，第 i 对维度以各自的频率振荡：PE(pos, 2i) = sin(pos /
+#   10000^(2i/d_model))，PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model))（论文 3.5 节）。
+# - 波长从 2π（第一对，i = 0）一直到略小于 10000 · 2π（最后一对）。库把正弦放在偶数列、余弦放在奇数列，
+#   与公式的写法一致，可以逐列核对；TensorFlow 的教程先放全部正弦、再放全部余弦，特征相同，只是列的顺序不同。
+# - 手算一个位置的一对值：PE[10, 6] = sin(6.4938) = 0.209077，PE[10, 7] = cos(6.4938) = 0.977899，
+#   与表中的值相同。
+# - 热图中，编号小的维度对沿位置振荡得快，i 越大频率越低；对最慢的那几对，图中的 64
+#   个位置只是一个周期的一小段，所以正弦接近 0、余弦接近 1。
+# - 相近的位置看起来相似：两行的点积只取决于它们的距离（每对 sin/cos 贡献 cos(ω(p − q))），在距离为 0 时最大。
+#   所以位置编码以点积注意力读得出的形式携带了相对位置。
+
+# %% [markdown]
 # ## `PositionalEmbedding`
 #
 # The token embedding is multiplied by $\sqrt{d_{model}}$ (section 3.4), then
@@ -218,6 +241,16 @@ bag = PositionalEmbedding(vocab_size=20, d_model=8, max_length=16, positions="no
 swapped = tf.constant([[9, 5, 2, 0]])  # tokens 0 and 1 exchanged
 np.testing.assert_allclose(bag(swapped)[0], tf.gather(bag(ids)[0], [1, 0, 2, 3]), atol=1e-6)
 print("none: exchanging two tokens only exchanges their vectors; order is invisible again")
+
+# %% [markdown]
+# **要点**
+#
+# - `PositionalEmbedding` 先把词元嵌入乘以 √d_model（论文 3.4 节），再加上位置编码。
+# - `start` 参数让逐个生成词元的解码器用位置 t 的编码来嵌入第 t 个词元：单元格验证了用 `start=2` 单独嵌入第 2
+#   个词元，与整句一起算得到的向量相同。
+# - 正弦只是一种选择。`positions="learned"` 是每个位置一个可训练的向量（论文表 3 的 E 行：“结果几乎相同”），
+#   `positions="none"` 不加任何位置信息，于是又回到本节开头的问题：交换两个词元只会交换它们的向量。第 9
+#   节训练并比较这三种做法。
 
 # %% [markdown]
 # ## Masks
@@ -261,6 +294,15 @@ fig.legend(
     ncols=2,
 )
 plt.show()
+
+# %% [markdown]
+# **要点**
+#
+# - 批次中的句子长短不一，用 id 0 填充。两种掩码都是布尔张量，True 表示允许关注。
+# - 填充掩码（padding mask）`[batch, keys]`：任何查询都不得关注填充位置的键。
+# - 因果掩码（causal mask）`[queries, keys]`：在解码器里，位置 t 只能关注位置 ≤ t，
+#   所以用整句训练时也偷看不到要预测的那个词。
+# - 解码器同时使用两者（逻辑与）。图中绿色表示可以关注这个键，灰色表示被屏蔽（权重为 0）。
 
 # %% [markdown]
 # ## `MultiHeadAttention`, line by line
@@ -402,6 +444,25 @@ display(view)
 # larger matrix product instead of three small ones.
 
 # %% [markdown]
+# **要点**
+#
+# - `build` 创建 W^Q、W^K、W^V、W^O（各为 d_model × d_model）及其偏置，论文中 h
+#   个头各自的投影就是这些矩阵的列块，即论文的取法 d_k = d_v = d_model/h。`key_dim` 参数可以单独设定
+#   d_k（如论文表 3 的 B 行），第 9 节测量较小的 d_k 要付出什么代价。
+# - 以交叉注意力为例逐行重放（批大小 2，4 个目标词元关注 6 个源词元，d_model = 8，h = 2，d_k = 4）：① 投影：
+#   所有头一次矩阵乘法，键和值来自上下文，乘以 [W^K | W^V] 一次算出；② 拆分头：把最后一维变成 (h, d_k)，
+#   并把头的轴提前，每个头成为一批独立的注意力问题；③ 打分并缩放：qkᵀ/√d_k。库在乘积之前先把 q 乘以 1/√d_k，
+#   要缩放的数更少，打分相同；打分在混合精度下也保持 float32。
+# - ④ 掩码：填充掩码扩成 `[B, 1, 1, Tk]`，广播到各个头和各个查询，被禁止的打分变成 −1e9，softmax 后恰好为
+#   0（库按掩码的小形状构造 0 / −1e9 的偏置再加上去，结果相同）；⑤ softmax：沿键的轴，每个查询的权重和为
+#   1（训练时随后做暂退法）；⑥ 用权重对值加权求和，合并各头（即式 1 中的 Concat），再乘 W^O 混合各头。
+# - 每一步都与层自己的输出和权重一致；第二句的 3 个填充键得到的权重恰好是 0。
+# - `attention_view` 把权重做成交互页面：选一个头（或各头平均），悬停或点击一个查询，看它关注哪里。
+#   这里的权重是随机的，除了填充列不具任何意义；第 7 节在训练好的模型上打开同样的视图。
+# - 在自注意力中（没有 `context`），层走一条捷径：查询、键、值来自同一个输入，于是一次乘以 [W^Q | W^K | W^V]
+#   再分成三份，数字相同，一次大的矩阵乘法代替了三次小的。
+
+# %% [markdown]
 # ## The key/value cache
 #
 # A decoder generates one token at a time. Without a cache, step *t* re-runs
@@ -444,7 +505,19 @@ plt.show()
 # For cross-attention the keys and values come from the encoder output,
 # which does not change while decoding, so they are computed once
 # (`project_key_value`) and passed as `key_value` to every step.
+
+# %% [markdown]
+# **要点**
 #
+# - 解码器一次生成一个词元。没有缓存时，第 t 步要把整个前缀重新跑一遍：投影和前馈层每步的工作量与 t
+#   成正比（整句是长度的平方），自注意力与 t² 成正比（整句是长度的立方）。
+# - 有了键值缓存（KV cache），第 t 步只算词元 t 的查询、键和值，把键和值写进预先分配的缓冲区的第 t 格，再在第
+#   0..t 格上做注意力（`call_cached`：按这一步的 `index` 偏移的因果掩码遮住尚未写入的格子）。
+# - 检验：逐个词元经缓存计算，结果与一次算完的因果注意力相同；图中键缓存每一步填满一格。
+# - 交叉注意力的键和值来自编码器输出，解码期间不变，所以只算一次（`project_key_value`），作为 `key_value`
+#   传给每一步。
+
+# %% [markdown]
 # ## What we built
 #
 # - The sinusoidal positional encoding, checked against its formula, drawn as
@@ -456,6 +529,34 @@ plt.show()
 #   matching the layer's output and weights, and the weights opened in the
 #   interactive attention view.
 # - The key/value cache, shown to reproduce the full causal pass exactly.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 正弦位置编码：与公式逐项核对，画出正弦和余弦的热图，并说明它编码了相对距离。
+# - `PositionalEmbedding`，带缓存的解码器需要的 `start` 偏移，以及可学习和不加位置的两种变体。
+# - 填充掩码、因果掩码和两者的组合，画出 True 与 False 的含义。
+# - 用 NumPy 逐行重放 `MultiHeadAttention` 的前向计算并标出形状，与层的输出和权重一致；
+#   键值缓存精确复现了完整的因果计算。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/03_positional_encoding_and_attention.py](solutions/03_positional_encoding_and_attention.py)）
+#
+# 1. **动手算。** 用和角公式证明：PE_{pos+k} 的每一对 sin/cos，等于 PE_pos 的同一对旋转一个只依赖 k、不依赖
+#    pos 的角度，因此对某个固定矩阵 M_k 有 PE_{pos+k} = PE_pos · M_k。写出 d_model = 4 时的 M₁，并在 PE₀ = (0,
+#    1, 0, 1) 上验证。这对每一行的长度、对 PE_p · PE_{p+k} 意味着什么？取几个 k，用
+#    `positional_encoding(64, 128)` 验证 M_k。
+# 2. **动手算。** 解码器读入目标 id `[2, 15, 27, 0]`。写出它的因果掩码、填充掩码以及两者的与（4 × 4）。
+#    如果所有打分都相等，每一行注意力权重是多少？在 4 格的缓存上，`index = 2`
+#    那一步带缓存的解码用的是哪个掩码？用 `causal_mask` 检查，再用一个把 `query_kernel` 设为零的
+#    `MultiHeadAttention` 检查。
+# 3. **写代码。** 如果一个查询的所有键都被屏蔽（整句都是填充），层会怎么做？先预测，再检查：对用 `-inf` 和用
+#    `-1e9` 屏蔽的一行做 softmax；然后看库里的层、它的输出和穿过它的梯度。为什么被屏蔽的打分在 float32
+#    下最终完全相等？
+# 4. **做实验。** `PositionalEmbedding` 在加上位置编码之前把词元嵌入乘以 √d_model。在初始化时，对 d_model =
+#    8、64、512 比较缩放后词元向量的长度与位置编码一行的长度（先根据 Keras 默认的 `Embedding` 初始化，即
+#    [−0.05, 0.05] 上的均匀分布，预测两者之比），再比较同一个词元在两个位置上的余弦相似度与两个词元在同一个位
+#    置上的余弦相似度。在哪些宽度下，“在哪里”淹没了“是哪个词元”？
 
 # %% [markdown]
 # ## Exercises

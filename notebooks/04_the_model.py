@@ -117,6 +117,20 @@ course_config = TransformerConfig.from_preset(
 architecture_figure(dataclasses.replace(course_config, norm_first=True, max_length=64))
 
 # %% [markdown]
+# **要点**
+#
+# - 这张图由 `tf_transformer.diagram` 根据 `tutorial` 预设和课程两个词表的大小画出（按第 6 节的训练方式：
+#   前置规范化，句子最长 64 个词元）。从下往上读：左边是源语言 id，右边是目标语言 id，
+#   各自经过嵌入并加上位置（第 3 节）。
+# - 两个框分别是一个 `EncoderLayer` 和一个 `DecoderLayer`，同一堆叠的其余层在后面展开；
+#   每个子层（橙色的注意力、蓝色的前馈网络）都包在一个残差包装（黄色）里。斜体的形状是沿每条箭头流动的张量。
+# - 本节跟着这张图从里往外讲：前馈网络、两种层、层的堆叠，以及把编码器输出接到每个交叉注意力、最后用 `Dense`
+#   投影到目标词表的 `Transformer`。
+# - 图是从配置画出来的，换一个配置它也跟着变：`norm_first=True` 把每个规范化移到子层前面，
+#   并给每个堆叠加上最后的规范化；`share_embeddings=True` 或 `tie_output=True` 让输出投影变成嵌入矩阵的转置；
+#   `positions` 和 `key_dim` 改变位置表和头的键宽，也就是第 9 节测量的那些变体。
+
+# %% [markdown]
 # ## Residual connections and layer normalisation
 #
 # Every sub-layer (attention or feed-forward) is wrapped the same way: its
@@ -151,6 +165,17 @@ print("per-position mean after norm:", tf.reduce_mean(by_hand, -1).numpy().round
 print("per-position std after norm: ", tf.math.reduce_std(by_hand, -1).numpy().round(4)[0])
 
 # %% [markdown]
+# **要点**
+#
+# - 每个子层（注意力或前馈网络）都以同样的方式包起来：把它的输出加回它的输入，再对和做规范化，即 LayerNorm(x +
+#   Dropout(Sublayer(x)))。
+# - 加法给梯度留了一条贯穿整个堆叠的直通路径；规范化让每个位置的向量在特征维上均值为 0、方差为 1，
+#   再用两个可学习的向量 γ 和 β 缩放、平移，需要时层可以抵消规范化。
+# - `ResidualLayer` 为编码器层和解码器层统一实现这层包装；`norm_first=True` 改为在子层之前规范化（前置规范化，
+#   pre-norm），深的堆叠这样训练更稳定，很多后来的模型都这么做。
+# - 手算层规范化并与 Keras 的 `LayerNormalization` 核对：规范化之后每个位置的均值为 0、标准差为 1。
+
+# %% [markdown]
 # ## The feed-forward network
 #
 # Two dense layers with a ReLU between them, the same weights at every
@@ -174,6 +199,14 @@ np.testing.assert_allclose(y, np.maximum(0, x.numpy() @ W1 + b1) @ W2 + b2, atol
 # Position-wise: position 1 alone gives the same answer as inside the batch.
 np.testing.assert_allclose(ffn(x[:, 1:2]), y[:, 1:2], atol=1e-6)
 print("FFN", x.shape, "->", y.shape, "matches max(0, xW1+b1)W2+b2, position by position")
+
+# %% [markdown]
+# **要点**
+#
+# - 两个全连接层，中间一个 ReLU，所有位置共用同一组权重：FFN(x) = max(0, xW₁ + b₁)W₂ + b₂（论文式 2）。
+# - 中间层的宽度 `dff` 在 `tutorial`、`base` 和 `big` 预设里都是 `d_model` 的 4 倍（与论文的 512 和 2048
+#   一致）；为测试准备的 `tiny` 预设是 2 倍（32 和 64）。
+# - `FeedForward` 的输出与公式一致，而且是逐位置计算的：单独算位置 1，与在整批里算得到相同的结果。
 
 # %% [markdown]
 # ## The encoder layer
@@ -200,6 +233,13 @@ x1 = layer.self_attention_norm(x + a)  # post-norm residual
 x2 = layer.ffn_norm(x1 + layer.ffn(x1))
 np.testing.assert_allclose(out, x2, atol=1e-5)
 print("EncoderLayer == norm(x + attn(x)) then norm(x + ffn(x))")
+
+# %% [markdown]
+# **要点**
+#
+# - 编码器层：对源句做自注意力，再经过前馈网络，两个子层各有自己的残差包装。
+# - 填充掩码是显式参数：层从不依赖 Keras 的隐式掩码。
+# - 用层的部件重算一遍前向计算（后置规范化：先 norm(x + attn(x))，再 norm(x + ffn(x))），与层的输出一致。
 
 # %% [markdown]
 # ## The decoder layer
@@ -240,6 +280,17 @@ print("DecoderLayer == self-attention, cross-attention, feed-forward, each with 
 # %%
 show(Encoder.call)
 show(Decoder.call)
+
+# %% [markdown]
+# **要点**
+#
+# - 解码器层有三个子层：对目前为止的目标做因果自注意力；从目标（查询）到编码器输出（键和值）的交叉注意力；
+#   前馈网络。
+# - 同样的三个子层有三种运行方式：`call` 对整个目标运行（训练）；`call_cached` 借助第 3
+#   节的键值缓存逐个词元运行（翻译）；`call_with_attention` 另外返回交叉注意力的权重（画图）。
+# - 重算核对：自注意力、交叉注意力、前馈网络，各带 add & norm，与层的输出一致。
+# - 编码器和解码器的堆叠先嵌入 id（第 3 节的 `PositionalEmbedding`），做暂退法，再依次运行 `num_layers` 个层；
+#   调用方没有给出填充掩码时，由词元 id 0 推出。
 
 # %% [markdown]
 # ## The `Transformer`
@@ -307,6 +358,21 @@ assert moved["block 1"] < 1e-5 < 1e-2 < moved["block 2"]  # block 1 is protected
 # explicitly to every attention call, as `Transformer` does, makes the
 # property hold in every layer; the test suite checks it on a four-layer
 # stack (`tests/test_model.py`), and the cells below check it on this model.
+
+# %% [markdown]
+# **要点**
+#
+# - 模型对源句编码一次，针对它解码目标，再把每个解码器向量投影到目标词表上。掩码只从 id 推导一次，
+#   再交给每一次注意力调用。
+# - TensorFlow 自己的教程在 Keras 3 下正是在这里出错：它依赖从嵌入层隐式传下去的掩码，而 Keras 3 的注意力层和
+#   `Add` 层会把掩码丢掉，从第二个块起填充就漏了进来。
+# - 实验：按教程的写法搭三个块（`Embedding(mask_zero=True)`，加上 Keras 自己的 `MultiHeadAttention`、`Add` 和
+#   `LayerNormalization`），同一句话单独跑一次、末尾补三个填充 id 再跑一次，比较 5 个真实位置。第 1
+#   个块还能看到嵌入层的掩码，差异只是浮点舍入（1.2e-07）；它的输出已不带掩码，第 2、3
+#   个块把填充向量当作词来关注，真实位置分别变了 0.87 和 0.68。
+# - 没有报错，也没有警告，模型只是在不同的数字上训练。像 `Transformer` 那样把掩码显式传给每次注意力调用，
+#   才能让这个性质在每一层都成立；测试在一个四层的堆叠上检查它（`tests/test_model.py`），
+#   下面的单元格在这个模型上检查它。
 
 # %% [markdown]
 # ## How many parameters?
@@ -418,6 +484,18 @@ assert f"{paper_share:.0%}" == "88%"
 # would sit beside embeddings and a projection holding 88% of the model.
 
 # %% [markdown]
+# **要点**
+#
+# - 手算公式（N 层，宽 d，`dff` = f，词表 V_in 和 V_out）：每个注意力 4d² + 4d；每个前馈网络 2·d·f + f + d；
+#   每个层规范化 2d；编码器层有一个注意力、一个前馈网络、两个规范化，解码器层有两个注意力、一个前馈网络、
+#   三个规范化；再加上两个嵌入 V_in·d、V_out·d 和输出投影 d·V_out + V_out（共享嵌入时三者只用一个 V·d 矩阵）。
+# - 每个预设的参数量都与公式一致。两边都用 37,000 个词元的词表（论文的英德设置）并共享嵌入时，`base` 为 63M，
+#   接近论文的 65M（差距在论文没有完全说明的细节里，比如它确切的词表）；`big` 为 214M，论文报告 213M。
+# - 用课程自己的词表（葡萄牙语 2024 个片段，英语 806 个）时，`tutorial` 预设共 2,317,606 个参数，
+#   嵌入和输出投影只占其中 466,214 个（20%），其余都在 8 个层里；换成论文 37,000 个词元的词表，
+#   同样这些层旁边的嵌入和投影将占整个模型的 88%。
+
+# %% [markdown]
 # ## Padding does not change the output
 #
 # Append padding to a sentence, on the source side, the target side, or
@@ -437,6 +515,15 @@ for src_pad, tgt_pad in [(3, 0), (0, 5), (10, 10)]:
     diff = float(tf.reduce_max(tf.abs(padded[:, :4] - base)))
     print(f"+{src_pad:2d} source pads, +{tgt_pad:2d} target pads: max change at real positions {diff:.2e}")
     assert diff < 1e-5
+
+# %% [markdown]
+# **要点**
+#
+# - 在源句、目标句或两边的末尾补上填充，真实位置的 logits 不应改变：这是显式掩码带来的性质，
+#   这里在整个模型上检查（3 层的 `tiny` 模型）。
+# - 三种补法（源句补 3 个，目标句补 5 个，两边各补 10 个）下，真实位置的最大变化分别是 7.15e-07、8.34e-07 和
+#   5.96e-07，都只是浮点误差。
+# - 这依赖于每次注意力都拿到由 id 0 推出的掩码，正是上一节教程的写法做不到的。
 
 # %% [markdown]
 # ## The decoder cannot see the future
@@ -466,7 +553,15 @@ print(changes.round(3))
 # %% [markdown]
 # Row *t* is white left of column *t*: rewriting tokens from position *t* on
 # changes nothing before it.
+
+# %% [markdown]
+# **要点**
 #
+# - 改写位置 t 及其后的目标词元：位置 < t 的 logits 纹丝不动，只有后面的位置有反应。
+# - 图中第 t 行在第 t 列左边全是白色：从位置 t 起改写词元，不会改变它之前的任何输出。
+# - 单元格断言：较早的位置对较晚词元的反应（矩阵的下三角）全部小于 1e-6。
+
+# %% [markdown]
 # ## What we built
 #
 # - Residual + layer norm (`ResidualLayer`), the feed-forward network, and
@@ -477,6 +572,28 @@ print(changes.round(3))
 #   picture of where the `tutorial` model's parameters live.
 # - Live checks of the two properties that matter most: padding invariance
 #   and causality.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 残差连接加层规范化（`ResidualLayer`）、前馈网络、编码器层和解码器层，都由部件重建并核对。
+# - `Transformer`：由词元 id 0 推出显式掩码，编码一次，解码，投影。
+# - 每个预设的参数表，与手算公式一致，并画出 `tutorial` 模型的参数分布在哪里。
+# - 现场检查了两条最重要的性质：填充不变性和因果性。
+#
+# **练习**（英文原题在下一格；参考解答见 [solutions/04_the_model.py](solutions/04_the_model.py)）
+#
+# 1. **动手算。** 数出 `tutorial` 预设（d_model = 128，d_ff = 512）一个 `EncoderLayer`、一个 `DecoderLayer`
+#    以及全部 8 个层的参数。两边的词表都是 V 个词元时，V 从多大起，嵌入和输出投影的参数会多于所有层的参数？
+#    `share_embeddings=True` 时呢？用 `count_params()` 核对。
+# 2. **写代码。** 像本节对后置规范化层那样，用部件重建前置规范化 `EncoderLayer`（`norm_first=True`）
+#    的前向计算，并核对相等。`norm_first=True` 给 `tutorial` 模型增加了多少参数，加在哪里？
+# 3. **写代码。** 用梯度而不是改写词元来检查因果性：自己把嵌入后的源向量和目标向量送过各层，用 `GradientTape`
+#    测量每个输出位置 t 的 logits 对每个目标输入向量和每个源输入向量的梯度有多大。
+#    哪些项恰好为零（而不只是很小）？为什么恰好为零？
+# 4. **做实验。** 在初始化时，测量一个 12 层 `Encoder` 每层之后残差流的标准差，
+#    后置规范化和前置规范化（`norm_first=True`）各测一遍，再测经过堆叠的 `final_norm` 之后的。
+#    前置规范化的残差流越深会怎样？为什么前置规范化的堆叠需要最后那个规范化？
 
 # %% [markdown]
 # ## Exercises

@@ -16,7 +16,10 @@
 # 本节讲训练 Transformer 前要配好的两样东西：优化器和损失函数。先按论文式 3
 # 实现带预热的学习率调度（warm-up learning-rate schedule）：前 warmup 步线性上升，
 # 之后按 1/√step 衰减；再按论文的设置配好 Adam 优化器（Adam），β₁ = 0.9、
-# β₂ = 0.98、ε = 10⁻⁹，并说明预热为什么对它重要。接着看标签平滑（label
+# β₂ = 0.98、ε = 10⁻⁹，并说明预热为什么对它重要。然后让优化器另外维护一份权重的
+# 指数移动平均（exponential moving average，EMA；《动手学深度学习》称“指数加权
+# 移动平均”）：训练本身不用它，只在验证和保存检查点时把它换进模型，以抵消训练
+# 后期权重的抖动，相当于论文中检查点平均的连续版本。接着看标签平滑（label
 # smoothing）怎样把 one-hot 目标变成 (1−ε)·onehot + ε/V，以及交叉熵
 # （cross-entropy）对 logits 的梯度为什么恰好是 softmax(z) − q。最后在一个带填充
 # （padding）的小批次上手算掩码损失（masked loss）和掩码准确率（masked
@@ -134,6 +137,20 @@ for step in [1, 100, 4000, 20000]:
     assert abs(by_hand - float(schedule(step - 1))) < 1e-9
 
 # %% [markdown]
+# **要点**
+#
+# - 学习率 lrate = d_model^−0.5 · min(step^−0.5, step · warmup^−1.5)（论文式 3）：前 warmup 步第二项较小，
+#   学习率线性上升；之后第一项较小，按 1/√step 衰减；两项在 step = warmup 处相等，即峰值。模型越宽，
+#   d_model^−0.5 这个因子让学习率越小。
+# - 优化器从 0 开始计数，论文的 step_num 从 1 开始，所以 `WarmupSchedule` 取 step_num = step +
+#   1（第一次更新得到一个很小的正学习率，而不是 0）。
+# - `decay_power` 不是论文的设置：它决定峰值之后下降多快，从同一个峰值按 step^−p 下降。论文的 p = 0.5
+#   让步数每增至 4 倍学习率减半，p = 1 则步数每翻一番就减半。`make demo` 用 p = 1、预热 200 步（README 中 demo
+#   那一段有测量结果）；课程其余部分都用论文的曲线。
+# - 对四组 d_model / warmup 画出曲线，并断言峰值的位置和大小；按公式手算几步，与调度一致，例如 d_model = 128、
+#   warmup = 4000 时，第 4000 步是峰值 1.397542e-03，第 20000 步为 6.25e-04。
+
+# %% [markdown]
 # ## Adam, as in the paper
 #
 # $\beta_1 = 0.9$, $\beta_2 = 0.98$, $\epsilon = 10^{-9}$. Early in training
@@ -145,6 +162,15 @@ for step in [1, 100, 4000, 20000]:
 show(make_optimizer)
 optimizer = make_optimizer(d_model=128)
 print(type(optimizer).__name__, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
+
+# %% [markdown]
+# **要点**
+#
+# - Adam 按论文设置：β₁ = 0.9，β₂ = 0.98，ε = 10⁻⁹（`make_optimizer`）。
+# - 训练初期，Adam 对梯度二阶矩的估计只建立在很少的样本上，步长并不可靠；预热让步长一直很小，
+#   直到这个估计稳定下来。
+# - `ema_momentum` 大于 0 时，`make_optimizer` 返回的是 `AveragingAdam`，
+#   它另外维护一份权重的移动平均（下一部分）。
 
 # %% [markdown]
 # ## A moving average of the weights
@@ -198,6 +224,20 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
+# **要点**
+#
+# - 训练后期，每一步仍按自己那个批次的方向把权重挪动一点：权重在训练趋向的那个点附近抖动。论文评估 base
+#   模型时用最后 5 个检查点的平均（6.1 节），抵消了大部分抖动。
+# - `make_optimizer(..., ema_momentum=m)` 在每一步之后维护这个平均的“连续版本”，
+#   即权重的指数移动平均（exponential moving average，EMA；《动手学深度学习》称“指数加权移动平均”）：w̄ ←
+#   m·w̄ + (1 − m)·w，由 `AveragingAdam` 实现。m = 0.99 时，这个平均大约覆盖最后 1/(1 − m) = 100 步。
+# - 训练本身从不使用这份平均：Adam 始终从它自己的权重出发更新。`train` 只在验证和写检查点时把平均换进模型，
+#   之后再逐位原样换回（`averaged_weights`），所以这次运行最终得到的模型就是这份平均。`make demo` 用 m =
+#   0.99；`train` 默认不开启，除非给出 `--ema-momentum`。
+# - 一个数的例子：梯度带噪声时最小化 (w − 3)²。权重很快到达 3，然后在附近游走；它的平均（m = 0.98，约最后 50
+#   步）到得晚些，却游走得少得多：后 200 步离 3 的均方距离，权重为 0.0715，平均为 0.0336。
+
+# %% [markdown]
 # ## Label smoothing
 #
 # Instead of training towards a one-hot target, the paper mixes in a little
@@ -223,6 +263,15 @@ for ax in axes:
     ax.set_xlabel("token id")
 plt.show()
 print("smoothed target:", smoothed, " sum:", smoothed.sum())
+
+# %% [markdown]
+# **要点**
+#
+# - 训练目标不用 one-hot，而是混入一点均匀分布：q = (1 − ε)·onehot(y) + ε/V，论文取 ε_ls = 0.1。
+# - 这让模型不敢变得太确定；论文报告它会使困惑度变差，但提高准确率和 BLEU。
+# - 均匀的那一份摊给整个词表，保留词元也算在内：一点点目标概率落在 `[PAD]` 和 `[START]` 上，
+#   而目标从来不会是它们。英语词表有 806 个片段，每个只分到 0.1/806，小到无关紧要，这样公式就与论文保持一致。
+# - 图中 V = 10、标签为 3 时，平滑后的目标是一个 0.91 和九个 0.01，总和为 1。
 
 # %% [markdown]
 # ## A loss that counts real tokens only
@@ -325,6 +374,23 @@ print(
 )
 
 # %% [markdown]
+# **要点**
+#
+# - 目标批次用 id 0 填充。填充位置的损失不能计入，平均也必须在真实词元上求，这样不论周围有多少填充，
+#   每个真实词元的权重都一样。
+# - `masked_loss` 的逐词元损失来自 `smoothed_cross_entropy`，它直接写出梯度：对任何目标分布 q，−Σₖ qₖ log
+#   softmax(z)ₖ 对 logits 的梯度就是 softmax(z) − q。自动微分要经过 log-sum-exp、取出标签对应的 logit
+#   和求平均，把三个 `[batch, T, vocab]` 的梯度加起来才得到同样的数；写出来的梯度只是一个表达式，
+#   还复用前向计算的 `exp`。这些张量是模型中最宽的：英语词表有 806 个片段，是 `tutorial` 预设 d_model（128）的
+#   6.3 倍。
+# - 手算例子（词表大小 5，两句目标，第一句 3 个真实词元，第二句只有 1 个，其后是填充）：损失 1.013394，准确率
+#   0.75，与库一致；填充位置上非常自信的 logits（9.0）一点也不计入。
+# - 三种平均的对比：对所有位置求平均（错误）得 2.2658；先按句平均再平均得 0.8466，
+#   它让只有一个词元的句子里那个词元的权重是第一句每个词元的三倍；在真实词元上求平均（本库的做法）得 1.0134。
+# - 梯度也手算核对：每个真实词元处是 softmax − q 除以真实词元数，填充处为 0；TensorFlow
+#   对库里损失求出的梯度与之相同。
+
+# %% [markdown]
 # ## What we built
 #
 # - The paper's warm-up schedule, checked against its formula and plotted
@@ -334,6 +400,32 @@ print(
 # - `masked_loss` and `masked_accuracy`, reproduced by hand on a padded
 #   batch, including why the average is taken over real tokens, and the
 #   loss's gradient, `softmax - q`, written out and checked.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 论文的预热学习率调度，与公式核对，并对四组 d_model / warmup 画出曲线；Adam 取 β₂ = 0.98、ε = 10⁻⁹。
+# - 权重的指数移动平均（`AveragingAdam`）：只用于验证和检查点，比它所跟随的权重抖动得少。
+# - 画出标签平滑后的目标分布。
+# - 在带填充的批次上手算重现 `masked_loss` 和 `masked_accuracy`，说明为什么要在真实词元上求平均；损失的梯度
+#   softmax − q 直接写出并核对。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/05_optimizer_and_loss.py](solutions/05_optimizer_and_loss.py)）
+#
+# 1. **动手算。** 论文的 base 模型 d_model = 512，预热 4000 步。它的学习率在第几步达到峰值？从 0 计数的
+#    `WarmupSchedule` 在第几次优化器迭代给出这个峰值？峰值多大？base 模型训练满 100,000 步时学习率是多少？big
+#    模型 d_model = 1024：预热相同时，峰值低多少？预热多少步才能得到 base 模型的峰值？
+# 2. **动手算。** 在大小为 5 的词表上，模型给正确词元的 logit 为 M，其余四个为 0。M 很大时，先不用标签平滑、
+#    再用 ε = 0.1，逐词元损失和它对 logits 的梯度各是多少？两种情况下，一步梯度下降把 M 往哪个方向推？
+#    这说明标签平滑是做什么用的？
+# 3. **写代码。** 用 `make_optimizer(d_model=128, warmup_steps=400)` 创建课程的优化器，对梯度分别为 10⁻³、−10³
+#    和 1 的三个权重做一步更新。每个权重移动多远，为什么？（算出一步之后 Adam 经过偏差修正的两个平均。）这对
+#    Adam 为什么需要预热说明了什么？
+# 4. **写代码。** 两个批次：第一个只有一个真实目标词元，预测对了；第二个有九个，对了三个。用
+#    `tf_transformer.training.MaskedAccuracy` 计算两批合起来的准确率，再算两批各自 `masked_accuracy` 的平均。
+#    哪个数让每个词元的权重相同？Keras 通用的 `keras.metrics.MeanMetricWrapper(fn=masked_accuracy)`
+#    报告的是哪一个？
 
 # %% [markdown]
 # ## Exercises

@@ -156,6 +156,23 @@ except ValueError as error:
     print("\n", error)
 
 # %% [markdown]
+# **要点**
+#
+# - `train` 就是命令 `tf-transformer train` 运行的东西：普通的 `model.fit`，接上第 2、5 节的部件。数据：
+#   `make_batches` 分桶、按词元预算组好的批次，作为一条带种子的无尽数据流，所以第 s 步总是看到第 s 个批次；
+#   模型：按分词器词表大小建的 `Transformer`；损失和指标：只计真实词元的 `masked_loss`（标签平滑 0.1）和
+#   `MaskedAccuracy`；优化器：带预热调度的 Adam(0.9, 0.98, 1e-9)。
+# - 回调：最好的和最新的检查点（只存权重）；每隔 `backup_every` 步以及收到停止信号时保存可续训的备份（权
+#   重**和**优化器状态）；跨越多次续训的整轮指标；TensorBoard；时间上限；损失变成 NaN 时明确地停下；
+#   进度条上的每秒词元数。
+# - `train` 先检查设置，再准备这次运行（锁住运行目录，让第二个往同一目录训练的进程立即停下），然后交给
+#   `train_plan`：一串有名字的步骤，每一步都是 `tf_transformer.training.loop` 里的一个函数。第一步
+#   `prepare_run` 在训练任何批次之前就做出所有决定，并与目录中已有的运行核对。
+# - 每个设置都是 `TrainConfig` 的一个字段，默认值、允许的取值和帮助文字都只声明一次；
+#   `tf-transformer train --help` 列出同样的选项，`run.json` 记录同样的字段。取值越界会立刻失败，
+#   什么都不写（如 `label_smoothing=1.0`）。
+
+# %% [markdown]
 # ## One training step, line by line
 #
 # `model.fit` repeats one *training step* per batch. The library does not
@@ -296,6 +313,20 @@ assert abs(logs["masked_accuracy"] - float(accuracy)) < 1e-6
 assert weight_gap < 1e-5
 
 # %% [markdown]
+# **要点**
+#
+# - `model.fit` 对每个批次重复一个训练步骤。库自己不写这一步：`build_model` 用 `model.compile` 把模型、损失、
+#   优化器和指标交给 Keras，由 Keras 自己的 `train_step` 运行。
+# - 批次是 `((source, target_in), target_out)`，目标句错开一位出现两次：`target_in` 是 `[START] y1 … yn`，
+#   `target_out` 是 `y1 … yn [END]`；所有位置在一次前向计算中一起训练（教师强制，第 2 节）。
+# - 逐行来看：拆出 x 和 y（不用样本权重，填充由损失自己处理）；`GradientTape` 记录运算；前向计算用
+#   `training=True`，打开暂退法；`masked_loss` 计算每个位置带标签平滑的交叉熵，
+#   在真实词元上求和再除以它们的个数；`scale_loss` 只在 fp16 损失缩放时起作用；反向传播求出每个权重的梯度；
+#   `apply_gradients` 以预热调度在当前迭代给出的学习率做一次 Adam 更新；最后用同样的 logits 更新指标。
+# - 手写同一步，与 Keras 的 `train_on_batch` 比较（不带暂退法的 `tiny` 模型，两份相同的初始权重）：损失都是
+#   6.693172，准确率都是 0.004237，一步之后两个模型的权重最多相差 8.2e-07，即 float32 的舍入误差。
+
+# %% [markdown]
 # ## Train the `tutorial` preset
 #
 # Four layers, `d_model` 128, eight heads: 2.3M parameters with this
@@ -330,6 +361,19 @@ minutes = (time.perf_counter() - started) / 60
 print(f"\n{result.steps} optimizer steps in {minutes:.1f} minutes on {os.cpu_count()} CPU cores")
 
 # %% [markdown]
+# **要点**
+#
+# - `tutorial` 预设：4 层，d_model 128，8 个头，用本语料的词表共 2.3M 个参数。完整模式训练固定的 1000
+#   个优化器步（步数固定，每台机器都训练出同一个模型）；快速模式（CI）只在一小片数据上训练 `tiny` 预设几十步。
+# - 预算短，就用短的预热：论文的 4000 步在这里永远到不了峰值学习率（本配方预热 400 步，每批 2048 个词元，每轮
+#   200 步）。
+# - 改用前置规范化（`norm_first=True`，第 4 节）：用论文的后置规范化加这么短的预热，模型会在 50%
+#   左右的准确率上停滞几百步（学会了英语语序，还没学会读源句）；前置规范化几百步内就能走出来（第 9
+#   节的消融表，同一种子，以 2048 个词元的批次训练 300 步后，验证集掩码准确率 0.787 对 0.416）。
+# - 这套设置就是课程的 `tutorial` 配方，第 7、9 节都读取这次运行。这次在 2 个 CPU 核上用 4.9 分钟训练完 1000
+#   步，最后一轮的验证损失为 1.1020，验证集掩码准确率为 0.9907。
+
+# %% [markdown]
 # ## Curves
 #
 # One point per epoch (here, 200 steps). The loss includes label smoothing,
@@ -351,6 +395,13 @@ for ax in axes:
     ax.legend()
 plt.show()
 print(f"final validation accuracy: {history[-1]['val_masked_accuracy']:.3f}")
+
+# %% [markdown]
+# **要点**
+#
+# - 每轮（这里是 200 步）画一个点。
+# - 损失包含标签平滑，所以到不了 0：即使完美的模型，也要为要求它摊到整个词表上的那 10% 概率付出代价。
+# - 最终的验证准确率为 0.991。
 
 # %% [markdown]
 # ## The run directory
@@ -380,6 +431,16 @@ print(
     int(run.target_tokenizer.get_vocab_size()),
     f"({run.source_language} -> {run.target_language})",
 )
+
+# %% [markdown]
+# **要点**
+#
+# - 后续步骤需要的一切都在一个文件夹里，所以 `evaluate`、`translate` 和 `export` 只需要 `--run-dir`。
+# - 目录里有：`run.json`（模型和训练的配置）、两份词表、`checkpoints/` 下最好的和最新的权重、最终的
+#   `model.weights.h5` 和 `model.keras`、`history.json`、可续训的 `backup/`（权重加优化器状态，
+#   所以比其他权重文件大得多：28.20 MB 对 9.52 MB），以及 TensorBoard 日志。
+# - `load_run` 把它全部读回：配置、分词器（来自运行目录自己的词表副本）和装好最佳权重的模型（4 层，词表 2024
+#   和 806，pt → en）。
 
 # %% [markdown]
 # ## Interrupted? Run it again
@@ -435,6 +496,18 @@ resumed = train(run_dir=RESUME_DIR, **small)  # the same call, again
 print(f"resumed run finished after {resumed.steps} optimizer steps in total")
 print("history rows (epoch, step):", [(e["epoch"], e["step"]) for e in resumed.history])
 assert resumed.steps == 30
+
+# %% [markdown]
+# **要点**
+#
+# - 长时间的训练总有一天会被打断：合上笔记本电脑、云主机被抢占（会收到 SIGTERM）、按下 Ctrl-C（SIGINT）。
+# - `train` 每隔 `backup_every` 步保存模型和优化器状态；收到信号时，它做完当前这一步，保存这一步的状态，
+#   然后抛出 `TrainingInterrupted`（命令行打印 “interrupted at step N; state saved; run the same command to
+#   resume”，并以 130 或 143 退出）。
+# - 用同样的参数再调用一次，它就恢复状态、跳过已经用过的批次，最后得到与不中断时完全相同的步数、权重和历史；
+#   被信号打断了验证的那一轮也会补完。
+# - 演示：一个回调在第 12 步之后向本进程发出真正的 SIGINT；训练在第 13 步停下并保存状态，
+#   同样的调用再运行一次，总共完成 30 步，历史恰好是三轮：(1, 10)、(2, 20)、(3, 30)。
 
 # %% [markdown]
 # ## TensorBoard
@@ -523,6 +596,19 @@ plt.show()
 # epoch began, so the training curve starts afresh at every epoch boundary
 # and lags behind the model's current loss; the validation points, one
 # evaluation each, do not lag.
+
+# %% [markdown]
+# **要点**
+#
+# - 运行会写 TensorBoard 日志：在终端运行 `tensorboard --logdir runs/tutorial/logs` 可以实时查看，也能用
+#   Python 读出同样的事件。`train/batch_loss` 每隔几步记录一次（步数是优化器步），`train/epoch_*` 和
+#   `validation/epoch_*` 每轮记录一次（步数是轮次）。
+# - Keras 每轮只记录一次学习率，这次运行只有 5 个点，看不出 400 步就结束的预热。但学习率是步数的已知函数，
+#   所以由 `run.json` 里的设置为每一步算出它，再与记录的点核对：第 s 步用 `schedule(s - 1)`，
+#   记录的点全部落在曲线上。
+# - 这次运行的学习率线性上升到第 400 步的峰值 4.4 · 10⁻³，到第 1000 步按 1/√step 衰减到 2.8 · 10⁻³。
+# - 一轮之内，Keras 记录的是从本轮开始以来损失的累计平均，所以训练曲线在每个轮次边界重新开始，
+#   并落后于模型当前的损失；验证点每个都是一次完整的评估，不会滞后。
 
 # %% [markdown]
 # ## Scaling out with `tf.distribute`
@@ -656,6 +742,23 @@ assert own_gap > 10 * max(loss_gap, 1e-7)
 # four steps each way with `train` and compares the weights.
 
 # %% [markdown]
+# **要点**
+#
+# - 同一个 `train` 调用可以在 `tf.distribute` 策略下运行（`strategy=` / `--strategy`）：`mirrored`
+#   用于一台机器上的多块 GPU（或多个逻辑 CPU），每个副本拿到全局批次的一部分，梯度在副本之间求和；
+#   `multiworker` 用于多台机器，由环境变量 `TF_CONFIG` 描述，只有主节点（worker 0）写运行目录。
+# - 关键的细节：各副本的梯度是**相加**的，所以每个副本的损失必须是全局损失中属于它的那一份：
+#   它自己的词元损失之和，除以**全局**批次的真实词元数。若除以自己的词元数，
+#   分到短句的副本里每个词元的权重会更大，这次更新也就不再等于单个设备在同一批次上的更新。`_real_token_count`
+#   用 `all_reduce(SUM, count)` 把各副本的计数加起来。
+# - 检查（在新的 Python 进程里把 CPU 拆成两个逻辑设备）：两个副本各有 237 和 232 个真实目标词元（全局 469 个）
+#   ；用全局计数时，两个副本的损失与单个设备完全相同（6.686948），梯度的相对差为 1.1e-07，只是 float32
+#   换了求和顺序造成的舍入；各用自己的计数时，损失变成 6.687116，相对差 2.5e-05。
+# - 后者不是舍入误差，而是偏差：它让词元较少的那个副本中每个词元的权重更大。这里偏差很小，
+#   是因为两半的词元数几乎相同，而未训练的模型给每个词元的损失也差不多；两者任一相差越大，偏差越大。
+#   `tests/test_training_distributed.py` 用 `train` 按两种方式各训练四步，比较权重。
+
+# %% [markdown]
 # ## Mixed precision
 #
 # `mixed_precision="bf16"` (or `"fp16"`, with loss scaling) computes the
@@ -740,6 +843,22 @@ print(
 )
 
 # %% [markdown]
+# **要点**
+#
+# - `mixed_precision="bf16"`（或带损失缩放的 `"fp16"`）用 16 位浮点数做矩阵乘法，变量仍以 float32 保存；
+#   数值上敏感的部分模型始终留在 float32：注意力打分和 softmax、最后的 logits 和损失。
+# - 能不能提速取决于硬件。有张量核心的 GPU 上，16 位矩阵乘法的速度是 float32 的好几倍。CPU 上要看有没有
+#   bfloat16 指令：Intel 的 AMX（标志 `amx_bf16`）和 AVX-512 的 bfloat16 点积（`avx512_bf16`，AMD EPYC Zen 4
+#   和较新的 Xeon 上有）能直接做 bfloat16 乘法；两者都没有的 CPU（AMD EPYC Zen 3、大多数笔记本电脑）要先转换成
+#   float32 再乘，bf16 只能从少搬一半字节中获益，还要扣去类型转换的开销。
+# - `--mixed-precision auto` 根据这些标志选择：有 AMX 或较新的 GPU 时选 bf16；只有 AVX-512 bfloat16 时保留
+#   float32，直到有一次运行证明 bf16 在那里也训练得一样好（只是快，还不足以成为配方）。README 的表格给出
+#   `benchmarks/train_throughput.py` 在各类机器上的测量结果。
+# - 在本机（有 `avx512_bf16`，没有 AMX）实测一个训练步（64 × 32 个词元）：float32 238 ms，bf16 173 ms，bf16
+#   的速度是 float32 的 1.37 倍，所以 `auto` 在这台机器上选 float32 并不划算，应显式传入 `--mixed-precision`。
+#   任何经验法则都代替不了测量。
+
+# %% [markdown]
 # ## What we built
 #
 # - One training step read line by line, and written out by hand to the
@@ -753,6 +872,26 @@ print(
 #   computed from the run's schedule.
 # - Two logical CPUs under `MirroredStrategy` matching one device, thanks to
 #   the global token count; mixed precision, and when it pays.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 逐行读懂一个训练步骤，并手写出与 Keras 的 `train_step` 得到相同权重的一步。
+# - 在 `runs/tutorial` 训练好一个 `tutorial` Transformer 并画出曲线；运行目录装着后续步骤需要的一切，用
+#   `load_run` 读回。
+# - 一次在轮次中途被打断、续训后恰好完成计划步数的运行；读回 TensorBoard 日志，
+#   并由这次运行的调度算出每一步的学习率。
+# - 借助全局词元计数，`MirroredStrategy` 下的两个逻辑 CPU 与单个设备结果一致；混合精度，以及它什么时候划算。
+#
+# **练习**（英文原题在下一格；参考解答见 [solutions/06_training.py](solutions/06_training.py)）
+#
+# 1. **动手算。** `tutorial` 这次运行用 d_model 128、预热 400 步。算出它在第 100 步、峰值处和第 1000
+#    步的学习率（记住第 s 步用的是调度在 s − 1 处的值）。从峰值到最后一步，学习率下降了多少倍？
+# 2. **动手算。** 标签平滑给损失设了一个下限。ε = 0.1、本语料的目标词表有 806 个词元时，
+#    任何模型每个词元能达到的最小损失是多少？哪个输出分布能达到它？与上面这次运行的最终损失比较。
+# 3. **写代码。** 像两个副本那样，把逐行讲解那一部分用的批次按句子分成两半。
+#    证明两半各自的词元损失之和除以**全局**词元数后相加，等于整批的 `masked_loss`；而两半各自 `masked_loss`
+#    的平均不等于它。第二种算法让哪些词元的权重更大？
 
 # %% [markdown]
 # ## Exercises

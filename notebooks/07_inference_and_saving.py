@@ -22,8 +22,11 @@
 # 就把整个前缀重新送进模型算一遍；再换成键值缓存，每一步只算新词元，并确认两种做法
 # 生成的词元完全相同。接着逐行阅读库里的 `beam_search`，用一张只有几个词的下一词
 # 概率表，手算束宽为 2 的束搜索每一步保留哪些前缀，再核对库函数给出的译文和得分，
-# 看长度惩罚怎样改变胜负。然后用 sacreBLEU 在测试集和泛化集上计算 BLEU 与 chrF，
-# 画出交叉注意力图；最后保存并重新加载模型，导出一个字符串进、字符串出的 SavedModel。
+# 看长度惩罚怎样改变胜负。然后用 sacreBLEU 在测试集上计算 BLEU 与 chrF，再翻译
+# 泛化集（generalization split）：第 2 节留出的这组句子把训练中只分别出现过的两种
+# 结构组合在一起，检验模型能否组合学过的东西；在贪心解码与束搜索译文不同的句子上，
+# 我们还比较两者哪一个与参考译文一致。之后画出交叉注意力图；最后保存并重新加载
+# 模型，导出一个字符串进、字符串出的 SavedModel。
 
 # %%
 # In Google Colab, or a Jupyter where the course is not installed, this cell installs it
@@ -139,7 +142,20 @@ print("text:  ", target_tokenizer.detokenize(tf.constant([plain_ids], tf.int64))
 # feed-forward layers redo work proportional to *t*, and the recomputed
 # self-attention work proportional to *t*² (every position against every
 # earlier one): over a sentence of length *n*, quadratic and cubic in *n*.
+
+# %% [markdown]
+# **要点**
 #
+# - 本节用第 6 节训练的运行（在 `runs/` 下，见第 0 节）；如果你先打开了本笔记本，`course.ensure_run` 会按第 6
+#   节的设置当场训练同一个运行（1000 步，两个 CPU 核上大约十分钟），保证每个单元格都有模型可用。
+# - 解码器学会了由词元 0..t 预测第 t + 1 个词元。翻译时，目标从 `[START]` 开始，取最可能的下一个词元接上去，
+#   如此重复，直到 `[END]`。
+# - 最简单的循环每一步都把整个前缀重新送进模型；经典句子被译成 “The animal didn't cross the street because it
+#   was too tired.”。
+# - 第 t 步重算了编码器和前面 t 个解码器位置，而它们的结果并没有变：投影和前馈层多做与 t 成正比的工作，
+#   重算的自注意力多做与 t² 成正比的工作（每个位置对每个更早的位置）；整句长度为 n 时，分别是 n 的平方和立方。
+
+# %% [markdown]
 # ## Greedy decoding with the cache
 #
 # Encode the source once. Keep, in every decoder layer, the keys and values
@@ -170,6 +186,15 @@ show(greedy_search)
 library_ids = greedy_search(model, source, run.config.max_length).numpy()[0]
 assert library_ids[: len(cached_ids)].tolist() == cached_ids
 print("greedy_search agrees")
+
+# %% [markdown]
+# **要点**
+#
+# - 源句只编码一次；在每个解码器层里保存已解码位置的键和值（第 3 节的缓存），每一步只算新的词元；
+#   源句的交叉注意力键和值一开始就算好。
+# - 带缓存的逐步解码给出的词元与朴素循环完全相同。
+# - 库里的 `greedy_search` 就是把这个循环放进一个 `tf.while_loop`，一次处理整批句子：每句在它自己的 `[END]`
+#   处停下（之后的步只补填充），所有句子都结束时循环结束。
 
 # %% [markdown]
 # ## Beam search
@@ -383,6 +408,24 @@ print(
 )
 
 # %% [markdown]
+# **要点**
+#
+# - 贪心解码每一步都认定唯一最好的词元；眼下稍差一点的词元，可能通向好得多的句子。束搜索（beam search）
+#   为每句话保留 k 个最好的前缀。已完成的假设按 log P(Y)/lp(Y) 排序，lp(Y) = ((5 + |Y|)/6)^α 是 GNMT
+#   的长度惩罚，α = 0.6；没有它，短句只因连乘的概率更少就会胜出。
+# - `beam_search` 逐行来看：先检查束宽和内存预算；源句编码一次，再复制 k 份；开始时只有第 0 束是活的（其余为
+#   `NEG_INF`），否则会把同一个最好的词元选 k 次；每一步把每个活束扩展成所有词元，每句共 k·V 个候选，
+#   保留最好的 2k 个；以 `[END]` 结尾且排在前 k 名的进入完成池（得分按长度惩罚，长度计入 `[END]`），不以
+#   `[END]` 结尾的最好 k 个继续活着，自注意力缓存随之重排。
+# - 停止条件：一句话已有 k 个完成的假设，且最好的活前缀按当前长度打分也不比其中最差的好（常用的启发式）；被
+#   `max_new_tokens` 截断的句子，让活前缀与已完成的假设一起竞争。
+# - 手算两束（k = 2）：用一张只依赖上一个词元的下一词概率表代替模型。贪心得到 “a c”，P = 0.315；
+#   束搜索还找到了贪心错过的 “b [END]”，P = 0.32。α = 0 时 “b [END]”（−1.1394）胜过 “a c [END]”（−1.1552）；α
+#   = 0.6 时分别除以 lp(2) = 1.0969 和 lp(3) = 1.1884，得 −1.0388 和 −0.9720，“a c” 胜出：
+#   长度惩罚抵消了短句少乘一个概率的优势。库给出的词元和得分与手算一致，束宽为 1 就是贪心解码。
+# - 在训练好的模型上，测试集前 32 句中，束宽 4 的得分有 2 句高于贪心、30 句相等、没有一句更低。
+
+# %% [markdown]
 # ## BLEU
 #
 # BLEU compares n-gram overlap between outputs and references over the whole
@@ -414,6 +457,17 @@ for beam in (1, 4):
     print(" " * 7, results[beam]["chrf_line"])
 for src, ref, out in list(zip(sources, references, outputs))[:5]:
     print(f"\n  {src}\n  ref: {ref}\n  out: {out}")
+
+# %% [markdown]
+# **要点**
+#
+# - BLEU 在整个语料上比较输出与参考译文的 n 元语法重合度，chrF 在字符上做同样的事；sacreBLEU
+#   用标准的方式计算两者，并打印一个签名，写明分词和平滑方式，使数字能跨论文比较。
+# - 测试集上：贪心 BLEU 97.33、chrF 98.58；束宽 4 BLEU 97.56、chrF 98.69。
+# - 90 多分的测试 BLEU 说明模型学会了内置语料的语法（它的测试句是训练短语的重新组合），不能与论文在新闻上的
+#   27.3 相提并论；第 11 节在真实文本上训练，并解释这一差别。
+# - 这里的翻译器用了 `jit_compile=True`，用 XLA 编译每个解码步：在测过的 CPU 上它比普通计算图还慢，
+#   命令行默认不开启；在这里打开，只是为了说明它只是一个开关，而且译文相同。
 
 # %% [markdown]
 # ## The generalization split, and when beam search pays
@@ -454,6 +508,18 @@ for i in (beam_right + greedy_right)[:4]:
 # thing as matching the reference; it pays most when the model is unsure
 # early in a sentence (weaker models, longer and more ambiguous sentences,
 # real corpora), and it costs about *k* times the work of greedy decoding.
+
+# %% [markdown]
+# **要点**
+#
+# - 泛化集（generalization split，第 2 节留出）的句子把训练中只分别出现过的两种结构组合在一起（例如 `porque`
+#   从句里套一个关系从句），它的分数说明模型学会的是组合见过的东西，还是只会重复。
+# - 泛化集上的 BLEU 远低于测试集：贪心 70.69，束宽 4 为 70.50。
+# - 1000 句中，束宽 4 与贪心的译文有 154 句不同；在这些句子里，束宽 4 与参考译文完全一致的有 12 句，贪心有 7
+#   句。
+# - 模型训练得这么好、语料又这么规整时，贪心和束搜索大多一致，不一致时哪一个都可能是对的。
+#   束搜索最大化的是模型自己按长度归一化的得分，这不等于贴近参考译文；
+#   模型在句子开头就拿不准时它最有用（较弱的模型、更长更有歧义的句子、真实语料），代价约为贪心解码的 k 倍。
 
 # %% [markdown]
 # ## Where the model looks: attention maps
@@ -534,6 +600,20 @@ assert view.kinds == ("encoder", "decoder", "cross"), view.kinds
 display(view)
 
 # %% [markdown]
+# **要点**
+#
+# - `Translator.attention` 翻译一句话，并返回每层每个头的交叉注意力权重（`[layers, heads, target, source]`）；
+#   每一行表示在产生一个英语词元时，各个头怎样把注意力分配到葡萄牙语词元上。
+# - 图的第 i 行属于解码器输入 `target_tokens[i]`，预测的是下一个词元。要看的是产生 “it”
+#   的那一行和产生句末形容词的那一行：葡萄牙语里，形容词的性说明 “it” 指谁（阳性的 *cansado* 与 *animal*
+#   一致，阴性的 *larga* 与 *rua* 一致）。
+# - 经典句子译为 “…because it was too tired.”，它的姊妹句译为 “…because it was too wide.”；
+#   柱状图是这两行在最后一层各头上的平均。
+# - `tf_transformer.viz.translation_view` 把这次翻译的三种注意力（编码器对葡萄牙语的自注意力、
+#   解码器对自己输出的带掩码自注意力、交叉注意力）放进一个交互页面，在笔记本里运行，不需要服务器；
+#   `view.save("attention.html")` 把同一页面写成任何浏览器都能打开的文件。
+
+# %% [markdown]
 # ## Saving and reloading
 #
 # Two Keras formats, both tested to reload to identical outputs:
@@ -575,6 +655,17 @@ except ValueError as error:
     print("\nwrong architecture:", str(error).split(". Keras said")[0])
 
 # %% [markdown]
+# **要点**
+#
+# - Keras 的两种格式都经过测试，重新加载后输出完全相同（本例最大差异 0.0）。
+# - `.weights.h5` 只存权重：先按配置（运行目录的 `run.json`）重建模型，再加载；装进不同的结构会失败，
+#   并明确说明原因。
+# - `.keras` 把配置和权重存在一起：`import tf_transformer` 之后（它的层都注册为可序列化），
+#   `keras.saving.load_model` 能自己重建 `Transformer`；不导入，Keras 会说 “Could not locate class
+#   'Transformer'”。`train` 写出的 `model.keras` 不带编译信息、以 float32 保存：它是拿来用的模型，
+#   不是可以接着跑的训练；优化器状态只在运行目录的 `backup/` 里，续训读的就是它。
+
+# %% [markdown]
 # ## Exporting a SavedModel
 #
 # For serving, the tokenizers and the decoding loop go inside the model, so
@@ -611,6 +702,18 @@ print(completed.stdout)
 assert translator.translate(CLASSIC) in completed.stdout
 
 # %% [markdown]
+# **要点**
+#
+# - 为了部署，分词器和解码循环都放进模型里，服务端收字符串、回字符串。`export_translator` 用
+#   `keras.export.ExportArchive` 构建它；与把 Keras 3 模型包进普通 `tf.Module` 保存不同，这样导出的模型也能被
+#   TensorFlow Serving 所用的 TF1 会话加载器加载。
+# - 导出要么完整成功，要么什么都不改：先写进临时文件夹，加载回来运行一遍，再换到目标位置；目标已有内容时，除非
+#   `overwrite=True`，否则拒绝覆盖。
+# - 在一个装了 TensorFlow 和 tensorflow-text、却无法导入本包的新 Python 进程里重新加载（就像服务器那样）：
+#   签名有 `serving_default`、`beam_search` 和 `attention`，经典句子的译文与 `Translator` 的相同，
+#   空字符串得到空译文。
+
+# %% [markdown]
 # ## What we built
 #
 # - Greedy decoding three ways (recompute, cache by hand, the library's
@@ -624,6 +727,28 @@ assert translator.translate(CLASSIC) in completed.stdout
 # - Attention maps of the classic sentence and its sibling.
 # - Weights and whole models saved and reloaded exactly, and a SavedModel
 #   that translates strings in a process that never imports `tf_transformer`.
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 三种方式的贪心解码（每步重算、手写缓存、库里的 `tf.while_loop`），给出相同的词元。
+# - 逐行读懂 `beam_search`，并在一张小概率表上手算两束，库的词元和得分与手算一致（有、无长度惩罚都是）；
+#   在训练好的模型上，带 GNMT 长度惩罚的束搜索得分从不低于贪心。
+# - 用 sacreBLEU 在测试集和泛化集上计算 BLEU 与 chrF（贪心和束宽 4），并看两者在泛化集上何时不同、谁对。
+# - 经典句子及其姊妹句的注意力图；权重和整个模型的保存与精确重载；一个在从不导入 `tf_transformer`
+#   的进程里也能翻译字符串的 SavedModel。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/07_inference_and_saving.py](solutions/07_inference_and_saving.py)）
+#
+# 1. **动手算。** 同一句话有两个已完成的假设：log P = −2.0、4 个词元，以及 log P = −2.6、8 个词元（都计入
+#    `[END]`）。α = 0、0.6 和 1 时，束搜索各返回哪一个？α 取多少时两者打平？
+# 2. **动手算。** `hypothesis_bytes` 计算一个假设在解码时占用的内存：
+#    每个解码器层自注意力和交叉注意力的键和值，各 `max_length` 个位置，再加两行 logits。对 `tutorial` 模型（4
+#    层，d_model 128，`max_length` 64，806 个目标词元）按 float32 算出它。在 2 GiB 的预算内，束宽 4
+#    一次能解码多少句？
+# 3. **写代码。** 改动那张小概率表的一行，使束宽 2、α = 0.6 的束搜索返回与贪心不同的句子。先手算两者的得分，
+#    再用 `beam_search` 和 `greedy_search` 核对。
 
 # %% [markdown]
 # ## Exercises

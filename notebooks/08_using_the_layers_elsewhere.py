@@ -126,6 +126,16 @@ assert rule_agreement > 0.99
 # wherever it sits in a sentence, and expect the accuracy to reach 1.0.
 
 # %% [markdown]
+# **要点**
+#
+# - 任务：给一个葡萄牙语句子，判断它是不是否定句。标签取自句对的英语一侧（译文里有没有 *not* 或 *n't*），
+#   所以分类器必须学会 *não* 的作用，不管它在句中什么位置。训练用 20,000 句，其中 39.3% 是否定句。
+# - 训练之前先量一量任务有多难：葡萄牙语的否定就是动词前的 *não*（句首写作 *Não*）。“句中有词元 *não* 或 *Não*
+#   就是否定句”这条单词规则，与测试集 2000 个标签的吻合率是 100%。
+# - 所以这不是一个难任务，而是一次检查：用库的部件搭出的模型，能不能在句子的任何位置找到一个词元；
+#   准确率应当达到 1.0。
+
+# %% [markdown]
 # ## A new model from the library's `Encoder`
 #
 # The encoder turns ids into one vector per token. A classifier needs one
@@ -222,6 +232,16 @@ if not FAST:
     assert first_perfect is not None and first_perfect <= steps_per_epoch  # within the first epoch
 
 # %% [markdown]
+# **要点**
+#
+# - 编码器把 id 变成每个词元一个向量，分类器需要每句一个向量：对词元向量求平均，
+#   只计真实词元（与翻译模型同样的填充规矩），再由一个全连接单元给出 logit。编码器：2 层，d_model 64，4 个头，
+#   dff 128。
+# - 训练 3 轮（每轮 282 步，每步一批 64 句），测试准确率 1.000，而总是回答多数类只能得到 0.607。
+# - 训练时每隔几步在 512 句留出的测试句上测一次准确率：第 50 步就第一次达到 1.0，远在第一轮结束之前；
+#   后面的轮次在图上看不出变化。
+
+# %% [markdown]
 # ## Padding invariance carries over
 #
 # Because the `Encoder` takes its padding mask explicitly and the pooling
@@ -234,6 +254,13 @@ padded = tf.pad(sample, [[0, 0], [0, 17]])
 diff = float(tf.reduce_max(tf.abs(classifier(sample) - classifier(padded))))
 print(f"max change in logits after adding 17 padding tokens: {diff:.2e}")
 assert diff < 1e-4
+
+# %% [markdown]
+# **要点**
+#
+# - `Encoder` 显式接收填充掩码，池化又只计真实词元，所以在新模型里多补填充同样什么也不改变。
+# - 给 8 个测试句各补 17 个填充词元，logits 的最大变化为 9.54e-07，只是浮点误差。
+# - 这正是第 4 节在翻译模型上验证过的性质，换了一个模型依然成立。
 
 # %% [markdown]
 # ## What did it learn?
@@ -357,6 +384,20 @@ if not FAST:
 # position before the pooling averages them.
 
 # %% [markdown]
+# **要点**
+#
+# - 试问训练好的分类器：含 *não* 的两句 P(否定) 为 1.000，不含的两句为 0.000。
+# - 把池化逐项拆开：输出头是线性的，logit 恰好等于每个真实词元的贡献 w·vᵢ/n 之和加上偏置（误差至多 9.5e-07）。
+#   但这些项并不指向 *não*：同一句里它们几乎一样（相对差至多 0.012）。
+#   两层自注意力在池化之前已经把“是否定句”的结论复制到每个位置，所以池化后的向量说明句子是否定的，
+#   却不说明是哪个词造成的。
+# - 要问判断依赖哪个输入词元，就把词元拿掉：逐个删去词元（保留 `[START]` 和 `[END]`），看 logit 降了多少。在
+#   200 个否定测试句中，删去 *não* / *Não* 让 logit 降得最多的有 200 句；其中 186 句只有一个 *não* / *Não*，
+#   删去它，这 186 句的答案全部变成“不是否定句”；另外 14 句有两个，删去一个还剩另一个。
+# - 所以分类器正是通过开头统计表明足够的那个词元来读句子，这是这个任务上合理的模型应有的做法；
+#   把这个词元的信息传到每个位置、再由池化求平均的，是注意力层。
+
+# %% [markdown]
 # ## What we built
 #
 # A model the course never defined, assembled from the library's `Encoder`
@@ -370,6 +411,26 @@ if not FAST:
 # import tf_transformer
 # from tf_transformer.layers import Encoder, Decoder, MultiHeadAttention, PositionalEmbedding
 # ```
+
+# %% [markdown]
+# **要点：本节小结**
+#
+# - 一个课程从未定义过的模型：用库里的 `Encoder` 加上几行自己的代码（带掩码的平均池化和一个全连接输出头）
+#   搭成。
+# - 它在内置语料上训练到单词规则预言的准确率，继承了这些层的填充不变性；我们还看了它的内部：logit
+#   是各词元贡献之和，以及判断所依赖的那个词元。
+# - 在你自己的笔记本里，就这样使用 `tf_transformer.layers`：
+#   `from tf_transformer.layers import Encoder, Decoder, MultiHeadAttention, PositionalEmbedding`。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/08_using_the_layers_elsewhere.py](solutions/08_using_the_layers_elsewhere.py)）
+#
+# 1. **动手算。** 数出分类器的参数：词元嵌入（葡萄牙语有多少个词元？）、两个编码器层各自的参数（注意力投影、
+#    前馈网络、两个层规范化）、编码器的最终规范化（如果有的话）以及输出头。用 `count_params()` 核对。
+# 2. **写代码。** 把带掩码的平均换成对所有位置（包括填充）的普通 `tf.reduce_mean`。证明补上 17 个填充词元之后
+#    logits 会变，并解释池化向量移动了多少。
+# 3. **做实验。** 从训练句和测试句中删去所有 *não* 和 *Não*（标签不变），重新训练分类器。
+#    它还能胜过多数类基线吗？它还可能在读什么？
 
 # %% [markdown]
 # ## Exercises

@@ -112,6 +112,19 @@ print(CLASSIC, "->", translator.translate(CLASSIC))
 print(SIBLING, "->", translator.translate(SIBLING))
 
 # %% [markdown]
+# **要点**
+#
+# - 第 7 节的模型把葡萄牙语译成英语，“it” 只出现在输出一侧：解码器写出它，我们只能在它写的时候看交叉注意力。
+#   把方向反过来，“it” 就在源句里。要写出葡萄牙语，模型必须知道 “it” 是什么：动物是 *cansado*（阳性，与
+#   *animal* 一致），街道是 *larga*（阴性，与 *rua* 一致）。“it was too” 这几个词本身说明不了，
+#   只有形容词的意思能说明：这正是自注意力当初被提出来要做的事。
+# - 语料是反转后的内置语料（`DatasetSpec(reverse=True)`，第 2 节），按第 6 节的配方训练 tutorial 预设固定的
+#   1000 步。这是课程的 `it_en_pt` 运行，在 `runs/it_en_pt` 下，已经有了就直接加载。
+# - 整个笔记本在构建它的 AMD EPYC Zen 4 上用了 6 分钟；换一种 CPU，算术上的差别可能让权重略有不同，
+#   下面看到的头也可能不同。
+# - 两句都译对了：“…porque estava muito cansado.” 和 “…porque era muito larga.”。
+
+# %% [markdown]
 # ## Every layer and head, from "it"
 #
 # `tf_transformer.probes` holds the few functions this notebook needs. The
@@ -157,6 +170,18 @@ plt.show()
 # %%
 view = translation_view(translator, CLASSIC)
 display(view)
+
+# %% [markdown]
+# **要点**
+#
+# - `tf_transformer.probes` 收录本节要用的几个函数。`attention_weights`（来自 `tf_transformer.viz`，第 7 节）
+#   运行一次模型，保留所有注意力权重；编码器的是 `[layers, heads, S, S]` 数组，一个头的第 i 行说明词元 i
+#   的新表示怎样混合各词元的值。我们取 “because” 之后那个 “it” 的行，每一层每一个头都取；编码器用不到目标端，
+#   所以目标只放一个 `[START]`。
+# - 把每一行读作一个头对“‘it’ 在听哪些词元？”的回答。有些头不管句子怎样都看邻居（“because”“was”），
+#   它们携带词序和句法；要找的是在两句之间发生变化的行：理由是 “tired” 时偏向 “animal”，是 “wide” 时偏向
+#   “street”。
+# - 第 3 节的交互视图能看同样的权重以及解码器的权重：在编码器自注意力里点击 “it”，再切换层和头。
 
 # %% [markdown]
 # ## The family, counted
@@ -242,6 +267,22 @@ for name in ("test", "generalization"):
 print("any position-only rule: balanced 50%")
 
 # %% [markdown]
+# **要点**
+#
+# - 一对图可能误导：也许恰好挑中了某个头看起来对的那一句。语料里有一整族这样的句子，答案来自语料生成器本身：
+#   表示状态的形容词（tired、sick、scared，以及译作 *ocupado* 的 busy）描述主语；其余的（wide、long、hot、
+#   cold、heavy、expensive、difficult，以及译作 *movimentado* 的 busy）描述宾语。
+# - `it_family` 从一个划分中收集这些句子，答案取自葡萄牙语形容词；`noun_positions`
+#   用语料自己的词典找出两个名词；主语是代词的句子（“He didn't…”）只有一个名词，无从选择，不计入。
+#   有两个名词的句子：验证集 38 句，测试集 35 句，泛化集 105 句，其中指主语的只占 20% 到 24%。
+# - 这族句子是偏的：多数理由说的是宾语，而宾语名词又离 “it” 更近，一个总看最近名词的头什么也不读，
+#   也能在多数句子里“偏向所指的名词”。所以两种情况分开计数，再取平均，即平衡准确率（balanced accuracy）：
+#   只看位置的头两项分别是 100% 和 0%，平衡准确率 50%；真正读懂形容词的头两项都高。
+# - “最有代表性”的头在验证集上选出，再到测试集和泛化集上打分，免得事后挑最好的头美化结果：选中的是第 4 层第 7
+#   个头。它在测试集上，指主语时 86%、指宾语时 0%，平衡准确率 43%；在泛化集上是 84%、5%，平衡准确率 44%。
+#   事后在各划分上挑出的最好的头，也只有 55% 和 53%。
+
+# %% [markdown]
 # ## And the translation?
 #
 # Attention weights are a window into the model, not its decision. What the
@@ -268,6 +309,15 @@ for name in ("test", "generalization"):
         zip(outputs, kept, right)
     )[:2]:
         print(f"    {'ok ' if ok else 'NO '} {sentence.english}\n        -> {out}")
+
+# %% [markdown]
+# **要点**
+#
+# - 注意力权重是观察模型的一扇窗，而不是模型的决定；决定体现在葡萄牙语里：形容词必须与 “it” 所指的名词一致（*o
+#   animal* 配 *cansado*，*a rua* 配 *larga*）。
+# - 只评判看得出阴阳性的形容词（以 -o、-a、-os、-as 结尾；*difícil*、*quente* 配任何名词都对），
+#   比较模型写出的最后一个词与参考译文：测试集 27 句中 100% 相同，泛化集 73 句中 92% 相同。
+# - 这里只评判形容词，不评判句子的其余部分。
 
 # %% [markdown]
 # ## What the numbers say
@@ -329,6 +379,41 @@ print({name: {k: round(v, 2) for k, v in r.items()} for name, r in results.items
 # small sample is likely: choosing the head on one split and scoring it on
 # another is what keeps the number honest (compare the chosen head with the
 # best one picked after the fact).
+
+# %% [markdown]
+# **要点：本节的发现**
+#
+# - 译文的一致做对了：测试集全部 27 个带阴阳性的形容词，泛化集的 92%（泛化集在主语里加了关系从句，
+#   训练时从未与这族句子组合过）。错误包括把形容河的 busy 写成了形容长颈鹿的 *ocupada*，以及一句陷入 “e caro e
+#   caro e caro…” 的循环；而且 “ok” 只检查形容词，有些标为 ok 的输出丢掉了 because 从句。
+# - 但这个模型没有一个编码器头从 “it” 指向正确的名词：在验证集上看起来最好的头（第 4 层第 7 个头）
+#   在测试集上平衡准确率 43%，泛化集上 44%，不比只看位置的规则（50%）好；事后挑出的最好的头也只有 55% 和 53%。
+#   两句的图也这么说：无论是动物累了还是街道太宽，从 “it” 出发的行看起来都一样。“it” 看它自己、“because” 和
+#   “was”，在第 2 层和第 4 层的几个头里看形容词；两个头（第 3 层第 6 个头、第 4 层第 4 个头）
+#   在两句中都把最大的权重给了 “street”，也就是更近的名词，与形容词无关；没有一个头的最大权重落在 “animal”
+#   上。
+# - 所以模型完成了 “it” 的指代消解（coreference resolution），却不是在编码器的 “it” 上完成的。
+#   葡萄牙语省略主语代词（“porque estava muito cansado”），“it” 本身从来不被翻译，
+#   损失函数也不要求它的表示携带所指的对象。解码器必须做对的是形容词的词尾：写到形容词时，它已经写出了 “O
+#   animal … a rua”（两个名词及其阴阳性），还能通过交叉注意力读到英语形容词（“tired”“wide”）；
+#   形容词的意思加上自己输出中的阴阳性，就足以选出 *cansado* 或 *larga*。
+# - 那张著名的“某个头把 it 连到 animal”的图来自英语→法语，那里 “it” 本身必须译出来（*il* 或 *elle*）。
+#   注意力把信息放在任务用得到的地方，一个头的图只是显示了它可能所在的一个地方。
+# - 两点提醒（研究文献中也有人提出）：权重说明一个头看了哪里，而不是它用了什么，值向量、
+#   残差流和前馈层同样携带信息，所以图看不清时译文仍可能是对的，正如本例；32 个头里，
+#   很可能有一个在小样本上偶然符合某种模式，在一个划分上选头、到另一个划分上打分，
+#   数字才靠得住（对比选中的头和事后挑出的最好的头）。
+#
+# **练习**（英文原题在下一格；参考解答见
+# [solutions/10_what_it_refers_to.py](solutions/10_what_it_refers_to.py)）
+#
+# 1. **动手算。** 一个头给 “it” 对 “animal” 的打分是 2.0，对 “street” 是 0.5，对其余 12 个词元是 0。它的
+#    softmax 给两个名词各多少权重？“street” 的打分要升到多高，这个头才会偏向街道？要升到多高，
+#    它给街道的权重才是给动物的两倍？
+# 2. **写代码。** 改用 “it” 在所有词元（而不只是两个名词）上的**最大**权重重新计数：选中的头，
+#    其最大权重有多少次落在所指的名词上？
+# 3. **做实验。** 在第 6 节的模型（葡→英）里，“it” 不在源句中，但形容词在，而且它的词尾与它的名词一致。
+#    读出经典句对中 *cansado* 和 *larga* 在编码器里的行：哪些头对前者偏向 *animal*、对后者偏向 *rua*？
 
 # %% [markdown]
 # ## Exercises

@@ -17,12 +17,13 @@
 # %% [markdown]
 # ## 本节内容
 #
-# 前面十节里，模型只见过课程自带的合成语料：它的 BLEU 接近 99，可换一句语法之外的
-# 句子就不会翻译了。这一节换成真实文本，而且不用联网：每台 Linux 机器的
+# 前面十节里，模型只见过课程自带的合成语料：它的 BLEU 接近 99，但那些测试句只是
+# 训练短语的重新组合，说明不了模型在真实文本上能做到什么。这一节换成真实文本，
+# 而且不用联网：每台 Linux 机器的
 # `/usr/share/locale/<语言>/LC_MESSAGES/*.mo` 里都有各个软件的界面文字及其人工译文
 # （gettext 翻译目录）。我们读取巴西葡萄牙语（pt_BR）的目录，统计其中的内容（长度、
 # `%s` 这类占位符、重复），说明清洗规则；比较 WordPiece 与 SentencePiece 能否把文本
-# 原样还原；用为真实数据测出来的训练配方（2 层、4000 个 SentencePiece 片段、dropout、
+# 原样还原；用为真实数据测出来的训练配方（2 层、4000 个 SentencePiece 片段、暂退法（dropout）、
 # 标签平滑、按验证集损失停止）在 CPU 上训练不到半小时，用 sacreBLEU 打分，并把
 # 分数与合成语料的 99 和论文的 27.3 放在一起解释；逐条阅读模型的错误，看一句真实
 # 句子上的注意力。最后是给中文读者的
@@ -146,6 +147,26 @@ print(format_summary(summary).replace(summary["data_dir"], "<data dir>"))  # ($T
 # verbatim: a translation must keep them, and so must a model.
 
 # %% [markdown]
+# **要点**
+#
+# - 程序通过 gettext 显示消息：源代码中的英语字符串（`msgid`）在用户语言的翻译目录里查到译文（`msgstr`）。
+#   目录由各个程序的译者社区编写（GNU 程序是 Translation Project，桌面环境是 GNOME 和 KDE 的团队，Debian
+#   自己的工具是 Debian 的团队），编译成 `.mo` 文件，装在 `/usr/share/locale/<LANG>/LC_MESSAGES/`。
+#   每台装过某种语言软件的 Linux 机器上都有它们：真实的、人工翻译的、按句对齐的语料，不用联网。
+# - 它们不属于本课程：每个目录都保留各自程序的许可证。我们就地读取，记录读了哪些（名称、保留的句对数、文件的
+#   SHA-256），从不复制进课程仓库。本机有 79 个 pt_BR 目录，共 3.3 MB。
+# - `--dataset gettext:pt_BR` 读取全部目录（`gettext:PATH` 读一个 `.po`、`.mo` 文件或一个文件夹）；
+#   英语是源语言，`reverse=True` 把方向反过来。`prepare` 按译者希望的方式清洗句对，
+#   按英语字符串的哈希切出验证集和测试集（同一字符串在每台机器上都落进同一个划分），学出词表并报告：训练
+#   21,383 对、验证 1188 对、测试 1188 对；跳过 6650 条；SentencePiece 词表两边各 4000 个词元；验证集上两边都
+#   100% 原样还原。
+# - 清洗规则：去掉每个目录的头条目（元数据，不是译文）、未翻译的和被标为 fuzzy（待核对）的条目、
+#   译文与英语相同的条目（没什么可学，还会教模型照抄）、多个目录中重复的句对（只保留一次）；
+#   复数条目只保留单数那一对；去掉消歧用的 `msgctxt` 上下文；两边都去掉快捷键标记（`_File`、`&File`，
+#   中文目录里是 `文件(_F)`）。占位符（`%s`、`%d`、`%(name)s`、`{0}`）和标记（`<b>`）原样保留：
+#   译文必须保留它们，模型也必须。
+
+# %% [markdown]
 # ## What is in them
 #
 # Software strings are not novels. Most are short (a button, a menu item, an
@@ -190,6 +211,16 @@ plt.show()
 # %%
 for en, pt in random.Random(11).sample(train_pairs, 8):
     print(f"{en!r}\n  -> {pt!r}")
+
+# %% [markdown]
+# **要点**
+#
+# - 软件字符串不是小说：大多很短（按钮、菜单项、错误信息），很多带有文件名或数字的占位符，也有整段的 `--help`
+#   文字（它们的换行变成空格）。
+# - 训练集 21,383 对；每个英语字符串的词数中位数是 5，第 90 百分位是 11，最长 156；24.0% 含 printf 或 Python
+#   风格的占位符，1.3% 含标记，8.3% 只有一个词。
+# - 随机抽出的样例也是这样：专有名称、选项和占位符原样出现在译文里，例如 ``%s: can't open `%s'`` →
+#   ``%s: não foi possível abrir `%s'``。
 
 # %% [markdown]
 # ## Giving text back exactly
@@ -249,6 +280,21 @@ for name, tokenizer in [("WordPiece", wordpiece), ("SentencePiece", unigram)]:
 # SentencePiece's tokenizer runs in the graph (tensorflow-text's
 # `SentencepieceTokenizer`), so an exported SavedModel carries it, and a
 # server needs nothing of this package.
+
+# %% [markdown]
+# **要点**
+#
+# - 第 2 节的 WordPiece 分词器先把文本切成词和标点，反分词时按适合内置语料的规则用空格把片段连起来。
+#   真实文本处处打破这些规则：`'%s'` 回来变成 `'% s'`，`pam_get_item()` 变成 `pam _ get _ item ( )`。
+#   用这些片段训练的模型会带着凭空加上的空格写译文，BLEU 为此扣分。
+# - SentencePiece 不先按空格切分，而是把文本当作字符流，空格本身在片段里写作 `▁`，所以片段拼起来就是原文，
+#   一字不差。它可以用字节对编码（BPE，论文的英德翻译所用）或 unigram 语言模型（这里的默认）学出片段；
+#   没见过的字符退回到它的 UTF-8 字节。
+# - 在 1188 个验证字符串上：WordPiece 原样还原 52.02%，SentencePiece 100.00%。
+# - 所以除内置语料外，课程对所有语料默认用 SentencePiece。精确并没有牺牲 BLEU：同样的 4 层配方各训练 10 分钟，
+#   8000 个片段的 SentencePiece 得分反而低于 WordPiece，但用 4000 个片段时 BLEU 更高（32.61 对 30.07），
+#   完全一致的输出也更多（11.2% 对 6.4%），于是 4000 成了 `prepare` 的默认值。SentencePiece
+#   的分词器在计算图里运行，导出的 SavedModel 自带它，服务端不需要本包的任何东西。
 
 # %% [markdown]
 # ## Training on real text
@@ -326,6 +372,23 @@ print(
 # one-hot), so compare them with each other, not with the embedded corpus's.
 
 # %% [markdown]
+# **要点**
+#
+# - 内置语料有一点比真实文本容易：它的测试句由训练句里的短语组成。这里每个字符串都是新的，词表是开放的，而一个
+#   250 万参数的模型能把 21,000 个句对背下来。
+# - 真实文本的配方是一次改一处、每次训练 10 分钟测出来的，并重新用上了合成语料用不着的论文正则化手段：tutorial
+#   预设的宽度（d_model 128，8 个头，dff 512），但每边 2 层而不是 4 层（在 CPU 的预算下，小模型能走更多步，
+#   结果更好）；每边 4000 个 SentencePiece 片段；暂退率 0.1 和标签平滑 0.1；前置规范化和 400 步预热；
+#   验证和检查点用权重的移动平均；每 200 步验证一次，时间预算 28 分钟，验证损失连续 4 轮没有改进就停止（耐心，
+#   patience），评估的是最好的检查点。
+# - 扫描结果（测试集 BLEU，贪心 / 束宽 4）：4 层 8000 片段 25.37 / 27.77；4 层 4000 片段 32.61 / 34.13；4 层
+#   2000 片段 29.25 / 31.40；4 层 4000 片段、暂退率 0.3 为 15.81 / 20.38；2 层 4000 片段 41.65 / 43.78。
+# - 课程的运行 `real_en_pt_BR` 训练了 5400 步，最好的验证损失 2.756 出现在第 4600 步（准确率 0.654）。
+#   训练损失一直在降，验证损失从第 3000 步起在 2.76 附近走平，第 4600 步后回升；训练准确率（结束时 0.86）
+#   与验证准确率（0.66）拉开了：模型学训练字符串比学语言快。耐心机制在第 5400 步停下训练（28 分钟只用了 17.5
+#   分钟）：更多时间帮不了这个模型，更多数据才行。
+
+# %% [markdown]
 # ## BLEU in context
 #
 # We translate the whole test split (greedy search; fast mode: 32 strings)
@@ -375,6 +438,21 @@ for (name, _, tokenizer), row in committed.items():
         f"BLEU greedy {greedy['bleu']:5.2f}, beam 4 {beam['bleu']:5.2f}, chrF {beam['chrf']:5.2f}, "
         f"exact {beam['exact']:.1%}  ({row['machine']['cpu']}, {', '.join(row['machine']['flags'])})"
     )
+
+# %% [markdown]
+# **要点**
+#
+# - 对整个测试集做贪心翻译，用 sacreBLEU 打分：BLEU 43.34，chrF 60.28，1188 个字符串中 17.8%
+#   与参考译文完全相同。
+# - 与课程中其他数字并排：内置语料（`make demo`）为 99.3；论文的 base 模型在 WMT 2014 英德新闻上为 27.3，big
+#   模型为 28.4。这些数字不能给模型排名：BLEU 只与**一个**参考译文比较 n 元语法，所以它取决于测试集，
+#   不亚于取决于模型。
+# - 合成语料词汇少，每件事只有一种说法；新闻长而多样，正确译法很多，所以 27 就是当年的最好水平。
+#   软件字符串介于两者之间：短，在程序之间重复（`Cannot open file %s` 和 `Cannot open file '%s'`
+#   这样的近似重复会分落在划分两边），占位符和术语原样照抄，这些都有帮助；
+#   但模型见过的数据只是论文所用的极小一部分。
+# - 提交的基准结果（束宽 4）：en→pt_BR 用 WordPiece 训练 10.1 分钟，BLEU 31.88；用 SentencePiece 训练 17.5
+#   分钟，45.10；en→zh_CN 用 SentencePiece 训练 27.1 分钟，42.96。
 
 # %% [markdown]
 # ## The model's mistakes, one by one
@@ -428,6 +506,23 @@ for score, src, _, out in sorted(rows[-len(rows) // 5 :], key=lambda row: -len(r
 # (In the fast CI run the model is barely trained, and these lines show it.)
 
 # %% [markdown]
+# **要点**
+#
+# - 语料级的分数掩盖了错在哪里；用句子级 chrF 把测试字符串从差到好排序，最差的就是最先要看的。
+# - 最差的是没有上下文的一两个词：`Miscellaneous`、`Friday`、`East Timor`、`When needed`
+#   被译成了不存在的词（`Maciplônia`、`Fríbri`、`Espagar`、`Aoli`），模型拼出了听起来像葡萄牙语的片段。只见过
+#   21,000 个字符串的模型遇到没学过的词没有退路，而人工译者有词典。
+# - 有些“错误”其实是对的：`Stopped` → `Parado` 与参考的 `Suspenso` 相比只得 2.2 分，两者都是地道的葡萄牙语，
+#   BLEU 和 chrF 只认给定的那一个参考。有些参考只在它的程序里才对：`y` 是提示符里的 “yes” 键，葡萄牙语用
+#   `s`（*sim*）。`Top:` 对 `A_cima:` 暴露了清洗的局限：词中间的快捷键标记被保留了，因为词中间的 `_`
+#   更常属于标识符（`pam_get_item`）。
+# - 好的译文又长又专业，其中的部分是照抄的：标识符、选项和占位符原样通过，
+#   常见的句式（`internal error: ...: conflicting ... values`）整体译出。
+# - chrF 高不等于输出正确：`pep-0263` 那条得 92.2 分，可网址变成了 `https://wwwwwwwww.python.org/...`（一个片
+#   段重复了），类型为 `url` 的 `launchable` 标签变成了 `ured`：照抄是一个片段一个片段学会的，
+#   而片段可能多出一个。
+
+# %% [markdown]
 # ## Attention on a real sentence
 #
 # The cross-attention of the last decoder layer, averaged over its heads,
@@ -462,6 +557,19 @@ plt.show()
 # `%s` would crash or mislead in the program it is for, and no BLEU point
 # says so (counting the outputs that keep their placeholders, with
 # `catalogs.placeholders`, is exercise 2).
+
+# %% [markdown]
+# **要点**
+#
+# - 图是最后一个解码器层的交叉注意力（各头平均），句子是一个带占位符的测试字符串；每一行是一个输出片段，
+#   权重落在哪里，说明它是从哪些源片段读来的。
+# - 在完整运行的图里（`Unable to create and initialize directory '%s'.`），写出 *criar* 的那一行几乎只看
+#   `▁create`，写出 *diretório* 的那一行看 `▁directory`，写出 *inicializar* 第一个片段的那一行看
+#   `▁initialize`：要翻译一个词，就看那个词。
+# - 输出也错得有启发性：*Não foi possível criar diretório e inicializar.* 丢掉了带引号的占位符。
+#   最后几行把权重分散在 `'%`、`s` 和 `'.` 上，却没有把它们写出来，句子就结束了。丢掉 `%s`
+#   的译文会让它所在的程序崩溃或误导用户，而 BLEU 不会因此少一分（用 `catalogs.placeholders`
+#   统计保留了占位符的输出，是练习 2）。
 
 # %% [markdown]
 # ## For Chinese learners: en→zh_CN
@@ -512,6 +620,20 @@ if zh_row:  # prepared by the same `prepare` as pt_BR: its splits, round trip, t
         )
 
 # %% [markdown]
+# **要点**
+#
+# - 同一台机器上也有中文翻译目录（`prepare --dataset gettext:zh_CN` 像处理 pt_BR 那样准备它们）：本机 87 个
+#   zh_CN 目录，去重之前 49,859 对；切分为训练 38,633 对、验证 2000 对、测试 2000 对，两边都 100% 原样还原。
+# - SentencePiece 不需要分词（中文书写不加空格，unigram 模型从字符学出片段）；中文的 BLEU 却需要自己的分词：
+#   sacreBLEU 的 `zh` 把每个汉字分开，`tf-transformer evaluate` 按运行的目标语言自动选用它。
+# - 提交的运行用与 pt_BR 相同的配方（2 层，4000 个片段），耐心机制在 27.1 分钟后停下：BLEU 贪心 41.65、束宽 4
+#   为 42.96，与 pt_BR 的运行相当；chrF 较低（43.45），因为 chrF 统计最长 6 个字符的 n 元语法，
+#   而六个汉字已经是一个短语，不再是词的一部分。
+# - 好的输出是句式常见的长字符串；最差的是没学过相应词语的短字符串（`MicroDVD subtitles` → `微调`），
+#   以及被译成通顺却毫无意义的技术短语（如 `heuristic to shift diff hunk boundaries for easy reading` →
+#   `健全部内容到导出到智能卡的第五层`）。
+
+# %% [markdown]
 # ## What would make it better
 #
 # - **More data.** 21 thousand pairs is a small corpus. The TED talks of the
@@ -529,6 +651,27 @@ if zh_row:  # prepared by the same `prepare` as pt_BR: its splits, round trip, t
 # - **Cleaner references.** One reference per string, from translators who
 #   wrote for a user interface, not for a test: a second reference would
 #   raise every score.
+
+# %% [markdown]
+# **要点：怎样做得更好**
+#
+# - 更多数据：21,000 个句对是个小语料。TensorFlow 教程用的 TED 演讲（葡→英 51,785 对）联网后一条命令就能准备：
+#   `tf-transformer prepare --dataset ted_hrlr_translate/pt_to_en`；Tatoeba 的句对（tatoeba.org 的 TSV，
+#   `--dataset tsv:PATH`）能补充日常用语；桌面版 Linux 上的翻译目录是服务器的好几倍。
+# - 更多步数、更大的模型：这里的预算是两个 CPU 核上半小时。在 GPU 上，base 模型（`--preset base`，6500
+#   万个参数，见论文表 3）几个小时就能训练完论文的 100,000 步。
+# - 更好的搜索和检查点：束搜索（提交的表中束宽 4 那一栏），以及像论文那样平均最后几个检查点。
+# - 更干净的参考译文：每个字符串只有一个参考译文，出自为用户界面而不是为测试写译文的译者；再多一个参考译文，
+#   每项分数都会提高。
+#
+# **练习**（英文原题在下一格；参考解答见 [solutions/11_real_text.py](solutions/11_real_text.py)）
+#
+# 1. **动手算。** SentencePiece 的字节回退把没见过的字符拼成它的 UTF-8 字节。鹦鹉表情 🦜（U+1F99C）
+#    会变成几个片段，分别是什么？用这次运行的源语言分词器检查。
+# 2. **写代码。** 译文必须保留每一个占位符。在含占位符的测试字符串上，
+#    统计模型的输出有多少次保留了完全相同的占位符（`%s`、`%d`、`{0}` 等的同一个多重集）。
+# 3. **做实验。** 用同样的配方训练反方向 pt_BR→en（`reverse=True`），把它的测试 BLEU 与 en→pt_BR 的比较。
+#    哪个方向更容易，可能是为什么？
 
 # %% [markdown]
 # ## Exercises
