@@ -1,4 +1,5 @@
-"""Our MultiHeadAttention against Keras's, and the properties of its weights and cache.
+"""Our MultiHeadAttention against Keras's, the properties of its weights and cache, and every
+layer's and stack's ``call_with_attention`` against its ``call``.
 
 Tolerances: float32 rounds each operation to 6e-8 relative. Two computations
 that add the same d_model = 16 or d_k = 4 products in another order (Keras's
@@ -13,7 +14,16 @@ import pytest
 import tensorflow as tf
 from helpers.models import max_abs_diff
 
-from tf_transformer.layers import AttentionOutput, MultiHeadAttention
+from tf_transformer.layers import (
+    AttentionOutput,
+    Decoder,
+    DecoderAttention,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    MultiHeadAttention,
+    record_attention,
+)
 
 D_MODEL, HEADS = 16, 4
 
@@ -164,3 +174,70 @@ def test_static_cross_cache_equals_context():
 def test_heads_must_divide_width():
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(d_model=10, num_heads=3)
+
+
+# -- call_with_attention, on every layer and stack ------------------------------------------------
+
+BATCH, SOURCE_LEN, TARGET_LEN, LAYERS = 2, 6, 4, 2
+
+
+def _layer_and_inputs(kind, norm_first):
+    """A fresh (unbuilt) layer or stack of ``kind``, its call's arguments, and its weights' shapes."""
+    keras.utils.set_random_seed(8)
+    source_ids = tf.constant([[5, 6, 7, 8, 9, 3], [5, 6, 7, 0, 0, 0]])  # row 1: three padding keys
+    target_ids = tf.constant([[2, 9, 4, 7], [2, 9, 0, 0]])
+    source_mask, target_mask = source_ids != 0, target_ids != 0
+    x = tf.random.normal((BATCH, SOURCE_LEN, D_MODEL))
+    y = tf.random.normal((BATCH, TARGET_LEN, D_MODEL))
+    sizes = dict(d_model=D_MODEL, num_heads=HEADS, dff=32, dropout_rate=0.0, norm_first=norm_first)
+    stack = dict(num_layers=LAYERS, vocab_size=20, **sizes)
+    encoder = (BATCH, HEADS, SOURCE_LEN, SOURCE_LEN)
+    decoder = DecoderAttention((BATCH, HEADS, TARGET_LEN, TARGET_LEN), (BATCH, HEADS, TARGET_LEN, SOURCE_LEN))
+    return {
+        "EncoderLayer": (EncoderLayer(**sizes), (x,), dict(padding_mask=source_mask), encoder),
+        "Encoder": (Encoder(**stack), (source_ids,), dict(padding_mask=source_mask), [encoder] * LAYERS),
+        "DecoderLayer": (
+            DecoderLayer(**sizes),
+            (y, x),
+            dict(context_mask=source_mask, target_mask=target_mask),
+            decoder,
+        ),
+        "Decoder": (
+            Decoder(**stack),
+            (target_ids, x),
+            dict(context_mask=source_mask),
+            DecoderAttention(*([shape] * LAYERS for shape in decoder)),
+        ),
+    }[kind]
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+@pytest.mark.parametrize("kind", ["EncoderLayer", "Encoder", "DecoderLayer", "Decoder"])
+def test_call_with_attention_is_the_call_plus_its_weights(kind, norm_first):
+    layer, args, kwargs, shapes = _layer_and_inputs(kind, norm_first)
+    result = layer.call_with_attention(*args, **kwargs, training=False)  # first: it builds the layer too
+    assert isinstance(result, AttentionOutput)
+    # Exact: call_with_attention runs call itself, the same ops on the same numbers.
+    assert max_abs_diff(result.output, layer(*args, **kwargs, training=False)) == 0.0
+    found = tf.nest.map_structure(lambda w: tuple(w.shape), result.weights)
+    assert type(found) is type(shapes) and found == shapes  # a tensor, a list, a DecoderAttention
+    for weights in tf.nest.flatten(result.weights):
+        assert weights.dtype == tf.float32
+        np.testing.assert_allclose(tf.reduce_sum(weights, -1), 1.0, atol=1e-6)  # a few ulp of a short sum
+
+
+def test_record_attention_keeps_only_the_calls_inside_it():
+    keras.utils.set_random_seed(9)
+    mha = MultiHeadAttention(D_MODEL, HEADS)
+    x = tf.random.normal((1, 3, D_MODEL))
+    mha(x)
+    with record_attention() as outer:
+        with record_attention() as inner:
+            out = mha(x, use_causal_mask=True)
+        assert set(outer) == set(inner) == {mha}  # every open record sees the call
+    kept = outer[mha]
+    assert inner[mha] is kept
+    assert max_abs_diff(kept, mha.call_with_attention(x, use_causal_mask=True).weights) == 0.0
+    assert max_abs_diff(out, mha.call_with_attention(x, use_causal_mask=True).output) == 0.0
+    mha(x)  # the records are closed: nothing more is written
+    assert outer[mha] is kept and set(outer) == {mha}

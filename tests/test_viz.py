@@ -1,7 +1,7 @@
 """The interactive attention view: its page, its checks, its numbers, and the page in a real browser.
 
 The HTML is checked as text first (escaping, shapes, errors, the Jupyter
-frame); ``attention_weights`` against the model's own pass; then the saved
+frame); ``attention_weights`` against the model's ``call_with_attention``; then the saved
 page is opened from a ``file://`` URL in headless Chromium (``_browser``),
 clicked and read back from the DOM, with no console errors.
 """
@@ -168,11 +168,10 @@ def test_attention_weights_are_the_models_own(norm_first, rng):
         "decoder": (layers, heads, 5, 5),
         "cross": (layers, heads, 5, 7),
     }
-    # The cross-attention depends on the whole encoder and on the decoder's self-attention below it:
-    # equal to the model's own pass, they prove the layer-by-layer pass is the model's.
-    context, mask = model.encode(tf.constant([source], tf.int32), training=False)
-    _, cross = model.decode_with_attention(tf.constant([target], tf.int32), context, mask, training=False)
-    np.testing.assert_allclose(found["cross"], np.stack([w[0] for w in cross]), atol=1e-6)
+    # Every kind is the model's own call_with_attention, read for the one sentence.
+    _, want = model.call_with_attention((source[None], target[None]), training=False)
+    for kind, per_layer in want._asdict().items():
+        np.testing.assert_allclose(found[kind], np.stack([w[0] for w in per_layer]), atol=1e-6)
     for weights in found.values():
         np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
     assert np.all(found["encoder"][..., -2:] < 1e-6) and np.all(found["cross"][..., -2:] < 1e-6)

@@ -1,11 +1,33 @@
 """The Transformer: encoder, decoder and the pre-softmax projection (paper figure 1)."""
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import PAD_ID
-from tf_transformer.layers import AttentionOutput, Decoder, Encoder
+from tf_transformer.layers import AttentionOutput, Decoder, Encoder, record_attention
+
+
+class TransformerAttention(NamedTuple):
+    """Every attention weight of one pass of a ``Transformer``: three lists, one tensor per layer.
+
+    The three kinds are the ones ``tf_transformer.viz`` draws, under the same names.
+
+    Attributes:
+        encoder: the encoder's self-attention, ``[batch, heads, S, S]`` per encoder layer.
+        decoder: the decoder's masked self-attention, ``[batch, heads, T, T]``
+            per decoder layer, zero above the diagonal.
+        cross: the decoder's attention to the encoder output, ``[batch, heads, T, S]``
+            per decoder layer.
+
+    Padding keys (id 0) get weight 0 in every kind, and every row sums to 1.
+    """
+
+    encoder: list
+    decoder: list
+    cross: list
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -26,15 +48,19 @@ class Transformer(keras.Model):
     scores the token that follows ``target_ids[:, :t + 1]``.
 
     The same pass in parts, for decoding: ``encode`` the source once, then
-    ``decode`` (every target position), ``decode_cached`` (token by token,
-    from ``init_cache``) or ``decode_with_attention`` (also the cross-attention
-    weights, for plots).
+    ``decode`` (every target position) or ``decode_cached`` (token by token,
+    from ``init_cache``). ``call_with_attention`` is the whole pass again,
+    plus every attention weight: the one source of them for plots, probes
+    and the export.
 
     Example:
         >>> cfg = TransformerConfig.from_preset("tiny", input_vocab_size=50, target_vocab_size=60)
         >>> model = Transformer(cfg)
         >>> model((tf.constant([[2, 7, 3]]), tf.constant([[2, 9]]))).shape
         TensorShape([1, 2, 60])
+        >>> logits, attention = model.call_with_attention((tf.constant([[2, 7, 3]]), tf.constant([[2, 9]])))
+        >>> [w.shape for w in attention.cross]  # one per decoder layer: [batch, heads, T, S]
+        [TensorShape([1, 4, 2, 3]), TensorShape([1, 4, 2, 3])]
     """
 
     def __init__(self, config, **kwargs):
@@ -83,15 +109,6 @@ class Transformer(keras.Model):
         x = self.decoder(target_ids, context, context_mask=context_mask, training=training)
         return self.project(x)
 
-    def decode_with_attention(self, target_ids, context, context_mask, training=None):
-        """``decode``, plus every decoder layer's cross-attention weights.
-
-        Returns ``AttentionOutput(logits, weights)``: ``weights`` is a list with
-        one ``[batch, heads, T, S]`` tensor per decoder layer.
-        """
-        x, weights = self.decoder.call_with_attention(target_ids, context, context_mask, training)
-        return AttentionOutput(self.project(x), weights)
-
     def init_cache(self, context, length):
         """Decoding caches for up to ``length`` target tokens (see ``Decoder.init_cache``)."""
         return self.decoder.init_cache(context, length)
@@ -122,6 +139,30 @@ class Transformer(keras.Model):
         context_ids, target_ids = inputs
         context, context_mask = self.encode(context_ids, training=training)
         return self.decode(target_ids, context, context_mask, training=training)
+
+    def call_with_attention(self, inputs, training=None):
+        """``call`` (same arguments), plus every attention weight of every layer.
+
+        Args:
+            inputs: ``(context_ids, target_ids)``, int ``[batch, S]`` and ``[batch, T]``.
+            training: as in ``call``; pass False for plots (the weights are
+                the softmax before attention dropout either way).
+
+        Returns ``AttentionOutput(logits, TransformerAttention(encoder, decoder, cross))``:
+        ``call`` itself, run inside ``record_attention``, so the weights are
+        those of the very pass that made the logits.
+        """
+        with record_attention() as seen:
+            logits = self(inputs, training=training)
+        encoder, decoder = self.encoder.enc_layers, self.decoder.dec_layers
+        return AttentionOutput(
+            logits,
+            TransformerAttention(
+                encoder=[seen[layer.self_attention] for layer in encoder],
+                decoder=[seen[layer.self_attention] for layer in decoder],
+                cross=[seen[layer.cross_attention] for layer in decoder],
+            ),
+        )
 
     def load_weights(self, filepath, **kwargs):
         """Like ``keras.Model.load_weights``, with a clear error when the architecture differs."""

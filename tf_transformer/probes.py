@@ -111,10 +111,10 @@ def source_pieces(translator, sentence: str) -> tuple[np.ndarray, list[str]]:
 
 def attention_from_it(translator, sentence: str) -> tuple[np.ndarray, list[str]]:
     """Encoder self-attention from the "it" after "because": ``[layers, heads, S]``, and the pieces."""
-    from tf_transformer.viz import attention_weights
-
     ids, pieces = source_pieces(translator, sentence)
-    weights = attention_weights(translator.model, ids, [START_ID])["encoder"]  # the target plays no part
+    target = np.array([[START_ID]], ids.dtype)  # the target plays no part in the encoder
+    _, attention = translator.model.call_with_attention((ids[None], target), training=False)
+    weights = np.stack([w[0] for w in attention.encoder])  # (layers, heads, S, S) of the one sentence
     it = pieces.index("it", pieces.index("because"))
     return weights[:, :, it, :], pieces
 

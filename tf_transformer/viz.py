@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import ArrayLike
 
-from tf_transformer.constants import PAD_ID, SOURCE, TARGET
+from tf_transformer.constants import SOURCE, TARGET
 from tf_transformer.files import write_text
 
 if TYPE_CHECKING:
@@ -243,13 +243,12 @@ def attention_weights(
 ) -> dict[str, np.ndarray]:
     """Every attention weight of one teacher-forced pass of ``model`` over one sentence pair.
 
-    The same computation as ``model((source_ids, target_ids))``, written out
-    layer by layer with each layer's own sub-layers, so that the self-attentions
-    hand back their weights too (``Transformer.decode_with_attention`` keeps the
-    cross-attention's only). Inference: no dropout.
+    ``Transformer.call_with_attention`` on the one sentence (inference: no
+    dropout), as NumPy arrays by kind: the kinds are the fields of its
+    ``TransformerAttention``.
 
     Args:
-        model: a built ``Transformer``.
+        model: a ``Transformer``.
         source_ids: int ``[S]``, the encoder input (``[START]`` ... ``[END]``).
         target_ids: int ``[T]``, the decoder input (``[START]`` then the translation).
 
@@ -267,44 +266,9 @@ def attention_weights(
     """
     limit = model.config.max_length
     source, target = (_ids(ids, side, limit) for ids, side in ((source_ids, SOURCE), (target_ids, TARGET)))
-    source_mask, target_mask = tf.not_equal(source, PAD_ID), tf.not_equal(target, PAD_ID)  # (1, S), (1, T)
-    found = {"encoder": [], "decoder": [], "cross": []}
-
-    x = model.encoder.embed_tokens(source, training=False)  # (1, S, d)
-    for layer in model.encoder.enc_layers:
-        x = _attention_sublayer(
-            layer,
-            layer.self_attention,
-            layer.self_attention_norm,
-            x,
-            found["encoder"],
-            padding_mask=source_mask,
-        )
-        x = _feed_forward(layer, x)
-    context = model.encoder.normalize_output(x)  # (1, S, d)
-
-    y = model.decoder.embed_tokens(target, training=False)  # (1, T, d)
-    for layer in model.decoder.dec_layers:
-        y = _attention_sublayer(
-            layer,
-            layer.self_attention,
-            layer.self_attention_norm,
-            y,
-            found["decoder"],
-            padding_mask=target_mask,
-            use_causal_mask=True,
-        )
-        y = _attention_sublayer(
-            layer,
-            layer.cross_attention,
-            layer.cross_attention_norm,
-            y,
-            found["cross"],
-            context=context,
-            padding_mask=source_mask,
-        )
-        y = _feed_forward(layer, y)
-    return {kind: np.stack(weights).astype(np.float32) for kind, weights in found.items()}
+    _, found = model.call_with_attention((source, target), training=False)
+    # Each kind: a [1, heads, Tq, Tk] per layer -> [layers, heads, Tq, Tk] of the one sentence.
+    return {kind: np.stack([w[0] for w in per_layer]) for kind, per_layer in found._asdict().items()}
 
 
 def _ids(ids: ArrayLike, side: str, limit: int) -> tf.Tensor:
@@ -317,23 +281,6 @@ def _ids(ids: ArrayLike, side: str, limit: int) -> tf.Tensor:
             f"max_length), got {array.dtype} of shape {array.shape}."
         )
     return tf.constant(array[None], tf.int32)  # (1, length)
-
-
-def _attention_sublayer(layer, attention, norm, x, weights: list, **attend) -> tf.Tensor:
-    """One residual attention sub-layer of ``layer``: x in, x out, its weights appended to ``weights``.
-
-    ``attend`` holds the arguments of ``attention.call_with_attention`` beside the query
-    (context, masks), exactly as ``layer``'s own ``call`` passes them.
-    """
-    y, w = attention.call_with_attention(layer.sublayer_input(x, norm), training=False, **attend)
-    weights.append(w[0].numpy())  # (h, Tq, Tk) of the one sentence
-    return layer.sublayer_output(x, y, norm, training=False)
-
-
-def _feed_forward(layer, x) -> tf.Tensor:
-    """The last residual sub-layer of an encoder or decoder layer."""
-    h = layer.sublayer_input(x, layer.ffn_norm)
-    return layer.sublayer_output(x, layer.ffn(h), layer.ffn_norm, training=False)
 
 
 def translation_view(translator, sentence: str, beam_size: int = 1) -> AttentionView:

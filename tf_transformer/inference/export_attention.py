@@ -4,9 +4,9 @@
 twin of ``Translator.attention``: that method returns NumPy arrays (so it
 cannot be traced into a SavedModel) and takes one sentence; this function is
 TensorFlow ops only and takes a batch. Both translate greedily, feed
-``[START]`` plus the translation back through the decoder in one
+``[START]`` plus the translation back through the model in one
 teacher-forced pass, and read the weights from
-``Transformer.decode_with_attention``; ``tests/test_serving.py`` checks that
+``Transformer.call_with_attention``; ``tests/test_serving.py`` checks that
 they agree.
 
 Signature ``attention``: ``text`` (``tf.string [B]``) ->
@@ -57,9 +57,8 @@ def attention_outputs(translator, text):
     words, body = words[:, :longest], generated[:, :longest]
     start = tf.fill([tf.shape(source)[0], 1], START_ID)
     target = tf.concat([start, tf.where(words, body, PAD_ID)], axis=1)  # (B, T)
-    context, context_mask = model.encode(source, training=False)
-    _, weights = model.decode_with_attention(target, context, context_mask, training=False)
-    weights = tf.cast(tf.stack(weights, axis=1), tf.float32)  # (B, layers, heads, T, S)
+    _, attention = model.call_with_attention((source, target), training=False)
+    weights = tf.cast(tf.stack(attention.cross, axis=1), tf.float32)  # (B, layers, heads, T, S)
     # Padding gets no weight at all, so that a batch reads like separate sentences.
     real_source, real_target = tf.not_equal(source, PAD_ID), tf.not_equal(target, PAD_ID)
     real = tf.logical_and(real_target[:, :, None], real_source[:, None, :])  # (B, T, S)

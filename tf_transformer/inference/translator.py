@@ -207,9 +207,9 @@ class Translator:
     def attention(self, sentence, beam_size=1):
         """Translate one sentence and return every layer's and head's cross-attention.
 
-        The translation is fed back through the decoder in one teacher-forced
-        pass that returns the attention weights (the cached search does not
-        keep them).
+        The translation is fed back through the model in one teacher-forced
+        pass, ``Transformer.call_with_attention`` (the cached search does not
+        keep the weights).
         """
         self.validate_beam_size(beam_size)
         source = self.source_ids(tf.constant([sentence]))  # (1, S)
@@ -221,8 +221,7 @@ class Translator:
         ends = tf.equal(generated[0], END_ID)
         keep = tf.reduce_sum(tf.cast(tf.equal(tf.cumsum(tf.cast(ends, tf.int32)), 0), tf.int32))
         target = tf.concat([[[START_ID]], generated[:, :keep]], axis=1)  # [START] + words
-        context, context_mask = self.model.encode(source, training=False)
-        _, weights = self.model.decode_with_attention(target, context, context_mask, training=False)
+        _, attention = self.model.call_with_attention((source, target), training=False)
 
         def tokens(tokenizer, ids):
             return [t.decode("utf-8", errors="replace") for t in tokenizer.lookup(ids).numpy()[0]]
@@ -230,6 +229,6 @@ class Translator:
         return AttentionMap(
             source_tokens=tokens(self.source_tokenizer, tf.cast(source, tf.int64)),
             target_tokens=tokens(self.target_tokenizer, tf.cast(target, tf.int64)),
-            weights=np.stack([w.numpy()[0] for w in weights]),
+            weights=np.stack([w.numpy()[0] for w in attention.cross]),
             translation=self.target_text(generated).numpy()[0].decode("utf-8", errors="replace"),
         )

@@ -4,8 +4,13 @@
 """
 
 from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
-from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, causal_mask
-from tf_transformer.layers.decoder import Decoder, DecoderLayer
+from tf_transformer.layers.attention import (
+    AttentionOutput,
+    MultiHeadAttention,
+    causal_mask,
+    record_attention,
+)
+from tf_transformer.layers.decoder import Decoder, DecoderAttention, DecoderLayer
 from tf_transformer.layers.dropout import Dropout, dropout_mask
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feedforward import FeedForward
@@ -19,6 +24,7 @@ __all__ = [
     "MultiHeadAttention",
     "AttentionOutput",
     "causal_mask",
+    "record_attention",
     "Dropout",
     "dropout_mask",
     "FeedForward",
@@ -28,4 +34,5 @@ __all__ = [
     "Encoder",
     "DecoderLayer",
     "Decoder",
+    "DecoderAttention",
 ]

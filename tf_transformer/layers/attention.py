@@ -5,6 +5,8 @@ line, and the decoding loop needs a key/value cache that layer lacks. A test
 copies weights from Keras's layer into this one and checks both agree.
 """
 
+import contextlib
+import contextvars
 import math
 from typing import NamedTuple
 
@@ -40,16 +42,50 @@ def causal_mask(query_length, key_length, offset=0):
 
 
 class AttentionOutput(NamedTuple):
-    """What every ``call_with_attention`` (and ``Transformer.decode_with_attention``) returns.
+    """What every ``call_with_attention`` returns: the plain call's output, and the weights that made it.
 
     Attributes:
         output: what the plain call returns.
-        weights: the attention weights behind it, ``[batch, heads, Tq, Tk]``;
-            a ``Decoder`` gives a list, one per layer, of its cross-attention weights.
+        weights: the attention weights behind it, each ``[batch, heads, Tq, Tk]``:
+            one tensor from ``MultiHeadAttention`` and ``EncoderLayer``, a list
+            (one per layer) from ``Encoder``, a ``DecoderAttention`` from
+            ``DecoderLayer`` and ``Decoder``, a ``TransformerAttention`` from
+            ``Transformer``.
     """
 
     output: tf.Tensor
-    weights: tf.Tensor | list
+    weights: tf.Tensor | list | tuple
+
+
+# The dicts of the open record_attention() blocks, innermost last.
+_RECORDS: contextvars.ContextVar[tuple[dict, ...]] = contextvars.ContextVar("attention_records", default=())
+
+
+@contextlib.contextmanager
+def record_attention():
+    """Keep the weights of every ``MultiHeadAttention`` that runs its ``call`` inside the block.
+
+    Yields a dict that fills as the block runs: attention layer -> its latest
+    weights ``[batch, heads, Tq, Tk]``. Every ``call_with_attention`` above
+    ``MultiHeadAttention`` is the plain call run inside this block, so the
+    weights it returns are those of the very pass that made its output.
+
+    The layers' Python must run inside the block: a ``tf.function`` traced
+    outside it does not record when called again.
+
+    Example:
+        >>> mha = MultiHeadAttention(d_model=8, num_heads=2)
+        >>> with record_attention() as seen:
+        ...     out = mha(tf.random.normal((1, 3, 8)))
+        >>> seen[mha].shape
+        TensorShape([1, 2, 3, 3])
+    """
+    record = {}
+    token = _RECORDS.set((*_RECORDS.get(), record))
+    try:
+        yield record
+    finally:
+        _RECORDS.reset(token)
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -68,7 +104,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
     - ``call`` (``layer(query, ...)``): the output ``[batch, Tq, d_model]``.
     - ``call_with_attention``: ``AttentionOutput(output, weights)``, the
-      weights ``[batch, heads, Tq, Tk]``, for plots and tests.
+      weights ``[batch, heads, Tq, Tk]``, for plots and tests. ``call`` also
+      leaves them in an open ``record_attention()``: that is how the layers
+      built on this one return theirs.
     - ``call_cached``: causal self-attention one decoding step at a time,
       returning ``(output, cache)``.
 
@@ -155,9 +193,12 @@ class MultiHeadAttention(keras.layers.Layer):
         self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None, training=None
     ):
         # The weights are the softmax the output is made from: dropping them costs nothing.
-        return self.call_with_attention(
+        output, weights = self.call_with_attention(
             query, context, padding_mask, use_causal_mask, key_value, training
-        ).output
+        )
+        for record in _RECORDS.get():  # inside record_attention(): a caller wants the weights too
+            record[self] = weights
+        return output
 
     def call_with_attention(
         self, query, context=None, padding_mask=None, use_causal_mask=False, key_value=None, training=None

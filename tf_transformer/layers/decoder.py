@@ -1,13 +1,31 @@
 """The decoder: masked self-attention, cross-attention, feed-forward (paper section 3.1)."""
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 
 from tf_transformer.constants import PAD_ID
-from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention
+from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, record_attention
 from tf_transformer.layers.feedforward import FeedForward
 from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
+
+
+class DecoderAttention(NamedTuple):
+    """A decoder's two kinds of attention weights, as its ``call_with_attention`` returns them.
+
+    A ``DecoderLayer`` gives one tensor of each; a ``Decoder`` one list of
+    each, a tensor per layer.
+
+    Attributes:
+        self_attention: masked self-attention ``[batch, heads, T, T]``, zero
+            above the diagonal (position t sees targets 0..t).
+        cross_attention: attention to the encoder output ``[batch, heads, T, S]``.
+    """
+
+    self_attention: tf.Tensor | list
+    cross_attention: tf.Tensor | list
 
 
 @keras.saving.register_keras_serializable(package="tf_transformer")
@@ -16,8 +34,8 @@ class DecoderLayer(ResidualLayer):
 
     The same three sub-layers run three ways, each with one return type:
     ``call`` (training, teacher forcing) returns ``x``; ``call_with_attention``
-    also returns the cross-attention weights; ``call_cached`` decodes token
-    by token and returns ``(x, cache)``.
+    also returns both attentions' weights (``DecoderAttention``);
+    ``call_cached`` decodes token by token and returns ``(x, cache)``.
 
     Args:
         d_model, num_heads, dff, dropout_rate, norm_first, key_dim: as in ``EncoderLayer``.
@@ -34,6 +52,9 @@ class DecoderLayer(ResidualLayer):
         >>> layer = DecoderLayer(d_model=8, num_heads=2, dff=16)
         >>> layer(tf.zeros((1, 3, 8)), tf.zeros((1, 5, 8))).shape
         TensorShape([1, 3, 8])
+        >>> _, weights = layer.call_with_attention(tf.zeros((1, 3, 8)), tf.zeros((1, 5, 8)))
+        >>> weights.self_attention.shape, weights.cross_attention.shape
+        (TensorShape([1, 2, 3, 3]), TensorShape([1, 2, 3, 5]))
     """
 
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, key_dim=None, **kwargs):
@@ -68,17 +89,15 @@ class DecoderLayer(ResidualLayer):
         return self._feed_forward(x, training)  # 3. position-wise feed-forward
 
     def call_with_attention(self, x, context, context_mask=None, target_mask=None, training=None):
-        """``call``, plus the cross-attention weights (on a built layer).
+        """``call`` (same arguments), plus both attentions' weights.
 
-        Returns ``AttentionOutput(x, weights)``, ``weights`` ``[batch, heads, T, S]``.
+        Returns ``AttentionOutput(x, DecoderAttention(self_attention, cross_attention))``,
+        ``[batch, heads, T, T]`` and ``[batch, heads, T, S]``: ``call`` itself,
+        run inside ``record_attention``.
         """
-        x = self._masked_self_attention(x, target_mask, training)
-        h = self.sublayer_input(x, self.cross_attention_norm)
-        y, weights = self.cross_attention.call_with_attention(
-            h, context, padding_mask=context_mask, training=training
-        )
-        x = self.sublayer_output(x, y, self.cross_attention_norm, training)
-        return AttentionOutput(self._feed_forward(x, training), weights)
+        with record_attention() as seen:
+            x = self(x, context, context_mask=context_mask, target_mask=target_mask, training=training)
+        return AttentionOutput(x, DecoderAttention(seen[self.self_attention], seen[self.cross_attention]))
 
     def call_cached(self, x, context_mask, cache, index):
         """The tokens at positions ``index ..`` (usually one), against the cache of the earlier ones.
@@ -123,8 +142,8 @@ class Decoder(LayerStack):
     """Target ids + encoder output -> ``[batch, T, d_model]`` vectors for the next-token projection.
 
     Like ``DecoderLayer`` it runs three ways: ``call``, ``call_with_attention``
-    (plus every layer's cross-attention weights) and ``call_cached`` (token by
-    token, with the cache from ``init_cache``).
+    (plus every layer's self- and cross-attention weights) and ``call_cached``
+    (token by token, with the cache from ``init_cache``).
 
     Args:
         num_layers, d_model, num_heads, dff, vocab_size, max_length,
@@ -191,18 +210,21 @@ class Decoder(LayerStack):
         return self.normalize_output(x)
 
     def call_with_attention(self, token_ids, context, context_mask=None, training=None):
-        """``call``, plus every layer's cross-attention weights (on a built layer).
+        """``call`` (same arguments), plus every layer's self- and cross-attention weights.
 
-        Returns ``AttentionOutput(x, weights)``: ``weights`` is a list with one
-        ``[batch, heads, T, S]`` tensor per layer.
+        Returns ``AttentionOutput(x, DecoderAttention(self_attention, cross_attention))``:
+        two lists with one tensor per layer, ``[batch, heads, T, T]`` and
+        ``[batch, heads, T, S]``. ``call`` itself, run inside ``record_attention``.
         """
-        target_mask = tf.not_equal(token_ids, PAD_ID)
-        x = self.embed_tokens(token_ids, training=training)
-        all_weights = []
-        for layer in self.dec_layers:
-            x, weights = layer.call_with_attention(x, context, context_mask, target_mask, training)
-            all_weights.append(weights)
-        return AttentionOutput(self.normalize_output(x), all_weights)
+        with record_attention() as seen:
+            x = self(token_ids, context, context_mask=context_mask, training=training)
+        return AttentionOutput(
+            x,
+            DecoderAttention(
+                [seen[layer.self_attention] for layer in self.dec_layers],
+                [seen[layer.cross_attention] for layer in self.dec_layers],
+            ),
+        )
 
     def init_cache(self, context, length):
         """Per-layer caches for decoding up to ``length`` tokens against ``context``.

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tf_transformer.constants import PAD_ID
-from tf_transformer.layers.attention import MultiHeadAttention
+from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, record_attention
 from tf_transformer.layers.feedforward import FeedForward
 from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
@@ -23,10 +23,15 @@ class EncoderLayer(ResidualLayer):
         x: ``[batch, S, d_model]``.
         padding_mask: bool ``[batch, S]``, True at real tokens.
 
+    Returns ``[batch, S, d_model]``; ``call_with_attention`` also returns the
+    self-attention weights.
+
     Example:
         >>> layer = EncoderLayer(d_model=8, num_heads=2, dff=16)
         >>> layer(tf.zeros((1, 4, 8)), padding_mask=tf.constant([[1, 1, 1, 0]]) > 0).shape
         TensorShape([1, 4, 8])
+        >>> layer.call_with_attention(tf.zeros((1, 4, 8))).weights.shape
+        TensorShape([1, 2, 4, 4])
     """
 
     def __init__(self, d_model, num_heads, dff, dropout_rate=0.1, norm_first=False, key_dim=None, **kwargs):
@@ -60,6 +65,15 @@ class EncoderLayer(ResidualLayer):
         h = self.sublayer_input(x, self.ffn_norm)
         return self.sublayer_output(x, self.ffn(h), self.ffn_norm, training)
 
+    def call_with_attention(self, x, padding_mask=None, training=None):
+        """``call`` (same arguments), plus the self-attention weights ``[batch, heads, S, S]``.
+
+        Returns ``AttentionOutput(x, weights)``: ``call`` itself, run inside ``record_attention``.
+        """
+        with record_attention() as seen:
+            x = self(x, padding_mask=padding_mask, training=training)
+        return AttentionOutput(x, seen[self.self_attention])
+
     def get_config(self):
         sizes = dict(d_model=self.d_model, num_heads=self.num_heads, dff=self.dff, key_dim=self.key_dim)
         return {**super().get_config(), **sizes}
@@ -79,12 +93,15 @@ class Encoder(LayerStack):
         token_ids: int ``[batch, S]``, 0 = padding.
         padding_mask: bool ``[batch, S]``; derived from ``token_ids != 0`` if None.
 
-    Returns ``[batch, S, d_model]``.
+    Returns ``[batch, S, d_model]``; ``call_with_attention`` also returns every
+    layer's self-attention weights.
 
     Example:
         >>> enc = Encoder(num_layers=2, d_model=8, num_heads=2, dff=16, vocab_size=50)
         >>> enc(tf.constant([[5, 7, 9, 0]])).shape
         TensorShape([1, 4, 8])
+        >>> [w.shape for w in enc.call_with_attention(tf.constant([[5, 7, 9, 0]])).weights]
+        [TensorShape([1, 2, 4, 4]), TensorShape([1, 2, 4, 4])]
     """
 
     def __init__(
@@ -131,3 +148,14 @@ class Encoder(LayerStack):
         for layer in self.enc_layers:
             x = layer(x, padding_mask=padding_mask, training=training)
         return self.normalize_output(x)
+
+    def call_with_attention(self, token_ids, padding_mask=None, training=None):
+        """``call`` (same arguments), plus every layer's self-attention weights.
+
+        Returns ``AttentionOutput(x, weights)``: ``weights`` is a list with one
+        ``[batch, heads, S, S]`` tensor per layer. ``call`` itself, run inside
+        ``record_attention``.
+        """
+        with record_attention() as seen:
+            x = self(token_ids, padding_mask=padding_mask, training=training)
+        return AttentionOutput(x, [seen[layer.self_attention] for layer in self.enc_layers])
