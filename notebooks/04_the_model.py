@@ -248,8 +248,8 @@ print("EncoderLayer == norm(x + attn(x)) then norm(x + ffn(x))")
 # cross-attention from the target (queries) to the encoder output (keys and
 # values), and the feed-forward network. `call` runs them on the whole
 # target (training); `call_cached` runs them token by token with the
-# key/value cache of notebook 3 (translating); `call_with_attention` also
-# returns the cross-attention weights (plots).
+# key/value cache of notebook 3 (translating); `call_with_attention` runs
+# `call` and also returns its self- and cross-attention weights (plots).
 
 # %%
 show(DecoderLayer)
@@ -287,7 +287,8 @@ show(Decoder.call)
 # - 解码器层有三个子层：对目前为止的目标做因果自注意力；从目标（查询）到编码器输出（键和值）的交叉注意力；
 #   前馈网络。
 # - 同样的三个子层有三种运行方式：`call` 对整个目标运行（训练）；`call_cached` 借助第 3
-#   节的键值缓存逐个词元运行（翻译）；`call_with_attention` 另外返回交叉注意力的权重（画图）。
+#   节的键值缓存逐个词元运行（翻译）；`call_with_attention` 运行 `call`，
+#   另外返回自注意力和交叉注意力的权重（画图）。
 # - 重算核对：自注意力、交叉注意力、前馈网络，各带 add & norm，与层的输出一致。
 # - 编码器和解码器的堆叠先嵌入 id（第 3 节的 `PositionalEmbedding`），做暂退法，再依次运行 `num_layers` 个层；
 #   调用方没有给出填充掩码时，由词元 id 0 推出。

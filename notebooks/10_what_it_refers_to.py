@@ -129,8 +129,8 @@ print(SIBLING, "->", translator.translate(SIBLING))
 #
 # `tf_transformer.probes` holds the few functions this notebook needs. The
 # first two turn a sentence into the encoder's input and read one row of
-# attention: `attention_weights` (from `tf_transformer.viz`, notebook 7)
-# runs the model once and keeps every attention weight; for the encoder an
+# attention: the model's own `call_with_attention` (the method behind
+# notebook 7's views) runs it once and keeps every attention weight; for the encoder an
 # array `[layers, heads, S, S]`, where row *i* of a head says how token
 # *i*'s new representation mixes the tokens' values. We keep the row of the
 # "it" that follows "because", in every layer and head. The target side
@@ -174,8 +174,9 @@ display(view)
 # %% [markdown]
 # **要点**
 #
-# - `tf_transformer.probes` 收录本节要用的几个函数。`attention_weights`（来自 `tf_transformer.viz`，第 7 节）
-#   运行一次模型，保留所有注意力权重；编码器的是 `[layers, heads, S, S]` 数组，一个头的第 i 行说明词元 i
+# - `tf_transformer.probes` 收录本节要用的几个函数。模型自己的 `call_with_attention`
+#   （第 7 节各视图背后的方法）运行一次模型，保留所有注意力权重；
+#   编码器的是 `[layers, heads, S, S]` 数组，一个头的第 i 行说明词元 i
 #   的新表示怎样混合各词元的值。我们取 “because” 之后那个 “it” 的行，每一层每一个头都取；编码器用不到目标端，
 #   所以目标只放一个 `[START]`。
 # - 把每一行读作一个头对“‘it’ 在听哪些词元？”的回答。有些头不管句子怎样都看邻居（“because”“was”），
