@@ -108,7 +108,7 @@ show(WarmupSchedule)
 # rate each time the step count quadruples; $p = 1$ halves it each time the
 # count doubles. `make demo` uses $p = 1$ with a 200-step warm-up: on the
 # embedded corpus the last errors are fixed sooner when the late steps are
-# smaller (the README's demo paragraph has the measurements). Everything
+# smaller (`docs/demo-recipe.md` has the measurements). Everything
 # else in the course keeps the paper's curve.
 
 # %%
@@ -145,8 +145,8 @@ for step in [1, 100, 4000, 20000]:
 # - 优化器从 0 开始计数，论文的 step_num 从 1 开始，所以 `WarmupSchedule` 取 step_num = step +
 #   1（第一次更新得到一个很小的正学习率，而不是 0）。
 # - `decay_power` 不是论文的设置：它决定峰值之后下降多快，从同一个峰值按 step^−p 下降。论文的 p = 0.5
-#   让步数每增至 4 倍学习率减半，p = 1 则步数每翻一番就减半。`make demo` 用 p = 1、预热 200 步（README 中 demo
-#   那一段有测量结果）；课程其余部分都用论文的曲线。
+#   让步数每增至 4 倍学习率减半，p = 1 则步数每翻一番就减半。`make demo` 用 p = 1、预热 200 步（测量结果见
+#   `docs/demo-recipe.md`）；课程其余部分都用论文的曲线。
 # - 对四组 d_model / warmup 画出曲线，并断言峰值的位置和大小；按公式手算几步，与调度一致，例如 d_model = 128、
 #   warmup = 4000 时，第 4000 步是峰值 1.397542e-03，第 20000 步为 6.25e-04。
 
@@ -187,8 +187,8 @@ print(type(optimizer).__name__, optimizer.beta_1, optimizer.beta_2, optimizer.ep
 # Training never uses the average: Adam keeps stepping from its own weights.
 # `train` swaps the average into the model only to validate it and to write
 # the checkpoints, and back out, bit for bit (`averaged_weights`), so the
-# run's final model is the average. `make demo` uses $m = 0.99$ (the README's
-# demo paragraph has the steps it saves); `train` leaves it off unless
+# run's final model is the average. `make demo` uses $m = 0.99$
+# (`docs/demo-recipe.md` has the steps it saves); `train` leaves it off unless
 # `--ema-momentum` is given.
 
 # %%

@@ -619,7 +619,7 @@ plt.show()
 # - `mirrored`: one machine, several GPUs (or logical CPUs). Each replica
 #   gets a slice of the global batch; gradients are summed across replicas.
 # - `multiworker`: several machines, described by the `TF_CONFIG`
-#   environment variable; the README shows the launch command. Only the
+#   environment variable; `docs/command-line.md` shows the launch command. Only the
 #   chief (worker 0) writes the run directory.
 #
 # One detail matters for correctness. The gradients of the replicas are

@@ -439,7 +439,7 @@ print(
 # on news (notebook 11 trains on real text and explains the difference).
 # And the translator is built with `jit_compile=True`, which compiles each
 # decoding step with XLA: on the CPUs we measured that is slower than the
-# plain graph (the README's decoding section), and the command line leaves
+# plain graph (`docs/decoding-and-serving.md`, "Decoding"), and the command line leaves
 # it off; it is on here to show that it is one flag, and that it gives the
 # same translations (`tests/test_inference_search.py` checks XLA's greedy
 # and beam search against the plain ones).

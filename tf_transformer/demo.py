@@ -34,15 +34,15 @@ CLASSIC = {
 
 
 # Training stops at the first epoch end whose validation masked accuracy reaches STOP_AT_ACCURACY
-# (the README's demo paragraph: the test BLEU that accuracies give), or after PATIENCE epochs
+# (docs/demo-recipe.md: the test BLEU that accuracies give), or after PATIENCE epochs
 # without a lower validation loss.
 STOP_AT_ACCURACY = 0.9985
 STEPS_PER_EPOCH = 100
 PATIENCE = 5
 WARMUP_STEPS = 200
-LR_SCALE = 0.5  # half the paper's rate at every step: the README's demo paragraph
+LR_SCALE = 0.5  # half the paper's rate at every step: docs/demo-recipe.md
 # Encoder and decoder layers, each. The tutorial preset's 4 reach the target in as many steps
-# as 1 and 2 on the embedded corpus, and a step of 1 costs less than half as much (the README).
+# as 1 and 2 on the embedded corpus, and a step of 1 costs less than half as much (docs/demo-recipe.md).
 NUM_LAYERS = 1
 
 
@@ -126,8 +126,8 @@ def embedded_config(spec, args):
     """The demo's recipe on the embedded corpus."""
     from tf_transformer.training import TrainConfig
 
-    # Notebook 6's recipe, changed where measurements on this corpus said so (the README's
-    # demo paragraph). Short epochs: validation, and with it the check whether the model is good
+    # Notebook 6's recipe, changed where measurements on this corpus said so
+    # (docs/demo-recipe.md). Short epochs: validation, and with it the check whether the model is good
     # enough, come every 20 seconds or so; the time budget is only a cap. Pre-norm: with a
     # 10-minute budget the paper's post-norm stalls near 50% accuracy. No dropout: the largest
     # gain of notebook 9's ablations at this size. A rate that decays as 1/step, not 1/sqrt(step),

@@ -4,7 +4,7 @@ bfloat16 pays only where the CPU or GPU multiplies it in its own instructions; e
 converts to float32 to multiply, and the casts cost more than the halved bytes save. ``auto``
 picks it on Intel's AMX tiles (flag ``amx_bf16``: 1.19x float32's steps) and on NVIDIA GPUs from
 compute capability 8.0 (Ampere) on. AVX-512's bfloat16 dot products (``avx512_bf16``: AMD EPYC
-Zen 4) run the tutorial model's steps faster too (the README's table), but ``auto`` adopts them
+Zen 4) run the tutorial model's steps faster too (docs/performance.md), but ``auto`` adopts them
 only once a run shows that bf16 trains as well there (the demo's accuracy by step and BLEU);
 until then ``--mixed-precision bf16`` asks for it. ``benchmarks/train_throughput.py --variants
 fp32 bf16`` measures the speed-up on a machine. ``auto`` never picks fp16: that needs loss

@@ -9,8 +9,8 @@ warmup_steps^-0.5`` when ``step_num == warmup_steps``.
 ``decay_power`` generalizes the decay to ``step_num^-p`` from the same peak
 (the paper's is ``p = 0.5``). With ``p = 1`` the rate halves each time the
 step doubles, not each time it quadruples: on the embedded corpus the demo
-reaches its target accuracy in fewer steps that way (the README's demo
-paragraph gives the measurements).
+reaches its target accuracy in fewer steps that way (docs/demo-recipe.md gives the
+measurements).
 
 ``AveragingAdam`` also keeps a moving average of the weights, which the
 training loop validates and saves instead of the weights themselves.
