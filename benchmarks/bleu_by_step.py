@@ -36,7 +36,7 @@ from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers
 from tf_transformer.inference import Translator
 from tf_transformer.inference.evaluate import evaluate_translator
 from tf_transformer.training import train
-from tf_transformer.training.callbacks import averaged_weights
+from tf_transformer.training.metrics import averaged_weights
 from tf_transformer.training.precision import describe_machine, machine
 
 # --fast (and TF_TRANSFORMER_FAST=1): the tiny preset on a slice of the corpus, for the test suite.

@@ -17,7 +17,7 @@ from tf_transformer.training import (
     masked_accuracy,
     masked_loss,
 )
-from tf_transformer.training.callbacks import _moving_averages, averaged_weights
+from tf_transformer.training.metrics import _moving_averages, averaged_weights
 
 # --- schedule -------------------------------------------------------------------------
 

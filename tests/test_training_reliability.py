@@ -31,8 +31,10 @@ from tf_transformer import files
 from tf_transformer import run_dir as rd
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
-from tf_transformer.training.callbacks import LineProgress, StepBackup, TrainingInterrupted
 from tf_transformer.training.loop import prepare_run
+from tf_transformer.training.metrics import LineProgress
+from tf_transformer.training.resume import StepBackup
+from tf_transformer.training.stops import TrainingInterrupted
 
 pytestmark = pytest.mark.slow  # trainings, signals and killed processes
 

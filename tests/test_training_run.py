@@ -16,9 +16,9 @@ from tf_transformer import Transformer, cli, files
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, vocab_files
 from tf_transformer.run_dir import load_run, read_run_info
-from tf_transformer.training import AveragingAdam, TrainConfig, train
-from tf_transformer.training import callbacks as cb
-from tf_transformer.training.callbacks import StepBackup, TerminateOnNaN
+from tf_transformer.training import AveragingAdam, TrainConfig, metrics, train
+from tf_transformer.training.resume import StepBackup
+from tf_transformer.training.stops import TerminateOnNaN
 
 pytestmark = pytest.mark.slow  # trainings
 
@@ -244,7 +244,7 @@ class AverageWatch(keras.callbacks.Callback):
         self.epochs = []
 
     def snapshot(self, index):
-        return [pair[index].numpy() for pair in cb._moving_averages(self.model)]
+        return [pair[index].numpy() for pair in metrics._moving_averages(self.model)]
 
     def on_train_batch_end(self, batch, logs=None):
         self.trained, self.averages = self.snapshot(0), self.snapshot(1)
@@ -282,7 +282,7 @@ def test_the_moving_average_is_validated_and_saved_and_a_resumed_run_keeps_it(tm
     keras.backend.clear_session()
     resumed = train("tiny", tmp_path / "b", **settings)
     for (got_w, got_a), (want_w, want_a) in zip(
-        cb._moving_averages(resumed.model), cb._moving_averages(whole.model)
+        metrics._moving_averages(resumed.model), metrics._moving_averages(whole.model)
     ):
         np.testing.assert_allclose(got_w.numpy(), want_w.numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got_a.numpy(), want_a.numpy(), rtol=1e-5, atol=1e-6)

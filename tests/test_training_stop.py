@@ -23,7 +23,8 @@ from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, train
-from tf_transformer.training.callbacks import HistoryFile, QualityStop, StepBackup
+from tf_transformer.training.resume import HistoryFile, StepBackup
+from tf_transformer.training.stops import QualityStop
 
 # Epochs of 3 steps, validation after each, room for 10 epochs: a stop is what ends these runs.
 QUICK = smoke(steps_per_epoch=3, max_steps=30, backup_every=0, seed=5)

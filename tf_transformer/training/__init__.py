@@ -8,7 +8,9 @@
 - ``loop``: ``train`` and its named steps (prepare the run, build the model,
   make the callbacks, fit in windows, finish).
 - ``schedule``, ``losses``: the paper's learning-rate schedule, optimizer and loss.
-- ``callbacks``: throughput, resumable backups, NaN and time guards, the history file.
+- ``metrics``: real tokens and tokens/s, validation of the averaged weights, progress lines.
+- ``stops``: why training stops early: a NaN loss, a time limit, a signal, a quality target.
+- ``resume``: exact resume: the backup, the epoch ledger, the history, the checkpoints.
 - ``strategy``: ``tf.distribute`` strategies and the Keras work-arounds they need.
 - ``cli``: ``tf-transformer train``, its flags generated from ``TrainConfig``.
 
@@ -16,11 +18,11 @@ Taught in the optimizer-and-loss and training notebooks.
 """
 
 from tf_transformer import _quiet  # noqa: F401  (before TensorFlow loads)
-from tf_transformer.training.callbacks import TrainingDiverged
 from tf_transformer.training.config import TrainConfig
 from tf_transformer.training.loop import TrainResult, train
 from tf_transformer.training.losses import MaskedAccuracy, masked_accuracy, masked_loss
 from tf_transformer.training.schedule import AveragingAdam, WarmupSchedule, make_optimizer
+from tf_transformer.training.stops import TrainingDiverged
 from tf_transformer.training.strategy import make_strategy
 
 __all__ = [

@@ -10,9 +10,9 @@ import sys
 
 
 def run_train(args) -> int:
-    from tf_transformer.training.callbacks import TrainingDiverged, TrainingInterrupted
     from tf_transformer.training.config import TrainConfig
     from tf_transformer.training.loop import train
+    from tf_transformer.training.stops import TrainingDiverged, TrainingInterrupted
     from tf_transformer.training.strategy import ClusterTimeout
 
     config = TrainConfig.from_args(args)  # raises ValueError (printed plainly) before any work

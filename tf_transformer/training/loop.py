@@ -21,8 +21,8 @@ Three ideas hold it together:
   with exactly the optimizer steps, and the batches, of an uninterrupted run.
 - *Resume.* ``backup/`` holds the model and optimizer state every
   ``backup_every`` steps; rerunning the same command continues from it
-  (mid-epoch included). Raising ``--epochs`` / ``--max-steps`` later trains
-  on from where the run ended.
+  (mid-epoch included; ``resume`` keeps what makes that exact). Raising
+  ``--epochs`` / ``--max-steps`` later trains on from where the run ended.
 - *Distribution.* ``strategy`` picks a ``tf.distribute`` strategy; the loss
   is normalised by the global number of real tokens (see ``masked_loss``),
   so N replicas follow one device's trajectory on the same global batch.
@@ -53,8 +53,7 @@ from tf_transformer import run_dir as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES, TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.model import Transformer
-from tf_transformer.training import callbacks as cb
-from tf_transformer.training import precision
+from tf_transformer.training import metrics, precision, resume, stops
 from tf_transformer.training.config import DEFAULT_EPOCHS, MIXED_PRECISION, TrainConfig
 from tf_transformer.training.losses import MaskedAccuracy, masked_loss
 from tf_transformer.training.precision import RESOLVED_PRECISION
@@ -135,28 +134,15 @@ def train_plan(plan: Plan, started: float, callbacks: list | None) -> TrainResul
     """Build, resume, fit and finish the run that ``plan`` describes (``train`` holds its lock)."""
     model, step = build_model(plan)
     backup = plan.run_dir / rd.BACKUP_DIR
-    state, problem = cb.StepBackup.check_info(backup, step) if step else ({}, None)
-    per_epoch = plan.config.steps_per_epoch
-    if problem and step % per_epoch and step < plan.total_steps:  # (mid-epoch: its sums are lost)
-        epoch = step // per_epoch
-        state = {"epoch": epoch, cb.COUNTED_FROM: step}
-        print(
-            f"warning: {backup / cb.StepBackup.INFO} {problem}: epoch {epoch + 1}'s metrics before "
-            f"step {step} are lost. Training resumes from the saved state; that epoch's row in "
-            f"{rd.HISTORY_FILE} counts its steps after {step} only, and says so "
-            f'("{cb.COUNTED_FROM}": {step}).',
-            file=sys.stderr,
-        )
-    history = [e for e in cb.read_history(plan.run_dir / rd.HISTORY_FILE) if e["step"] <= step]
-    fit_callbacks = make_callbacks(plan, history, started, callbacks, state)
+    state = resume.restored_state(backup, step, plan.config.steps_per_epoch, plan.total_steps)
+    fit_callbacks = make_callbacks(plan, step, started, callbacks, state)
     interrupts = fit_callbacks.interrupts
     interrupts.set_model(model)
     with interrupts:  # from the first line the user reads, Ctrl-C stops cleanly
         announce(plan, model, step, state)
-        if step and not any(e["step"] == step for e in history):
-            if step % plan.config.steps_per_epoch == 0 or step >= plan.total_steps:
-                record_unfinished_epoch(model, plan, fit_callbacks, step)
-                interrupts.stop_if_signalled()
+        if fit_callbacks.history.ends_unrecorded_epoch(step, plan.total_steps):
+            record_unfinished_epoch(model, plan, fit_callbacks, step)
+            interrupts.stop_if_signalled()
         if step >= plan.total_steps:
             print(
                 f"{plan.run_dir} already holds {step} steps (asked for {plan.total_steps}); nothing "
@@ -181,10 +167,7 @@ def announce(plan: Plan, model, step: int, state: dict) -> None:
         else "nothing left to train"
     )
     if step:
-        saved = state.get("saved_at") or time.strftime(
-            "%Y-%m-%d %H:%M:%S",
-            time.localtime((plan.run_dir / rd.BACKUP_DIR / cb.StepBackup.FILE).stat().st_mtime),
-        )
+        saved = resume.StepBackup.saved_at(plan.run_dir / rd.BACKUP_DIR, state)
         print(f"resuming {plan.run_dir} at step {step} of {total}, saved {saved}; {goal}.")
     else:
         print(
@@ -268,7 +251,7 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
 
 
 def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lock) -> Plan:
-    previous = _previous_run(run_path, chief)
+    previous = resume.previous_run(run_path, chief)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()
@@ -284,9 +267,9 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
             _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
         )
         config = dataclasses.replace(config, steps_per_epoch=counted)
-    resuming = previous is not None and _has_trained(run_path)  # a run that never took a step is redone
+    resuming = previous is not None and resume.has_trained(run_path)  # one that never took a step is redone
     if resuming:
-        _check_same_run(run_path, previous, config, model_config, vocab_files)
+        resume.check_same_run(run_path, previous, config, model_config, vocab_files)
     dtype, why = _precision(config, previous.get("train", {}) if resuming else None)
     if chief:
         files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
@@ -331,22 +314,6 @@ def _precision(config: TrainConfig, recorded: dict | None) -> tuple[str, str]:
         return recorded[RESOLVED_PRECISION], "the run's own: auto chose it when the run began"
     dtype = precision.resolve_before_records(recorded.get("mixed_precision", "none"))
     return dtype, "the run's own: what auto meant when the run began, before runs recorded it"
-
-
-def _previous_run(path: pathlib.Path, chief: bool) -> dict | None:
-    """The run.json already in ``path`` (None for a new or empty directory)."""
-    if not chief:  # the chief checks the directory (and may be writing it right now)
-        return rd.read_run_info(path) if (path / rd.RUN_FILE).is_file() else None
-    if path.exists() and (not path.is_dir() or any(p.name != files.RunLock.NAME for p in path.iterdir())):
-        return rd.read_run_info(path)  # raises for a foreign directory
-    return None
-
-
-def _has_trained(path: pathlib.Path) -> bool:
-    """Whether the run in ``path`` has taken a step (else its settings may still change)."""
-    written = [rd.BACKUP_WEIGHTS, rd.HISTORY_FILE, rd.WEIGHTS_FILE]
-    written += [rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS]
-    return any((path / name).exists() for name in written)
 
 
 def _model_config(config: TrainConfig, source_tokenizer, target_tokenizer) -> TransformerConfig:
@@ -398,26 +365,6 @@ def _check_memory(config: TransformerConfig) -> None:
             f"{config.dff} has about {parameters:,} parameters: training needs at least "
             f"{needed / 2**30:,.1f} GiB for them, their gradients and Adam's moments, more than this "
             f"machine's {memory / 2**30:,.1f} GiB; choose fewer layers or a smaller preset"
-        )
-
-
-def _check_same_run(path, previous: dict, config: TrainConfig, model_config: TransformerConfig, vocab_files):
-    changed = config.differences(previous.get("train", {}))
-    if TransformerConfig.from_dict(previous["model"]) != model_config:  # (fields added later: defaults)
-        changed.append("other model sizes")
-    for side in SIDES:  # the same sizes, other tokens: the prepared vocabulary was learned again
-        recorded = (previous.get(rd.VOCAB_DIGESTS) or {}).get(side)
-        own = path / previous["vocab"][side]
-        if not recorded and own.is_file():  # (a run from before the digests: its own copy)
-            recorded = files.sha256(own)
-        if recorded and files.sha256(vocab_files[side]) != recorded:
-            changed.append(
-                f"the prepared {side} vocabulary {vocab_files[side]} is not the one it trained with"
-            )
-    if changed:
-        raise ValueError(
-            f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
-            f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir."
         )
 
 
@@ -481,13 +428,13 @@ def build_model(plan: Plan) -> tuple[keras.Model, int]:
                 optimizer=optimizer,
                 loss=loss,
                 jit_compile=config.jit_compile,
-                metrics=[MaskedAccuracy(), cb.RealTokens()],
+                metrics=[MaskedAccuracy(), metrics.RealTokens()],
             )
             # Adam's moments (and the average) created now, eagerly: created inside the first
             # step, they would make TensorFlow trace the whole step twice (27 s of tracing
             # instead of 11 for the tutorial preset on 2 CPU cores).
             model.optimizer.build(model.trainable_variables)
-            step = cb.StepBackup.restore(model, plan.run_dir / rd.BACKUP_DIR)
+            step = resume.StepBackup.restore(model, plan.run_dir / rd.BACKUP_DIR)
             keras_workarounds(model, plan.strategy)
     finally:
         keras.mixed_precision.set_global_policy(policy)
@@ -501,43 +448,48 @@ class Callbacks(NamedTuple):
     """The callbacks ``fit`` gets (``all``), and the ones ``train`` reads afterwards."""
 
     all: list
-    guard: cb.TerminateOnNaN
-    timer: cb.TimeLimit | None
-    interrupts: cb.Interrupts
-    ledger: cb.EpochLedger
-    checkpoints: cb.Checkpoints
-    history: cb.HistoryFile
-    backup: cb.StepBackup
+    guard: stops.TerminateOnNaN
+    timer: stops.TimeLimit | None
+    interrupts: stops.Interrupts
+    ledger: resume.EpochLedger
+    checkpoints: resume.Checkpoints
+    history: resume.HistoryFile
+    backup: resume.StepBackup
     verbose: int
-    stop: cb.QualityStop | None = None
+    stop: stops.QualityStop | None = None
 
 
-def make_callbacks(plan: Plan, history: list, started: float, extra: list | None, state: dict) -> Callbacks:
+def make_callbacks(plan: Plan, step: int, started: float, extra: list | None, state: dict) -> Callbacks:
     """Guards, throughput, whole-epoch metrics, checkpoints, TensorBoard, history, backups, ``extra``.
 
-    Keras calls them in this order, and its progress bar last. ``state`` is
-    the restored backup's ``state.json`` ({} for a new run): the metric sums
-    of the epoch it stopped in.
+    Keras calls them in this order, and its progress bar last: the guards
+    first (the time limit may end an epoch early), the ledger before the
+    callbacks that read an epoch's logs, the backup after the epoch is
+    validated, checkpointed and recorded, and ``QualityStop`` after the backup,
+    so training stops only at an epoch end that is saved. ``step`` is the
+    restored state's optimizer step and ``state`` its ``state.json`` (0 and {}
+    for a new run).
     """
     config, out = plan.config, plan.out
-    guard = cb.TerminateOnNaN()
-    timer = cb.TimeLimit(config.max_minutes, start=started) if config.max_minutes else None
-    ledger = cb.EpochLedger(state.get("sums"), state.get("epoch"), state.get(cb.COUNTED_FROM))
-    history_file = cb.HistoryFile(plan.run_dir / rd.HISTORY_FILE, config.steps_per_epoch, write=plan.chief)
-    history_file.epochs = history
+    guard = stops.TerminateOnNaN()
+    timer = stops.TimeLimit(config.max_minutes, start=started) if config.max_minutes else None
+    ledger = resume.EpochLedger(state)
+    history_file = resume.HistoryFile(
+        plan.run_dir / rd.HISTORY_FILE, config.steps_per_epoch, write=plan.chief, up_to_step=step
+    )
     monitor = "loss" if config.validation_examples == 0 else "val_loss"
-    checkpoints = cb.Checkpoints(
+    checkpoints = resume.Checkpoints(
         out / rd.LATEST_WEIGHTS,
         out / rd.BEST_WEIGHTS,
         monitor=monitor,
-        best_value=min((e[monitor] for e in history if monitor in e), default=None),
+        best_value=history_file.lowest(monitor),  # over the whole run, resumed parts included
     )
-    backup = cb.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard, ledger=ledger)
+    backup = resume.StepBackup(out / rd.BACKUP_DIR, config.backup_every, guard, ledger=ledger)
     agree = signal_agreement(plan.strategy) if worker_count(plan.strategy) > 1 else None
-    interrupts = cb.Interrupts(backup, agree=agree, chief=plan.chief)
-    callbacks = [guard] + ([timer] if timer else []) + [interrupts, cb.TokenThroughput(), ledger]
+    interrupts = stops.Interrupts(backup, agree=agree, chief=plan.chief)
+    callbacks = [guard] + ([timer] if timer else []) + [interrupts, metrics.TokenThroughput(), ledger]
     if config.ema_momentum:  # validation measures the weights' moving average, which checkpoints keep
-        callbacks.append(cb.AveragedValidation())
+        callbacks.append(metrics.AveragedValidation())
     callbacks.append(checkpoints)
     if importlib.util.find_spec("tensorboard") is not None:  # tf.summary needs the package
         callbacks.append(
@@ -548,15 +500,15 @@ def make_callbacks(plan: Plan, history: list, started: float, extra: list | None
     stop = None
     if config.stop_at_accuracy is not None or config.patience is not None:
         prefix = "" if config.validation_examples == 0 else "val_"
-        stop = cb.QualityStop(history_file, config.stop_at_accuracy, config.patience, prefix)
+        stop = stops.QualityStop(history_file, config.stop_at_accuracy, config.patience, prefix)
     callbacks += [history_file, backup] + ([stop] if stop else []) + list(extra or [])
     verbose = config.verbose
     if verbose == 1 and not _interactive():  # a log file: plain lines instead of the redrawn bar
         every = config.backup_every or config.steps_per_epoch
-        callbacks.append(cb.LineProgress(plan.total_steps, every, ledger))
+        callbacks.append(metrics.LineProgress(plan.total_steps, every, ledger))
         verbose = 0
     elif verbose == 2:  # one line per epoch: ours, not Keras's raw floats of every metric
-        callbacks.append(cb.LineProgress(plan.total_steps, None))
+        callbacks.append(metrics.LineProgress(plan.total_steps, None))
         verbose = 0
     return Callbacks(
         callbacks, guard, timer, interrupts, ledger, checkpoints, history_file, backup, verbose, stop
@@ -606,7 +558,7 @@ def fit_in_windows(model, plan: Plan, callbacks: Callbacks, step: int) -> tuple[
             )  # the stream is shuffled already
         step = int(model.optimizer.iterations.numpy())
         if callbacks.guard.diverged:
-            raise cb.TrainingDiverged(callbacks.guard.message)
+            raise stops.TrainingDiverged(callbacks.guard.message)
         if stop is not None and stop.reason:
             print(f"stopped at step {step}: {stop.message}.")
             return step, stop.reason
@@ -656,7 +608,7 @@ def finish(model, plan: Plan) -> None:
         files.load_weights(model, best)
         files.save_weights(model, weights)
     else:
-        with cb.averaged_weights(model):  # (what the checkpoints would have held)
+        with metrics.averaged_weights(model):  # (what the checkpoints would have held)
             files.save_weights(model, weights)
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
@@ -716,16 +668,14 @@ def record_unfinished_epoch(model, plan: Plan, callbacks: Callbacks, step: int) 
     """
     epoch = (step - 1) // plan.config.steps_per_epoch
     print(f"epoch {epoch + 1} ended at step {step} but was not recorded: validating it first.")
-    logs = cb.EpochLedger.results(callbacks.ledger.carried) if callbacks.ledger.carried_epoch == epoch else {}
+    logs = callbacks.ledger.end_carried_epoch(epoch)  # (the sums the backup kept)
     validation = validation_batches(plan)
     if validation is not None:
-        with plan.strategy.scope(), cb.averaged_weights(model):
+        with plan.strategy.scope(), metrics.averaged_weights(model):
             scores = model.evaluate(validation, verbose=0, return_dict=True)
         logs.update({f"val_{name}": value for name, value in scores.items()})
-    for callback in (callbacks.ledger, callbacks.checkpoints, callbacks.history, callbacks.backup):
+    for callback in (callbacks.checkpoints, callbacks.history, callbacks.backup):
         callback.set_model(model)
-    callbacks.checkpoints.on_epoch_end(epoch, logs)
+    callbacks.checkpoints.save(logs)
     callbacks.history.record(epoch, step, logs)
-    callbacks.ledger.epoch = epoch
-    callbacks.ledger.final = callbacks.ledger.carried
     callbacks.backup.save()
