@@ -95,7 +95,7 @@ from tf_transformer.training import (
     train,
 )
 from tf_transformer.training import losses as training_losses
-from tf_transformer.training.callbacks import TrainingInterrupted
+from tf_transformer.training.stops import TrainingInterrupted
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 

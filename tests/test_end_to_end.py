@@ -96,33 +96,10 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     assert summary["round_trip"] == {"source": 1.0, "target": 1.0}
     run_dir = tmp_path / "run"
     flags = ["--dataset", f"tsv:{corpus}", "--data-dir", str(data_dir)]
-    assert (
-        cli.main(
-            [
-                "train",
-                "--preset",
-                "tiny",
-                "--run-dir",
-                str(run_dir),
-                "--max-steps",
-                "20",
-                "--num-layers",
-                "1",
-                "--batch-tokens",
-                "512",
-                "--max-length",
-                "24",
-                "--warmup-steps",
-                "30",
-                "--seed",
-                "1",
-                "--verbose",
-                "0",
-                *flags,
-            ]
-        )
-        == 0
-    )
+    train_args = ["train", "--preset", "tiny", "--run-dir", str(run_dir), "--max-steps", "20"]
+    train_args += ["--num-layers", "1", "--batch-tokens", "512", "--max-length", "24"]
+    train_args += ["--warmup-steps", "30", "--seed", "1", "--verbose", "0", *flags]
+    assert cli.main(train_args) == 0
     assert cli.main(["translate", "--run-dir", str(run_dir), "我喜欢茶。", "他们喜欢音乐吗？"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[-2:]
     assert len(lines) == 2
@@ -148,6 +125,9 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     assert all("changed since this run trained" in m["corpus_changed"] for m in metrics.values())
     assert cli.main(["check", "--run-dir", str(run_dir)]) != 0
     assert "corpus" in capsys.readouterr().out
+    assert cli.main(train_args) == 2  # the same command again: refused, the corpus is not the same
+    error = capsys.readouterr().err
+    assert "holds a different run (the corpus's files changed since this run trained" in error
 
 
 def test_old_runs_keep_their_direction(tmp_path):

@@ -251,7 +251,7 @@ def _check_json(path: pathlib.Path, name: str, results: list[Result]) -> None:
 def _check_backup_state(path: pathlib.Path, results: list[Result]) -> None:
     """``backup/state.json``, beside a backup: the running epoch's metric sums and dropout's
     random streams, which a resume reads."""
-    from tf_transformer.training.callbacks import StepBackup
+    from tf_transformer.training.resume import StepBackup
 
     name = f"{rd.BACKUP_DIR}/{StepBackup.INFO}"
     if not (path / rd.BACKUP_WEIGHTS).is_file():

@@ -18,7 +18,7 @@ Layout::
         best.weights.h5   lowest validation loss so far (written each epoch)
         latest.weights.h5 end of the last finished epoch
       backup/             the model and optimizer state every few steps
-        state.weights.h5  (``training.callbacks.StepBackup``); a rerun of
+        state.weights.h5  (``training.resume.StepBackup``); a rerun of
                           the same command resumes from it, mid-epoch included
       history.json        per-epoch metrics of the whole run (all sessions)
       logs/               TensorBoard: loss, accuracy, learning rate, tokens/s
@@ -85,7 +85,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_WEIGHTS = f"{CHECKPOINT_DIR}/best.weights.h5"
 LATEST_WEIGHTS = f"{CHECKPOINT_DIR}/latest.weights.h5"
 BACKUP_DIR = "backup"
-BACKUP_WEIGHTS = f"{BACKUP_DIR}/state.weights.h5"  # written by training.callbacks.StepBackup
+BACKUP_WEIGHTS = f"{BACKUP_DIR}/state.weights.h5"  # written by training.resume.StepBackup
 HISTORY_FILE = "history.json"
 LOG_DIR = "logs"
 

@@ -252,6 +252,8 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
 
 def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lock) -> Plan:
     previous = resume.previous_run(run_path, chief)
+    if previous is not None and resume.has_trained(run_path):
+        resume.check_same_corpus(run_path, previous, config.data_dir)
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()

@@ -78,10 +78,22 @@ def check_same_run(path, previous: dict, config, model_config: TransformerConfig
                 f"the prepared {side} vocabulary {vocab_files[side]} is not the one it trained with"
             )
     if changed:
-        raise ValueError(
-            f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
-            f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir."
-        )
+        raise _different_run(path, changed)
+
+
+def check_same_corpus(path, previous: dict, data_dir) -> None:
+    """Refuse to continue the run in ``path`` on a local corpus whose files changed since it began
+    (checked first: the changed corpus may not even have vocabularies yet)."""
+    change = rd.corpus_change(previous, data_dir)
+    if change:
+        raise _different_run(path, [change])
+
+
+def _different_run(path, changed: list[str]) -> ValueError:
+    return ValueError(
+        f"{path} holds a different run ({'; '.join(changed)}). To resume it, repeat its "
+        f"arguments (see {path / rd.RUN_FILE}); to start a new run, pass another --run-dir."
+    )
 
 
 # -- the backup --------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ class AveragingAdam(keras.optimizers.Adam):
     subclass does not, so that training continues from its own weights
     however many ``fit`` calls it spans, and a resumed run makes exactly the
     updates an uninterrupted one does. The training loop swaps the average in
-    to validate and to save checkpoints (``callbacks.averaged_weights``).
+    to validate and to save checkpoints (``metrics.averaged_weights``).
     """
 
     def finalize_variable_values(self, var_list):
