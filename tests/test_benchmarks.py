@@ -193,3 +193,75 @@ def test_every_benchmark_says_which_machine_it_ran_on():
     assert info["cpu"] and set(info["flags"]) <= set(precision.SPEED_FLAGS) and info["cores"] >= 1
     line = precision.describe_machine(info)
     assert line.startswith(info["cpu"]) and all(flag in line for flag in precision.SPEED_FLAGS)
+
+
+@pytest.mark.slow
+def test_precision_quality_fast_mode_trains_both_precisions_on_the_same_steps(tmp_path, capsys):
+    bench = load("precision_quality")
+    out = tmp_path / "pq.json"
+    report = bench.main(["--fast", "--seeds", "0", "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    float32, bf16 = report["runs"]
+    assert (float32["precision"], bf16["precision"]) == ("float32", "bf16")
+    assert float32["val_accuracy_by_step"].keys() == bf16["val_accuracy_by_step"].keys() == {5, 10}
+    assert all(0 <= r["test_bleu_greedy"] <= 100 and r["test_sentences"] == 16 for r in report["runs"])
+    assert [row["step"] for row in report["noise"]["steps"]] == [5, 10]
+    assert report["noise"]["steps"][0]["float32_seed_spread"] is None  # (one seed: no spread)
+    assert report["machine"]["cores"] and "bf16: largest gap" in capsys.readouterr().out
+
+
+def test_the_precision_noise_compares_bf16_with_float32_at_the_same_seed():
+    bench = load("precision_quality")
+    runs = [
+        {"precision": p, "seed": s, "val_accuracy_by_step": {100: a, 200: b}}
+        for p, s, a, b in [("float32", 0, 0.5, 0.9), ("bf16", 0, 0.52, 0.9), ("float32", 1, 0.45, 0.95)]
+    ]
+    rows = bench.noise(runs)["steps"]
+    assert rows == [
+        {"step": 100, "float32_seed_spread": 0.05, "bf16_gap_same_seed": 0.02},
+        {"step": 200, "float32_seed_spread": 0.05, "bf16_gap_same_seed": 0.0},
+    ]
+
+
+@pytest.mark.slow
+def test_time_to_quality_on_real_text_scores_both_recipes_by_test_bleu(tmp_path, capsys):
+    bench = load("time_to_quality")
+    pairs = [(f"File {i} not found", f"Arquivo {i} não encontrado") for i in range(60)]
+    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    (tmp_path / "catalogs").mkdir()
+    (tmp_path / "catalogs" / "demo.po").write_text(
+        header + "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs), encoding="utf-8"
+    )
+    out = tmp_path / "ttq.json"
+    argv = ["--fast", "--dataset", f"gettext:{tmp_path / 'catalogs'}", "--data-dir", str(tmp_path / "tfds")]
+    report = bench.main([*argv, "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    assert set(report["results"]) == {"ours", "tutorial"} and report["tokenizer"] == "sentencepiece"
+    for result in report["results"].values():
+        assert result["bleu_points"] and all(0 <= p["bleu"] <= 100 for p in result["bleu_points"])
+    assert report["results"]["ours"]["recipe"]["num_layers"] == 2  # the real-text recipe's
+    assert report["results"]["tutorial"]["recipe"]["warmup_steps"] == 4000
+    assert set(report["reached"]) >= {"tutorial_best_bleu", "ours_minutes", "ratio"}
+    assert out.with_suffix(".md").read_text(encoding="utf-8").startswith("# Time to test BLEU")
+    assert "test BLEU" in capsys.readouterr().out
+
+
+def test_the_bleu_summary_finds_when_ours_reached_the_tutorials_best():
+    bench = load("time_to_quality")
+
+    def points(*pairs):
+        return [{"step": 100 * i, "seconds": s, "bleu": b} for i, (s, b) in enumerate(pairs, 1)]
+
+    results = {
+        "ours": {"bleu_points": points((120, 10.0), (240, 25.0), (360, 31.0))},
+        "tutorial": {"bleu_points": points((120, 2.0), (240, 8.0), (360, 24.5))},
+    }
+    reached = bench.bleu_summary(results)
+    assert reached == {
+        "tutorial_best_bleu": 24.5,
+        "tutorial_minutes": 6.0,
+        "ours_minutes": 4.0,
+        "ratio": 1.5,
+        "ours_best_bleu": 31.0,
+    }
+    assert "1.50x sooner" in bench.bleu_table(results, reached)
