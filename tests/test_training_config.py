@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tf_transformer import cli
+from tf_transformer import cli, recipes
 from tf_transformer.config import PRESETS
 from tf_transformer.constants import DEFAULT_MAX_LENGTH, MIN_MAX_LENGTH
 from tf_transformer.data import DatasetSpec
@@ -166,7 +166,7 @@ def test_cli_flags_are_the_fields():
     "gpus, flags, expected",
     [
         ([], {"avx2", "fma"}, "none"),  # AMD EPYC Zen 3: bf16 measured 0.97x float32
-        ([], {"avx2", "avx512f", "avx512_bf16"}, "none"),  # AMD EPYC Zen 4: not until bf16's check there
+        ([], {"avx2", "avx512f", "avx512_bf16"}, "bf16"),  # AMD EPYC Zen 4: the demo's check passed
         ([], {"avx512f", "amx_bf16", "amx_tile"}, "bf16"),  # AMX: measured 1.19x
         ([(8, 0)], set(), "bf16"),  # an A100
         ([(9, 0), (8, 6)], set(), "bf16"),
@@ -301,3 +301,61 @@ def test_invalid_cli_values_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "tf-transformer train: error: TrainConfig." in err and "Traceback" not in err
         assert not run_dir.exists(), flags
+
+
+def test_every_recipe_is_a_valid_config_and_the_defaults_are_the_papers():
+    for name in recipes.NAMES:
+        TrainConfig(**recipes.recipe(name))  # each field known and in its range
+    assert recipes.recipe("smoke", max_steps=3) == {**recipes.recipe("smoke"), "max_steps": 3}
+    assert recipes.recipe("smoke") is not recipes.recipe("smoke")  # a fresh copy each time
+    paper = TrainConfig(**recipes.recipe("paper"))
+    assert paper == TrainConfig(preset="tutorial")  # what the defaults' help calls the paper's
+    with pytest.raises(KeyError, match="the recipes are paper, course, course-fast, demo, real-text"):
+        recipes.recipe("tutorial")
+
+
+def test_the_demos_flags_are_train_configs_with_the_recipes_as_defaults():
+    from tf_transformer import demo
+
+    parser = cli.build_parser()
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["demo"]._actions}
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    for name in demo.FLAGS:  # TrainConfig's flag and help text, the recipe's value as the default
+        action = actions[name]
+        assert flag_name(name) in action.option_strings and action.default is None, name
+        assert action.help.startswith(fields[name].metadata["help"] + " (default: "), name
+    assert actions["num_layers"].help.endswith(
+        "(default: 1 on the embedded corpus (recipe demo), 2 on any other (recipe real-text))"
+    )
+    assert actions["max_minutes"].option_strings == ["--max-minutes", "--minutes"]
+    # Every flag the demo took before, with the same meaning; None means "the recipe's".
+    argv = ["demo", "--preset", "tiny", "--num-layers", "2", "--minutes", "0.5", "--seed", "3"]
+    argv += ["--stop-at-accuracy", "0.9", "--warmup-steps", "20", "--run-dir", "r", "--examples", "1"]
+    argv += ["--limit", "4", "--dataset", "embedded", "--reverse"]
+    args = parser.parse_args(argv)
+    config = demo.train_config(DatasetSpec.from_args(args), args)
+    given = dict(preset="tiny", num_layers=2, max_minutes=0.5, seed=3, stop_at_accuracy=0.9, warmup_steps=20)
+    assert config == TrainConfig(
+        **{**recipes.recipe("demo"), **given}, dataset=DatasetSpec.parse("embedded", reverse=True)
+    )
+    args = parser.parse_args(["demo"])
+    assert demo.train_config(DatasetSpec.from_args(args), args) == TrainConfig(**recipes.recipe("demo"))
+
+
+def test_the_exit_code_table_names_classes_that_exist():
+    import importlib
+
+    for name, (code, report) in cli.EXIT_CODES.items():
+        module, _, qualname = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), qualname)
+        assert issubclass(cls, BaseException), name
+        assert (callable(code) or code in (1, 2)) and callable(report), name
+    # The most specific listed class decides.
+    from tf_transformer.files import WriteError
+    from tf_transformer.training.stops import TrainingInterrupted
+
+    assert cli._exit_code(WriteError("x"))[0] == 1 and cli._exit_code(FileNotFoundError("x"))[0] == 2
+    assert cli._exit_code(PermissionError("x"))[0] == 1 and cli._exit_code(RuntimeError("x")) is None
+    stopped = TrainingInterrupted(step=3, signum=15)
+    code, report = cli._exit_code(stopped)
+    assert code(stopped) == 143 and report(stopped, None) == str(stopped)

@@ -25,10 +25,11 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from helpers.runs import smoke, smoke_flags
+from helpers.runs import smoke_flags
 
 from tf_transformer import files
 from tf_transformer import run_dir as rd
+from tf_transformer.recipes import recipe
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training.loop import prepare_run
@@ -41,7 +42,8 @@ pytestmark = pytest.mark.slow  # trainings, signals and killed processes
 # Epochs of 4 steps, validation after each: small enough to be quick, long enough to interrupt
 # in the middle of an epoch and during its validation. Dropout on, so that resuming must also
 # restore the dropout masks' random stream (issue 17, item 8).
-QUICK = smoke(
+QUICK = recipe(
+    "smoke",
     steps_per_epoch=4,
     max_steps=10,
     backup_every=0,  # only at epoch ends: a state saved mid-epoch can only come from a signal
@@ -114,7 +116,7 @@ def test_a_signal_mid_epoch_saves_that_step_and_the_rerun_finishes_the_same(refe
     # The signal comes after step 6 (from a callback that runs after ours): step 7 is finished.
     with pytest.raises(TrainingInterrupted, match="interrupted at step 7; state saved") as stop:
         train("tiny", path, callbacks=[SignalAt(step=6)], **QUICK)
-    assert stop.value.exit_code == 130
+    assert stop.value.signum == signal.SIGINT  # exit 130 (tf_transformer.cli.EXIT_CODES)
     assert StepBackup.read_info(path / rd.BACKUP_DIR)["step"] == 7  # not the epoch-end backup at 4
     assert "SIGINT received: stopping after this step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
@@ -131,7 +133,7 @@ def test_a_damaged_state_json_is_named_and_the_epoch_it_cut_says_so(reference, t
     path = tmp_path / "run"
     with pytest.raises(TrainingInterrupted) as stop:  # SIGHUP (a closed terminal) stops like SIGTERM
         train("tiny", path, callbacks=[SignalAt(step=6, signum=signal.SIGHUP)], **QUICK)
-    assert stop.value.exit_code == 129
+    assert stop.value.signum == signal.SIGHUP
     keras.backend.clear_session()
     state = path / rd.BACKUP_DIR / StepBackup.INFO
     state.write_text(state.read_text()[:20])
@@ -158,7 +160,7 @@ def test_a_signal_during_validation_resumes_by_validating_that_epoch(
     path = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match="interrupted at step 8") as stop:
         train("tiny", path, callbacks=[SignalAt(validation_after_step=8, signum=signal.SIGTERM)], **QUICK)
-    assert stop.value.exit_code == 143
+    assert stop.value.signum == signal.SIGTERM
     # Saved at the epoch's last step, before the epoch was validated or recorded.
     assert StepBackup.read_info(path / rd.BACKUP_DIR)["step"] == 8
     assert [e["step"] for e in history(path)] == [4]
@@ -174,7 +176,7 @@ def test_a_signal_during_validation_resumes_by_validating_that_epoch(
     monkeypatch.setattr(loop, "record_unfinished_epoch", record_then_signal)
     with pytest.raises(TrainingInterrupted, match="interrupted at step 8; state saved") as stop:
         train("tiny", path, **QUICK)
-    assert stop.value.exit_code == 143
+    assert stop.value.signum == signal.SIGTERM
     assert "epoch 2 ended at step 8 but was not recorded: validating it first" in capsys.readouterr().out
     assert [e["step"] for e in history(path)] == [4, 8]
     monkeypatch.undo()
@@ -384,7 +386,7 @@ def test_a_run_from_before_the_newer_settings_resumes(reference, tmp_path, monke
     assert info["train"]["mixed_precision"] == "none"
     (path / rd.RUN_FILE).write_text(json.dumps(info))
     monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
-    monkeypatch.setattr(precision, "cpu_flags", lambda: set())  # no AMX: auto is float32 here
+    monkeypatch.setattr(precision, "cpu_flags", lambda: set())  # no bf16 instructions: auto is float32
     before = history(path)
     result = train("tiny", path, **{**QUICK, "mixed_precision": "auto", "max_steps": 12})
     # Resumed at step 10, not restarted: the first two epochs' rows are the recorded ones, and the
@@ -432,7 +434,7 @@ def test_a_vocabulary_learned_again_is_another_run(reference, tmp_path):
 
 def test_a_start_that_never_trained_does_not_pin_its_settings(tmp_path):
     path = tmp_path / "run"
-    plan = prepare_run(TrainConfig(preset="tiny", **{**QUICK, "warmup_steps": 7}), path)
+    plan = prepare_run(TrainConfig(**{**QUICK, "warmup_steps": 7}), path)
     plan.lock.release()  # as if it had failed right after writing run.json
     assert (path / rd.RUN_FILE).is_file()
     result = train("tiny", path, **{**QUICK, "max_steps": 1})  # other settings: accepted
@@ -448,7 +450,7 @@ def test_auto_resumes_a_run_in_the_precision_it_began_in_on_another_cpu(tmp_path
     path = tmp_path / "run"
     monkeypatch.setattr(precision, "gpu_compute_capabilities", lambda: [])
     monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
-    auto = TrainConfig(preset="tiny", **{**QUICK, "mixed_precision": "auto"})
+    auto = TrainConfig(**{**QUICK, "mixed_precision": "auto"})
     plan = prepare_run(auto, path)
     plan.lock.release()
     assert (plan.precision, plan.precision_reason) == (

@@ -1,7 +1,8 @@
 """`TrainConfig`: every training setting, declared once with its default, range and help.
 
-``train`` reads it, ``tf-transformer train`` builds its flags from it
-(``add_arguments`` / ``from_args``), ``run.json`` records it (``to_dict``),
+``train`` reads it; ``tf-transformer train`` builds its flags from it
+(``add_arguments`` / ``from_args``), and ``demo`` those of the settings it lets a user
+change in its recipe (``tf_transformer.recipes``); ``run.json`` records it (``to_dict``),
 and resuming a run directory compares its ``fixed`` fields with the recorded
 ones (``differences``). The model's sizes are ``TransformerConfig``'s job;
 the data's, ``DatasetSpec``'s.
@@ -14,6 +15,7 @@ import dataclasses
 import pathlib
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tf_transformer.config import PRESETS
@@ -192,7 +194,8 @@ class TrainConfig:
     mixed_precision: str = setting(
         "none",
         "compute dtype (logits and loss stay float32; fp16 scales the loss); auto: bf16 on a GPU "
-        "of compute capability 8.0 or later or a CPU with AMX, else none; a run resumes only in "
+        "of compute capability 8.0 or later or a CPU with bfloat16 matrix instructions (AMX, "
+        "AVX512-BF16), else none; a run resumes only in "
         "the precision it started with (the optimizer states differ)",
         fixed=True,
         choices=PRECISION_CHOICES,
@@ -274,24 +277,44 @@ class TrainConfig:
     # -- command line ------------------------------------------------------------------------
 
     @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        """Add one flag per field (``--max-steps`` for ``max_steps``...) and the data flags."""
+    def add_arguments(
+        cls,
+        parser: argparse.ArgumentParser,
+        recipe_defaults: Mapping[str, str] | None = None,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Add one flag per field (``--max-steps`` for ``max_steps``...) and the data flags.
+
+        Args:
+            recipe_defaults: for a command that trains a named recipe (``demo``): the fields
+                it lets a user change, each with what the recipe sets it to, in words. Only
+                these get flags, each defaulting to None ("the recipe's"); the command puts the
+                values given on top of the recipe (``from_args`` is for ``train``'s flags).
+            aliases: more names for a field's flag (``{"max_minutes": ["--minutes"]}``).
+        """
+        aliases = aliases or {}
         for field in dataclasses.fields(cls):
             meta = field.metadata
-            if not meta["flag"]:
+            if not meta["flag"] or (recipe_defaults is not None and field.name not in recipe_defaults):
                 continue
+            names = [flag_name(field.name), *aliases.get(field.name, ())]
             kind = _plain_type(_HINTS[field.name])
             if kind is bool:
-                assert field.default is False, f"{field.name}: a store_true flag defaults to False"
-                parser.add_argument(flag_name(field.name), action="store_true", help=meta["help"])
+                assert field.default is False and recipe_defaults is None, f"{field.name}: a store_true flag"
+                parser.add_argument(*names, dest=field.name, action="store_true", help=meta["help"])
                 continue
-            default = "" if field.default is None else f" (default: {field.default})"
+            if recipe_defaults is not None:
+                default, shown = None, f" (default: {recipe_defaults[field.name]})"
+            else:
+                default = field.default
+                shown = "" if field.default is None else f" (default: {field.default})"
             parser.add_argument(
-                flag_name(field.name),
+                *names,
+                dest=field.name,
                 type=kind,
-                default=field.default,
+                default=default,
                 choices=meta["choices"],
-                help=meta["help"] + default,
+                help=meta["help"] + shown,
             )
         DatasetSpec.add_arguments(parser)
 

@@ -2,13 +2,12 @@
 
 bfloat16 pays only where the CPU or GPU multiplies it in its own instructions; elsewhere oneDNN
 converts to float32 to multiply, and the casts cost more than the halved bytes save. ``auto``
-picks it on Intel's AMX tiles (flag ``amx_bf16``: 1.19x float32's steps) and on NVIDIA GPUs from
-compute capability 8.0 (Ampere) on. AVX-512's bfloat16 dot products (``avx512_bf16``: AMD EPYC
-Zen 4) run the tutorial model's steps faster too (docs/performance.md), but ``auto`` adopts them
-only once a run shows that bf16 trains as well there (the demo's accuracy by step and BLEU);
-until then ``--mixed-precision bf16`` asks for it. ``benchmarks/train_throughput.py --variants
-fp32 bf16`` measures the speed-up on a machine. ``auto`` never picks fp16: that needs loss
-scaling.
+picks it on CPUs with bfloat16 matrix instructions (Intel's AMX tiles, flag ``amx_bf16``; AVX-512's
+bfloat16 dot products, flag ``avx512_bf16``, as on AMD EPYC Zen 4) and on NVIDIA GPUs from
+compute capability 8.0 (Ampere) on. On both CPU kinds a run showed that bf16 trains as well as
+float32 and sooner (docs/performance.md: the demo's accuracy by step, seeds and BLEU,
+``benchmarks/precision_quality.py``); ``benchmarks/train_throughput.py --variants fp32 bf16``
+measures the step's speed-up on a machine. ``auto`` never picks fp16: that needs loss scaling.
 
 A run records what ``auto`` resolved to when it began, and a resumed run keeps it on any machine
 (``training.loop``): the precision is part of what a run is.
@@ -20,7 +19,9 @@ Example:
     'bf16'
     >>> resolve("auto", gpus=[], flags={"avx512f", "amx_bf16"})
     ('bf16', 'this CPU multiplies bfloat16 natively (amx_bf16)')
-    >>> resolve("auto", gpus=[], flags={"avx2", "avx512f", "avx512_bf16"})[0]
+    >>> resolve("auto", gpus=[], flags={"avx2", "avx512f", "avx512_bf16"})
+    ('bf16', 'this CPU multiplies bfloat16 natively (avx512_bf16)')
+    >>> resolve("auto", gpus=[], flags={"avx2", "fma"})[0]
     'none'
 """
 
@@ -32,8 +33,8 @@ import pathlib
 CPUINFO = pathlib.Path("/proc/cpuinfo")
 # The key in run.json's "train" that records what the run computes in ("auto" resolved).
 RESOLVED_PRECISION = "resolved_precision"
-# The CPU flags of bfloat16 matrix instructions auto picks bf16 on (avx512_bf16 awaits its check).
-BF16_FLAGS = ("amx_bf16",)
+# The CPU flags of bfloat16 matrix instructions auto picks bf16 on.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def cpu_flags(cpuinfo: pathlib.Path = CPUINFO) -> set[str]:
@@ -125,17 +126,16 @@ def resolve(choice: str, *, gpus=None, flags=None) -> tuple[str, str]:
     for flag in BF16_FLAGS:
         if flag in flags:
             return "bf16", f"this CPU multiplies bfloat16 natively ({flag})"
-    if "avx512_bf16" in flags:
-        return "none", (
-            "this CPU has AVX-512 bfloat16 but no AMX: auto keeps float32 until bf16 is shown to train "
-            "as well here; --mixed-precision bf16 asks for it"
-        )
-    return "none", "this CPU has no AMX (amx_bf16): bfloat16 runs no faster than float32 on it"
+    return "none", (
+        "this CPU has no bfloat16 matrix instructions (amx_bf16, avx512_bf16): bfloat16 runs no "
+        "faster than float32 on it"
+    )
 
 
 def resolve_before_records(choice: str, *, gpus=None, flags=None) -> str:
     """What ``auto`` meant for a run begun before runs recorded it: bfloat16 on AMX or a GPU of
-    compute capability 8.0 and later, float32 elsewhere (an AVX-512 bfloat16 CPU included)."""
+    compute capability 8.0 and later, float32 elsewhere (an AVX-512 bfloat16 CPU included: auto
+    picked bf16 there only after runs recorded what it resolved to)."""
     if choice != "auto":
         return choice
     dtype, _ = resolve(choice, gpus=gpus, flags=flags)
