@@ -106,3 +106,7 @@ def test_the_program_prints_every_line_before_its_quick_exit(tmp_path):
     assert "Traceback" not in closed.stderr, closed.stderr[-2000:]
     missing = subprocess.run(command[:-2] + ["--run-dir", str(tmp_path / "none"), "x"], capture_output=True)
     assert missing.returncode == 2 and b"tf-transformer translate: error:" in missing.stderr
+    with open("/dev/full", "w") as full_disk:  # output to a full disk: one line, exit 1
+        nowhere = subprocess.run([*command, "Eu leio."], stdout=full_disk, stderr=subprocess.PIPE, timeout=99)
+    lines = nowhere.stderr.decode().strip().splitlines()
+    assert nowhere.returncode == 1 and len(lines) == 1 and "the disk is full" in lines[0], lines

@@ -55,3 +55,23 @@ def test_the_docs_give_each_notebooks_full_run_time():
     assert build.times_table() in performance, (
         "docs/performance.md's notebook times are stale: paste `build.py --times`"
     )
+
+
+def test_each_notebook_is_a_declared_pair_that_jupytext_keeps_in_step(tmp_path):
+    """notebooks/jupytext.toml pairs NN_name.py with NN_name.ipynb: an edit on the .py side reaches
+    the .ipynb through `jupytext --sync`, outputs kept, and the .py comes back unchanged."""
+    from jupytext.cli import jupytext as jupytext_cli
+
+    name = "01_self_attention_by_hand"
+    for path in (NOTEBOOKS / "jupytext.toml", NOTEBOOKS / f"{name}.py", NOTEBOOKS / f"{name}.ipynb"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    source = tmp_path / f"{name}.py"
+    edited = source.read_text(encoding="utf-8").replace("by hand\n", "by hand, edited\n", 1)
+    source.write_text(edited, encoding="utf-8")
+    jupytext_cli(["--sync", "--quiet", str(tmp_path / f"{name}.ipynb")])
+    synced = json.loads((tmp_path / f"{name}.ipynb").read_text(encoding="utf-8"))
+    original = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+    title = "".join(synced["cells"][0]["source"]).splitlines()[0]
+    assert title == "# 1. From RNNs to self-attention, by hand, edited"
+    assert [c.get("outputs") for c in synced["cells"]] == [c.get("outputs") for c in original["cells"]]
+    assert source.read_text(encoding="utf-8") == edited
