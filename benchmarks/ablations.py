@@ -55,14 +55,13 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 import argparse
 import contextlib
 import json
-import os
 import pathlib
 import tempfile
 import time
 from unittest import mock
 
 
-from tf_transformer import data, files
+from tf_transformer import course, data, files, recipes
 from tf_transformer.config import PRESETS
 from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT
 from tf_transformer.inference import Translator
@@ -76,8 +75,9 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 # one after the other, on two otherwise idle CPU cores: 54 minutes for the 12 rows. Variants are
 # independent: on more cores, run a few at once (--variants, --out) and merge their rows.
 
-# The baseline recipe: notebook 6's tutorial run, with the step count left to --steps.
-BASELINE = dict(preset="tutorial", batch_tokens=2048, warmup_steps=400, norm_first=True, seed=0)
+# The baseline recipe: notebook 6's tutorial run (the course recipe, from seed 0), with the step
+# count left to --steps.
+BASELINE = recipes.recipe("course", seed=0)
 VALIDATION_SENTENCES = 1000  # the first half of the validation split: enough to rank, half the time
 
 
@@ -107,14 +107,13 @@ SKIPPED = {
     ),
 }
 
-# --fast (and TF_TRANSFORMER_FAST=1): the tiny preset, a handful of steps on a slice of the corpus.
+# --fast (and TF_TRANSFORMER_FAST=1): the smoke recipe's tiny model, a handful of steps on its slice
+# of the corpus.
 FAST = dict(
     steps=4,
     sentences=8,
     variants=("baseline",),
-    settings=dict(
-        preset="tiny", train_examples=256, validation_examples=32, batch_tokens=512, warmup_steps=50
-    ),
+    settings=recipes.recipe("smoke", validation_examples=32, warmup_steps=50),
 )
 
 
@@ -139,11 +138,16 @@ def run_variant(name: str, steps: int, settings: dict, work: pathlib.Path, evalu
     """Train one variant into ``work/name``, score it on ``evaluation`` ({split: pairs}); return its row."""
     spec = VARIANTS[name]
     config = TrainConfig(
-        **{**BASELINE, "validation_examples": VALIDATION_SENTENCES, **settings, **spec["train"]},
-        max_steps=steps,
-        steps_per_epoch=steps,  # one epoch: validated once, at the end
-        backup_every=0,
-        verbose=0,
+        **{
+            **BASELINE,
+            "validation_examples": VALIDATION_SENTENCES,
+            **settings,
+            **spec["train"],
+            "max_steps": steps,
+            "steps_per_epoch": steps,  # one epoch: validated once, at the end
+            "backup_every": 0,
+            "verbose": 0,
+        }
     )
     run_dir = work / name
     print(f"\n== {name}: {spec['label']} ({steps} steps)", flush=True)
@@ -251,7 +255,7 @@ def main(argv=None) -> dict:
     )
     args = parser.parse_args(argv)
     print(f"machine: {describe_machine()}", flush=True)
-    fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
+    fast = args.fast or course.fast_mode()
     steps, sentences, names, settings = args.steps, args.sentences, args.variants or tuple(VARIANTS), {}
     if fast:
         steps, sentences, settings = FAST["steps"], FAST["sentences"], FAST["settings"]

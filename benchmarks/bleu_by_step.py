@@ -2,7 +2,7 @@
 
 The demo stops training at a validation masked accuracy (``--stop-at-accuracy``),
 and promises a test BLEU. This trains the demo's recipe
-(``tf_transformer.demo.train_config``) for a fixed number of steps, without
+(``recipes.recipe("demo")``) for a fixed number of steps, without
 its stops, and at each validation from ``--bleu-from`` steps on translates
 the whole test split greedily with the weights that validation measured (the
 moving average of the weights, as the checkpoints hold it) and scores it with
@@ -21,7 +21,6 @@ from __future__ import annotations  # noqa: I001  (tf_transformer is imported fi
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
-import dataclasses
 import json
 import os
 import pathlib
@@ -30,17 +29,17 @@ import time
 
 import keras
 
-from tf_transformer import cli, demo
+from tf_transformer import course, recipes
 from tf_transformer.constants import TEST_SPLIT
 from tf_transformer.data import DatasetSpec, load_dataset, load_tokenizers
 from tf_transformer.inference import Translator
 from tf_transformer.inference.evaluate import evaluate_translator
-from tf_transformer.training import train
+from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.metrics import averaged_weights
 from tf_transformer.training.precision import describe_machine, machine
 
-# --fast (and TF_TRANSFORMER_FAST=1): the tiny preset on a slice of the corpus, for the test suite.
-FAST = dict(preset="tiny", train_examples=256, validation_examples=64, batch_tokens=512, max_length=32)
+# --fast (and TF_TRANSFORMER_FAST=1): the smoke recipe's tiny model and slice of the corpus, for
+# the test suite, scored at two validations.
 FAST_RUN = dict(steps=4, every=2, bleu_from=2, sentences=16)
 
 
@@ -86,23 +85,16 @@ def main(argv=None) -> dict:
     )
     args = parser.parse_args(argv)
     print(f"machine: {describe_machine()}", flush=True)
-    fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
-    settings = FAST if fast else {}
+    fast = args.fast or course.fast_mode()
+    settings = recipes.recipe("smoke") if fast else {}
     if fast:
         for key, value in FAST_RUN.items():
             setattr(args, key, value)
 
-    config = demo.train_config(DatasetSpec(), cli.build_parser().parse_args(["demo"]))
-    config = dataclasses.replace(
-        config,
-        **settings,
-        max_steps=args.steps,
-        steps_per_epoch=args.every,
-        max_minutes=None,
-        stop_at_accuracy=None,
-        patience=None,
-        verbose=0,
-    )
+    # The demo's recipe for a fixed number of steps, without its stops.
+    stops = dict(max_minutes=None, stop_at_accuracy=None, patience=None)
+    length = dict(max_steps=args.steps, steps_per_epoch=args.every, verbose=0)
+    config = TrainConfig(**recipes.recipe("demo", **{**settings, **stops, **length}))
     pairs = list(load_dataset(DatasetSpec(), TEST_SPLIT).as_numpy_iterator())[: args.sentences]
     scorer = TestBleu(pairs, args.bleu_from)
     print(

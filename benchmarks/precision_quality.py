@@ -1,8 +1,8 @@
 """Does bfloat16 train as well as float32? The demo's recipe in both, on the same seeds.
 
 ``--mixed-precision auto`` may pick bfloat16 only where it trains as well as float32 and
-faster. This trains the demo's recipe (``tf_transformer.demo.embedded_config``: the embedded
-corpus, its stop at validation accuracy 0.9985, its time budget) once per precision and seed,
+faster. This trains the demo's recipe (``recipes.recipe("demo")``: the embedded corpus, its
+stop at validation accuracy 0.9985, its time budget) once per precision and seed,
 one after the other in this process, seeds interleaved (float32, bf16, float32, bf16, ...) so
 that a drift in the machine's load touches both alike. For each run it records the validation
 masked accuracy at every epoch (the same steps for both precisions), the steps and minutes to
@@ -23,42 +23,27 @@ from __future__ import annotations  # noqa: I001  (tf_transformer is imported fi
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
-import dataclasses
 import json
 import pathlib
 import tempfile
 import time
 
-from tf_transformer import demo
+from tf_transformer import recipes
 from tf_transformer.constants import TEST_SPLIT
-from tf_transformer.data import DatasetSpec
-from tf_transformer.training import train
+from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.precision import describe_machine, machine
 
 PRECISIONS = ("float32", "bf16")
 SETTING = {"float32": "none", "bf16": "bf16"}  # --mixed-precision for each
 
 
-def recipe(seed: int, precision: str, minutes: float, fast: bool):
-    """The demo's recipe on the embedded corpus, with this seed and precision."""
-    spec = DatasetSpec.parse("embedded")
-    args = argparse.Namespace(
-        preset="tiny" if fast else "tutorial",
-        num_layers=None,
-        data_dir=None,
-        minutes=minutes,
-        stop_at_accuracy=None,
-        warmup_steps=None,
-        seed=seed,
-    )
-    config = dataclasses.replace(
-        demo.embedded_config(spec, args), mixed_precision=SETTING[precision], verbose=0
-    )
+def recipe(seed: int, precision: str, minutes: float, fast: bool) -> TrainConfig:
+    """The demo's recipe on the embedded corpus, with this seed and precision (``--fast``: on the
+    smoke recipe's tiny model and slice of the corpus, two epochs of 5 steps)."""
+    settings = dict(max_minutes=minutes, seed=seed, mixed_precision=SETTING[precision], verbose=0)
     if fast:
-        config = dataclasses.replace(
-            config, steps_per_epoch=5, epochs=2, train_examples=256, validation_examples=64
-        )
-    return config
+        settings = {**recipes.recipe("smoke"), **settings, "steps_per_epoch": 5, "epochs": 2}
+    return TrainConfig(**recipes.recipe("demo", **settings))
 
 
 def one_run(seed: int, precision: str, minutes: float, fast: bool, limit: int | None) -> dict:

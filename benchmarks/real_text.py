@@ -8,7 +8,7 @@
     python benchmarks/real_text.py --minutes 10 --variant dropout_rate=0.3   # one change to the recipe
 
 Each corpus is prepared (its sizes, skipped lines and tokenizer round trip), trained from
-seed 0 with ``tf_transformer.recipes.real_text`` into a fresh run directory within
+seed 0 with ``recipes.recipe("real-text")`` into a fresh run directory within
 ``--minutes`` of training, and scored on its whole test split with sacreBLEU (greedy and beam
 4): BLEU (its ``zh`` tokenizer for a Chinese target), chrF, and the share of outputs that are
 the reference exactly. The best and worst translations by sentence chrF are kept, to be read.
@@ -41,7 +41,10 @@ from tf_transformer.training.precision import describe_machine, machine
 
 HERE = pathlib.Path(__file__).resolve().parent
 EXAMPLES = 6  # best and worst translations kept per corpus
-FAST = dict(preset="tiny", steps_per_epoch=10, max_steps=20, patience=None, warmup_steps=10)
+# --fast: the smoke recipe's tiny model and slice of the corpus, 20 steps (tests).
+FAST = recipes.recipe(
+    "smoke", steps_per_epoch=10, max_steps=20, patience=None, warmup_steps=10, max_minutes=None
+)
 FAST_TEST_SENTENCES = 16
 
 
@@ -69,7 +72,7 @@ def key(row: dict) -> tuple:
     28-minute recipe's, or 10 minutes for a shorter run)."""
     budget = row.get("budget_minutes")
     if budget is None and "train_minutes" in row:
-        budget = recipes.REAL_TEXT_MINUTES if (row["train_minutes"] or 0) > 20 else 10.0
+        budget = recipes.recipe("real-text")["max_minutes"] if (row["train_minutes"] or 0) > 20 else 10.0
     return (
         row["dataset"],
         row["reverse"],
@@ -127,10 +130,9 @@ def measure(
         + ([tokenizer] if tokenizer != "sentencepiece" else [])
         + ([variant.replace(" ", "_").replace("=", "-")] if variant else [])
     )
-    settings = recipes.real_text(minutes)
-    settings.update(changes or {})
+    settings = recipes.recipe("real-text", max_minutes=minutes, seed=0, verbose=2, **(changes or {}))
     if fast:
-        settings.update(FAST, max_minutes=None)
+        settings.update(FAST)
     if reuse and (run_dir / HISTORY_FILE).is_file():  # score the run already there again
         print(f"\n== scoring the run in {run_dir} again", flush=True)
         this = dict(dataset=spec.name, reverse=spec.reverse, tokenizer=tokenizer, variant=variant)
@@ -143,15 +145,7 @@ def measure(
         shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run: the minutes are this run's
         print(f"\n== training {spec.name}{' reversed' if spec.reverse else ''} into {run_dir}", flush=True)
         started = time.monotonic()
-        result = train(
-            run_dir=run_dir,
-            dataset=spec,
-            data_dir=data_dir,
-            tokenizer=tokenizer,
-            seed=0,
-            verbose=2,
-            **settings,
-        )
+        result = train(run_dir=run_dir, dataset=spec, data_dir=data_dir, tokenizer=tokenizer, **settings)
         train_minutes = round((time.monotonic() - started) / 60, 1)
     run = load_run(run_dir)  # the best checkpoint by validation loss
     best = min(result.history, key=lambda row: row.get("val_loss", float("inf")))
@@ -237,7 +231,9 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--tokenizer", choices=("sentencepiece", "wordpiece"), default=None, help="(default: the corpus's)"
     )
-    parser.add_argument("--minutes", type=float, default=recipes.REAL_TEXT_MINUTES, help="training budget")
+    parser.add_argument(
+        "--minutes", type=float, default=recipes.recipe("real-text")["max_minutes"], help="training budget"
+    )
     parser.add_argument("--runs", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--data-dir", default=None, help="prepared data (default: TFDS's data dir)")
     parser.add_argument("--vocab-size", type=int, default=None, help="per side (default: prepare's)")

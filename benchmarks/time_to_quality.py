@@ -8,7 +8,7 @@ other in this process, each for the same wall-time budget, and every
 validation split (bucketed batches; the clock stops while it is measured).
 
 - *ours*: ``tf_transformer.training.train`` with the demo's settings
-  (``tf_transformer.demo.train_config``) but the preset's 4 layers, where the
+  (``recipes.recipe("demo")``) but the preset's 4 layers, where the
   demo trains 1: pre-norm layers, no dropout,
   batches of about 2048 tokens grouped by length, a 200-step warm-up, then a
   rate falling as 1/step, and a moving average of the weights (momentum
@@ -31,7 +31,7 @@ converges in minutes, the measure is the test split's sacreBLEU instead: every
 ``--bleu-minutes`` of training time (the clock stops while it is measured) each model
 translates the test sentences greedily, and the report gives the tutorial recipe's best BLEU,
 the minutes ours needed to reach it, and the ratio. *ours* is then the real-text recipe
-(``tf_transformer.recipes.real_text``: 2 layers, pre-norm, a 400-step warm-up, batches of
+(``recipes.recipe("real-text")``: 2 layers, pre-norm, a 400-step warm-up, batches of
 about 2048 tokens, a moving average of the weights; run to the budget, no early stop); the
 tutorial recipe trains its 4 layers with dropout 0.1. Both read the corpus's prepared
 tokenizers (SentencePiece, 4,000 pieces by default), so what differs is the recipe, and both
@@ -51,7 +51,6 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import pathlib
@@ -64,12 +63,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer import cli, data, demo
+from tf_transformer import course, data, recipes
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import END_ID, START_ID, TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.data import DatasetSpec
 from tf_transformer.data.prepare import prepare
-from tf_transformer.training import MaskedAccuracy, make_optimizer, masked_loss, train
+from tf_transformer.training import MaskedAccuracy, TrainConfig, make_optimizer, masked_loss, train
 from tf_transformer.training.loop import count_batches
 from tf_transformer.training.precision import describe_machine, machine
 
@@ -79,8 +78,10 @@ from train_throughput import TutorialTransformer  # noqa: E402
 
 THRESHOLDS = (0.90, 0.95, 0.99)
 TUTORIAL = dict(batch_size=64, warmup_steps=4000)  # TensorFlow's tutorial; the paper's learning rate
-# --fast (and TF_TRANSFORMER_FAST=1): the tiny preset on a slice of the corpus, for the test suite.
-FAST = dict(preset="tiny", train_examples=256, validation_examples=64, batch_tokens=512, every=2, seconds=5)
+# --fast (and TF_TRANSFORMER_FAST=1), for the test suite: the smoke recipe's tiny model and slice of
+# the corpus, each recipe keeping its own depth (both train one model size), for seconds.
+FAST = {name: value for name, value in recipes.recipe("smoke").items() if name != "num_layers"}
+FAST_CLOCK = dict(every=2, seconds=5)
 
 
 class Clock(keras.callbacks.Callback):
@@ -170,8 +171,6 @@ class Clock(keras.callbacks.Callback):
 
 def ours(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
     """The demo's recipe, through ``train``, into a scratch run directory."""
-    args = cli.build_parser().parse_args(["demo"])
-    config = demo.train_config(DatasetSpec(), args)
     # The preset's own layers (the demo trains fewer): both recipes train one model size.
     overrides = dict(
         num_layers=None,
@@ -181,7 +180,7 @@ def ours(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
         patience=None,
         verbose=0,
     )
-    config = dataclasses.replace(config, **{**overrides, **settings})
+    config = TrainConfig(**recipes.recipe("demo", **{**overrides, **settings}))
     clock = Clock(seconds, THRESHOLDS[-1])
     with tempfile.TemporaryDirectory(prefix="time_to_quality_") as run_dir:
         try:
@@ -313,12 +312,10 @@ def ours_on_text(spec, settings: dict, seconds: float, bleu_seconds: float, sent
     """The real-text recipe, through ``train``, to the budget (no early stop); test BLEU on a clock."""
     from tf_transformer.training.metrics import averaged_weights
 
-    args = cli.build_parser().parse_args(["demo"])
-    config = demo.train_config(spec, args)
-    config = dataclasses.replace(
-        config,
-        **{"max_minutes": None, "patience": None, "stop_at_accuracy": None, "verbose": 0, **settings},
-        data_dir=data_dir,
+    # What the demo trains on real text (from its seed), to the budget: no early stop.
+    stops = {"max_minutes": None, "patience": None, "stop_at_accuracy": None, "verbose": 0}
+    config = TrainConfig(
+        **recipes.recipe("real-text", seed=0, **{**stops, **settings}), dataset=spec, data_dir=data_dir
     )
     tokenizers = data.load_tokenizers(spec, data_dir=data_dir)
     bleu = TestBleu(spec, tokenizers, config.max_length, sentences, averaged_weights, data_dir=data_dir)
@@ -527,11 +524,10 @@ def main(argv=None) -> dict:
     # The tutorial's layers drop the padding mask after the first block (Keras warns each time).
     warnings.filterwarnings("ignore", message=".*does not support masking")
 
-    fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
+    fast = args.fast or course.fast_mode()
     settings, seconds, every = {}, args.minutes * 60, args.every
     if fast:
-        settings = {k: v for k, v in FAST.items() if k not in ("every", "seconds")}
-        seconds, every = FAST["seconds"], FAST["every"]
+        settings, seconds, every = FAST, FAST_CLOCK["seconds"], FAST_CLOCK["every"]
     results = {}
     for name, run in (("ours", ours), ("tutorial", tutorial)):
         print(f"{name}: training for at most {seconds / 60:.2f} minutes, validating every {every} steps")
@@ -566,12 +562,12 @@ def main_on_text(args) -> dict:
     print(f"machine: {describe_machine()}", flush=True)
     warnings.filterwarnings("ignore", message=".*does not support masking")
     spec = DatasetSpec.parse(args.dataset, reverse=args.reverse)
-    fast = args.fast or os.environ.get("TF_TRANSFORMER_FAST") == "1"
+    fast = args.fast or course.fast_mode()
     seconds, bleu_seconds, sentences = args.minutes * 60, args.bleu_minutes * 60, args.bleu_sentences
     settings = {}
     if fast:
-        settings = dict(preset="tiny", train_examples=256, warmup_steps=10, steps_per_epoch=10)
-        seconds, bleu_seconds, sentences = FAST["seconds"], FAST["seconds"] / 2, sentences or 8
+        settings = dict(FAST, warmup_steps=10, steps_per_epoch=10)
+        seconds, bleu_seconds, sentences = FAST_CLOCK["seconds"], FAST_CLOCK["seconds"] / 2, sentences or 8
     summary_ = prepare(spec, data_dir=args.data_dir)  # (once; both recipes read its tokenizers)
     print(f"{args.dataset}: {summary_['splits']} pairs, tokenizer {summary_.get('tokenizer')}", flush=True)
     results = {}

@@ -60,7 +60,6 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import dataclasses
 import inspect
-import os
 
 import keras
 import matplotlib.pyplot as plt
@@ -68,7 +67,7 @@ import numpy as np
 import tensorflow as tf
 from IPython.display import Code, display
 
-from tf_transformer import PRESETS, Transformer, TransformerConfig
+from tf_transformer import PRESETS, Transformer, TransformerConfig, course
 from tf_transformer.layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualLayer
 
 np.set_printoptions(precision=4, suppress=True)
@@ -406,7 +405,7 @@ def count_by_hand(c):
 
 
 # Building `big` allocates 290M weights; fast mode (CI) checks the formula on the small presets only.
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 checked = ("tiny", "tutorial") if FAST else tuple(PRESETS)
 rows = []
 for name in PRESETS:

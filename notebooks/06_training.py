@@ -97,7 +97,7 @@ from tf_transformer.training import (
 from tf_transformer.training import losses as training_losses
 from tf_transformer.training.stops import TrainingInterrupted
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 
 def show(obj):

@@ -89,7 +89,7 @@ from tf_transformer.inference import (
 )
 from tf_transformer.run_dir import load_run
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 CLASSIC = "O animal não atravessou a rua porque estava muito cansado."
 SIBLING = "O animal não atravessou a rua porque ela era muito larga."
 

@@ -63,7 +63,6 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import os
 import time
 
 import matplotlib.pyplot as plt
@@ -76,7 +75,7 @@ from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
 from tf_transformer.viz import translation_view
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 # %% [markdown]
 # ## What the paper measured

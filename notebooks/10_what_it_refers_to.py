@@ -59,7 +59,6 @@ if importlib.util.find_spec("tf_transformer") is None:
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -70,7 +69,7 @@ from tf_transformer.inference import Translator
 from tf_transformer.run_dir import load_run
 from tf_transformer.viz import translation_view
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 CLASSIC = "The animal didn't cross the street because it was too tired."
 SIBLING = "The animal didn't cross the street because it was too wide."
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tf_transformer.constants import CLASSIC_SENTENCES, EMBEDDED_SPLITS
 from tf_transformer.data.generator import corpus, lexicon
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -14,12 +15,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def splits():
-    return {split: corpus.read(split) for split in corpus.SPLITS}
+    return {split: corpus.read(split) for split in EMBEDDED_SPLITS}
 
 
 def test_regenerating_reproduces_the_committed_files(tmp_path):
     corpus.write(corpus.generate(), tmp_path)
-    for split in corpus.SPLITS:
+    for split in EMBEDDED_SPLITS:
         committed = corpus.DEFAULT_OUT / f"{split}.tsv.gz"
         fresh = tmp_path / f"{split}.tsv.gz"
         assert gzip.decompress(fresh.read_bytes()) == gzip.decompress(committed.read_bytes()), split
@@ -48,7 +49,7 @@ def test_each_portuguese_sentence_has_one_translation(splits):
 
 
 def test_classic_example_is_in_test_and_its_family_in_train(splits):
-    assert set(corpus.CLASSIC) <= set(splits["test"])
+    assert set(CLASSIC_SENTENCES) <= set(splits["test"])
     assert (
         "O animal não atravessou a rua porque estava muito cansado.",
         "The animal didn't cross the street because it was too tired.",

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tf_transformer.constants import EMBEDDED_SPLITS
 from tf_transformer.data import (
     TED,
     DatasetSpec,
@@ -217,7 +218,7 @@ def test_a_changed_embedded_corpus_is_prepared_again(tmp_path, monkeypatch, caps
     source.mkdir()
 
     def write(pairs_per_split):
-        for split in tfds_embedded.SPLITS:
+        for split in EMBEDDED_SPLITS:
             lines = "".join(f"Frase {i}.\tSentence {i}.\n" for i in range(pairs_per_split))
             (source / f"{split}.tsv.gz").write_bytes(gzip.compress(lines.encode()))
 

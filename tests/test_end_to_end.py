@@ -24,6 +24,7 @@ from tf_transformer import cli
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, local, prepare
 from tf_transformer.inference import Translator, export_translator
+from tf_transformer.recipes import recipe
 from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
 from tf_transformer.training import train
 
@@ -52,7 +53,7 @@ def exported_translations(export_dir, texts):
 
 
 def train_export_and_compare(run_dir, texts, **settings):
-    result = train("tiny", run_dir, seed=1, verbose=0, num_layers=1, **settings)
+    result = train(run_dir=run_dir, **recipe("smoke", seed=1, **settings))
     assert result.stopped == "done"
     run = load_run(run_dir)
     translator = Translator.from_run(run)

@@ -1,6 +1,7 @@
 """The package's import graph shows its architecture: no cycles, nothing points up.
 
     constants, _quiet, files           (nothing)
+    recipes                            (nothing: TrainConfig's fields by name, in plain dicts)
     config                             constants
     layers/                            constants, config
     model                              layers, config, constants
@@ -8,7 +9,7 @@
     data/                              constants, files
     run_dir                            config, model, data, constants, files
     training/   inference/             peers: each stands on run_dir, model, data; never on the other
-    course                             what the notebooks share: on training, data
+    course                             what the notebooks share: on training, data, recipes
     demo, cli, __main__                the commands, on top of everything
 
 Read from the source with ``ast`` (imports inside functions count too), so the test
@@ -127,6 +128,7 @@ def test_the_foundations_import_nothing_above_them():
         "constants": set(),
         "_quiet": set(),
         "files": set(),
+        "recipes": set(),
         "config": {"constants"},
         "layers": {"constants", "config", "_quiet"},
         "model": {"constants", "config", "layers", "_quiet"},

@@ -61,20 +61,20 @@ def test_weights_that_are_garbage_do_not_fit_or_hold_nans(run, tmp_path):
     with pytest.raises(
         DamagedRunError, match=r"model.weights.h5 is damaged \(not an HDF5 file\); checkpoints/"
     ):
-        rd.load_weights(model, run / rd.WEIGHTS_FILE, run)
+        rd.load_run_weights(model, run / rd.WEIGHTS_FILE, run)
     model.final_layer.kernel.assign(np.full(model.final_layer.kernel.shape, np.nan, "float32"))
     files.save_weights(model, run / rd.LATEST_WEIGHTS)
     with pytest.raises(
         DamagedRunError, match="latest.weights.h5 holds NaN or infinite values.*no other weights"
     ):
-        rd.load_weights(model, run / rd.LATEST_WEIGHTS, run)
+        rd.load_run_weights(model, run / rd.LATEST_WEIGHTS, run)
     other = Transformer(TransformerConfig.from_dict({**config.to_dict(), "target_vocab_size": 500}))
     other.build()
     files.save_weights(other, tmp_path / "other.weights.h5")
     with pytest.raises(
         DamagedRunError, match=r"other.weights.h5 does not fit the model in run.json \(2 layers"
     ):
-        rd.load_weights(model, tmp_path / "other.weights.h5", run)
+        rd.load_run_weights(model, tmp_path / "other.weights.h5", run)
     with pytest.raises(ValueError, match="--weights takes best, latest, backup or the path of a .weights.h5"):
         load_run(run, weights=str(run / rd.MODEL_FILE))
 

@@ -16,11 +16,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers.runs import smoke
+
+from tf_transformer.recipes import recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.independent]  # processes that train; no fixture shared
 
-ARGS = smoke(validation_examples=0, steps_per_epoch=1, max_steps=4, seed=7)
+ARGS = recipe("smoke", validation_examples=0, steps_per_epoch=1, max_steps=4, seed=7)
 
 MIRRORED = textwrap.dedent("""
     import json, sys

@@ -10,11 +10,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers.runs import smoke
 
 from tf_transformer import Transformer, cli, files
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec, vocab_files
+from tf_transformer.recipes import recipe
 from tf_transformer.run_dir import load_run, read_run_info
 from tf_transformer.training import AveragingAdam, TrainConfig, metrics, train
 from tf_transformer.training.resume import StepBackup
@@ -23,7 +23,7 @@ from tf_transformer.training.stops import TerminateOnNaN
 pytestmark = pytest.mark.slow  # trainings
 
 # The smoke recipe in epochs of 3 steps with a backup every 2: a resume can start mid-epoch.
-QUICK = smoke(steps_per_epoch=3, max_steps=7, backup_every=2, seed=7)
+QUICK = recipe("smoke", steps_per_epoch=3, max_steps=7, backup_every=2, seed=7)
 
 
 class StepLosses(keras.callbacks.Callback):
@@ -86,7 +86,7 @@ def test_run_directory_holds_what_later_commands_need(seeded_run):
         "tokenizer": "wordpiece",  # the embedded corpus's (the shipped vocabularies)
     }
     assert info["train"] == {  # everything, once, and the precision it computes in
-        **TrainConfig(preset="tiny", **QUICK).to_dict(),
+        **TrainConfig(**QUICK).to_dict(),
         "resolved_precision": "none",
     }
     assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
@@ -166,7 +166,7 @@ def test_interrupted_run_is_deterministic_and_resumes_mid_epoch(seeded_run, tmp_
     assert [e["step"] for e in json.loads((path / rd.HISTORY_FILE).read_text())] == [3, 6, 7]
     # Once more, as a TrainConfig: nothing left to do.
     keras.backend.clear_session()
-    assert train(TrainConfig(preset="tiny", **QUICK), path).stopped == "already done"
+    assert train(TrainConfig(**QUICK), path).stopped == "already done"
 
 
 def test_nan_loss_stops_training_with_a_clear_message(tmp_path, capsys):

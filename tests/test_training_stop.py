@@ -16,18 +16,19 @@ from types import SimpleNamespace
 
 import keras
 import pytest
-from helpers.runs import smoke, smoke_flags
+from helpers.runs import smoke_flags
 
 from tf_transformer import cli
 from tf_transformer import run_dir as rd
 from tf_transformer.data import DatasetSpec
+from tf_transformer.recipes import recipe
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.resume import HistoryFile, StepBackup
 from tf_transformer.training.stops import QualityStop
 
 # Epochs of 3 steps, validation after each, room for 10 epochs: a stop is what ends these runs.
-QUICK = smoke(steps_per_epoch=3, max_steps=30, backup_every=0, seed=5)
+QUICK = recipe("smoke", steps_per_epoch=3, max_steps=30, backup_every=0, seed=5)
 
 
 def history(path):
@@ -217,9 +218,10 @@ def test_the_demo_trains_to_a_target_and_refuses_a_bad_one_before_any_work(tmp_p
 
     args = cli.build_parser().parse_args(["demo", "--run-dir", str(tmp_path / "run")])
     config = demo.train_config(DatasetSpec.from_args(args), args)
-    assert config.stop_at_accuracy == demo.STOP_AT_ACCURACY and config.patience == demo.PATIENCE
+    ours = recipe("demo")
+    assert config.stop_at_accuracy == ours["stop_at_accuracy"] and config.patience == ours["patience"]
     assert config.max_minutes == 10.0  # the time budget stays, as a cap
-    assert (config.preset, config.num_layers) == ("tutorial", demo.NUM_LAYERS)
+    assert (config.preset, config.num_layers) == ("tutorial", 1)
     argv = ["demo", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data")]
     assert cli.main([*argv, "--stop-at-accuracy", "2"]) == 2
     assert "stop_at_accuracy (--stop-at-accuracy) must be in (0, 1]" in capsys.readouterr().err
@@ -249,8 +251,8 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     assert all(entry["sentences"] == 16 for entry in metrics.values())
     assert (run / "export" / "1" / "saved_model.pb").is_file()
     info = json.loads((run / rd.RUN_FILE).read_text())
-    recipe = info["train"]
-    assert recipe["ema_momentum"] == 0.99 and recipe["lr_scale"] == 0.5 and recipe["num_layers"] == 1
+    settings = info["train"]
+    assert settings["ema_momentum"] == 0.99 and settings["lr_scale"] == 0.5 and settings["num_layers"] == 1
     assert (info["model"]["num_layers"], info["model"]["d_model"]) == (1, 32)  # the tiny preset's width
     assert "2. training the tiny preset with 1 layer to validation accuracy" in out
     # The export (from the evaluation's translator) translated the classic sentence and 2 examples.
@@ -259,12 +261,12 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
 
 def test_the_demo_trains_real_text_with_the_real_text_recipe(tmp_path, monkeypatch, capsys):
     import tf_transformer.training
-    from tf_transformer import demo, recipes
+    from tf_transformer import demo
 
     argv = ["demo", "--dataset", "gettext:pt_BR", "--run-dir", str(tmp_path / "run"), "--minutes", "3"]
     args = cli.build_parser().parse_args(argv)
     config = demo.train_config(DatasetSpec.from_args(args), args)
-    for name, value in recipes.real_text(3.0).items():
+    for name, value in recipe("real-text", max_minutes=3.0).items():
         assert getattr(config, name) == value, name
     assert config.num_layers == 2 and config.stop_at_accuracy is None  # the recipe's 2; the loss decides
     trained = []  # what the demo's training stage says and passes on (the training itself: elsewhere)

@@ -77,7 +77,7 @@ def check_run(run_dir) -> list[Result]:
     for side in SIDES:
         item = info["vocab"][side]
         try:
-            tokenizers[side] = rd.load_tokenizer(path, info, side, config)
+            tokenizers[side] = rd.load_run_tokenizer(path, info, side, config)
             verified = (
                 "the SHA-256 run.json recorded"
                 if rd.vocab_verified(info)
@@ -284,7 +284,7 @@ def _translate(path, model, tokenizers, info, intact: list[str]) -> Result:
     except (FileNotFoundError, ValueError):
         default = None
     name = default if default in intact else intact[0]
-    rd.load_weights(model, path / name)
+    rd.load_run_weights(model, path / name)
     try:
         max_length = min(info.get("max_length", model.config.max_length), model.config.max_length)
         translator = Translator(model, tokenizers["source"], tokenizers["target"], max_length=max_length)

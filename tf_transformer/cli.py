@@ -1,7 +1,9 @@
 """Command line: ``python -m tf_transformer COMMAND`` (installed as ``tf-transformer``).
 
 Each feature module registers its own sub-commands through ``add_commands``;
-this file only assembles them, so a command lives beside the code it runs.
+this file assembles them, so a command lives beside the code it runs, and ends
+each with the exit status that the exception which stopped it maps to
+(``EXIT_CODES``), so the codes are written once.
 """
 
 from __future__ import annotations
@@ -46,34 +48,88 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the errors written for people are printed plainly, without a traceback.
 
-    Exit status: 0 done, 2 a usage or input error (a bad flag, a missing or
-    damaged file), 1 the work itself failed (a write failed, the run directory
-    is in use by another process).
+    Exit status (``EXIT_CODES``): 0 done, 2 a usage or input error (a bad flag, a missing or
+    damaged file), 1 the work itself failed (a write failed, the run directory is in use by
+    another process, training diverged), 128 + the signal's number when a signal stopped it.
     """
-    from tf_transformer.data import DatasetUnavailableError
-    from tf_transformer.files import LockedError, WriteError
-
     args = build_parser().parse_args(argv)
     try:
         with _signals_interrupt():
             return args.run(args) or 0
-    except (WriteError, LockedError) as err:
-        print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError, DatasetUnavailableError) as err:
-        print(f"tf-transformer {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # a folder that is read-only, a file, or on a full disk
-        print(f"tf-transformer {args.command}: error: {location_error(err, args)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as err:  # (`train` stops on its own terms, and says so, before this)
-        signum = getattr(err, "signum", signal.SIGINT)
-        print(
-            f"tf-transformer {args.command}: interrupted ({signal.Signals(signum).name}); what it had "
-            "finished writing is whole, and running the same command again does the rest",
-            file=sys.stderr,
-        )
-        return 128 + signum
+    except BaseException as err:
+        exit_code = _exit_code(err)
+        if exit_code is None:  # a bug (or SystemExit): its traceback
+            raise
+        code, report = exit_code
+        print(f"tf-transformer {args.command}: {report(err, args)}", file=sys.stderr)
+        return code(err) if callable(code) else code
+
+
+def _error(err: BaseException, args) -> str:
+    return f"error: {err}"
+
+
+def _said(err: BaseException, args) -> str:  # the exception's own words say what happened
+    return str(err)
+
+
+def _location(err: OSError, args) -> str:  # a folder that is read-only, a file, or on a full disk
+    return f"error: {location_error(err, args)}"
+
+
+def _export_exists(err, args) -> str:
+    free = f", or --version {err.next_version} to write the next free version" if err.next_version else ""
+    return f"error: {err.path} already exists; pass --overwrite to replace it{free}."
+
+
+def _interrupted(err: KeyboardInterrupt, args) -> str:
+    return (
+        f"interrupted ({signal.Signals(_signum(err)).name}); what it had finished writing is whole, "
+        "and running the same command again does the rest"
+    )
+
+
+def _signum(err: BaseException) -> int:
+    return getattr(err, "signum", signal.SIGINT)  # (Ctrl-C's KeyboardInterrupt carries none)
+
+
+def _signal_code(err: BaseException) -> int:
+    """128 + the signal's number, as a shell reports a process ended by it (130, 143, 129)."""
+    return 128 + _signum(err)
+
+
+# How each exception ends a command: its exit status (or a function of the exception that gives
+# it) and the line printed after "tf-transformer COMMAND: ". The most specific listed class in
+# the exception's MRO decides: a WriteError is an OSError, a FileNotFoundError too, a
+# DamagedRunError a ValueError. Classes are named, not imported, so that reporting an error loads
+# no other command's code. Anything else is a bug, and keeps its traceback. argparse's own usage
+# errors exit 2 before a command runs. docs/command-line.md documents the codes.
+EXIT_CODES = {
+    # 2: a usage or input error
+    "builtins.ValueError": (2, _error),  # a bad setting, a damaged run directory...
+    "builtins.FileNotFoundError": (2, _error),
+    "tf_transformer.data.spec.DatasetUnavailableError": (2, _error),
+    "tf_transformer.inference.export.ExportExistsError": (2, _export_exists),
+    # 1: the work itself failed
+    "tf_transformer.files.WriteError": (1, _error),
+    "tf_transformer.files.LockedError": (1, _error),
+    "tf_transformer.training.stops.TrainingDiverged": (1, _said),
+    "tf_transformer.training.strategy.ClusterTimeout": (1, _error),
+    "builtins.OSError": (1, _location),
+    # 128 + the signal: SIGINT (Ctrl-C) 130, SIGTERM 143, SIGHUP 129
+    "tf_transformer.training.stops.TrainingInterrupted": (_signal_code, _said),
+    "tf_transformer.training.strategy.ClusterInterrupted": (_signal_code, _said),
+    "builtins.KeyboardInterrupt": (_signal_code, _interrupted),
+}
+
+
+def _exit_code(err: BaseException):
+    """``EXIT_CODES``'s entry for ``err`` (its most specific listed class), or None."""
+    for cls in type(err).__mro__:
+        entry = EXIT_CODES.get(f"{cls.__module__}.{cls.__qualname__}")
+        if entry is not None:
+            return entry
+    return None
 
 
 class Terminated(KeyboardInterrupt):

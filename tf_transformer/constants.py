@@ -19,8 +19,23 @@ TEST_SPLIT = "test"
 GENERALIZATION_SPLIT = "generalization"  # the embedded corpus only
 EVALUATION_SPLITS = (TEST_SPLIT, VALIDATION_SPLIT, GENERALIZATION_SPLIT)
 
-# The embedded corpus translates Portuguese into English unless reversed.
+# The embedded corpus translates Portuguese into English unless reversed; its four splits.
 EMBEDDED_LANGUAGES = ("pt", "en")
+EMBEDDED_SPLITS = (TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT, GENERALIZATION_SPLIT)
+
+# The (pt, en) sentences whose "it" the course's attention maps look at: the adjective alone says
+# whether it is the animal (tired) or the street (wide). The corpus generator puts them in the
+# test split; the demo translates the first.
+CLASSIC_SENTENCES = (
+    (
+        "O animal não atravessou a rua porque estava muito cansado.",
+        "The animal didn't cross the street because it was too tired.",
+    ),
+    (
+        "O animal não atravessou a rua porque ela era muito larga.",
+        "The animal didn't cross the street because it was too wide.",
+    ),
+)
 
 # Longest sentence, in tokens with [START] and [END], that training keeps by default,
 # and the shortest limit that still holds one word: [START] word [END].

@@ -1,5 +1,5 @@
-"""What the course notebooks share: the fast-mode switch, where runs live, the two
-runs they train, the committed ablation table, and the version check.
+"""What the course notebooks share: the fast-mode switch, where runs live, the runs
+they train, the committed ablation table, and the version check.
 
 The notebooks open from a checkout (``make lab``), from any folder of a Jupyter
 where the package is pip-installed, and in Google Colab; nothing here assumes
@@ -12,7 +12,7 @@ the checkout. Runs live in:
 
 Example:
     >>> from tf_transformer import course
-    >>> sorted(course.RECIPES)
+    >>> sorted(course.RUNS)
     ['it_en_pt', 'real_en_pt_BR', 'tutorial']
     >>> course.recipe("tutorial", fast=False)["max_steps"]
     1000
@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import importlib.resources
 import json
 import os
@@ -28,7 +27,7 @@ import pathlib
 import platform
 import sys
 
-from tf_transformer.recipes import real_text
+from tf_transformer import recipes
 
 FAST_VARIABLE = "TF_TRANSFORMER_FAST"
 RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
@@ -36,29 +35,23 @@ RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
 # The checkout's committed benchmark results, when this file runs from a checkout.
 _CHECKOUT_RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
-_FULL = dict(
-    preset="tutorial",
-    max_steps=1000,
-    steps_per_epoch=200,
-    warmup_steps=400,
-    batch_tokens=2048,
-    norm_first=True,
-)
-_TINY = dict(preset="tiny", max_steps=60, steps_per_epoch=20, train_examples=4000, validation_examples=200)
-# The course's runs, as ``train`` keyword arguments: ``full`` is what the committed
-# notebooks show, ``fast`` what CI runs (TF_TRANSFORMER_FAST=1). A name's full run is
-# the same model on every machine: a fixed number of steps, from seed 0.
-RECIPES = {
+# The course's runs: each name's recipe (tf_transformer.recipes) and corpus, in full mode (what
+# the committed notebooks show) and in fast mode (what CI runs, TF_TRANSFORMER_FAST=1), as
+# (recipe name, its overrides). A name's full run is the same model on every machine where its
+# recipe counts steps (``course``); ``ensure_run`` trains each from seed 0.
+RUNS = {
     # Notebook 6 trains it; notebooks 7 and 9 read it (pt→en).
-    "tutorial": dict(full=_FULL, fast=dict(_TINY, warmup_steps=50)),
-    # Notebook 10: the same recipe on the reversed corpus (en→pt), for the "it" lesson.
-    "it_en_pt": dict(full=dict(_FULL, reverse=True), fast=dict(_TINY, warmup_steps=400, reverse=True)),
-    # Notebook 11: real text, the machine's gettext catalogs (en→pt_BR), with the real-text recipe
-    # of tf_transformer.recipes: a time budget (28 minutes), not a number of steps, so the full
-    # run's length depends on the machine; benchmarks/real_text.py writes the same run.
+    "tutorial": dict(full=("course", {}), fast=("course-fast", {})),
+    # Notebook 10: the same recipe on the reversed corpus (en→pt), for the "it" lesson. (Its fast
+    # run keeps the full recipe's 400-step warm-up.)
+    "it_en_pt": dict(
+        full=("course", dict(reverse=True)), fast=("course-fast", dict(warmup_steps=400, reverse=True))
+    ),
+    # Notebook 11: real text, the machine's gettext catalogs (en→pt_BR), with the real-text recipe:
+    # a time budget (28 minutes), not a number of steps, so the full run's length depends on the
+    # machine; benchmarks/real_text.py writes the same run.
     "real_en_pt_BR": dict(
-        full=dict(real_text(), dataset="gettext:pt_BR"),
-        fast=dict(_TINY, warmup_steps=50, dataset="gettext:pt_BR"),
+        full=("real-text", dict(dataset="gettext:pt_BR")), fast=("course-fast", dict(dataset="gettext:pt_BR"))
     ),
 }
 
@@ -91,19 +84,22 @@ def _fast(fast: bool | None) -> bool:
     return fast_mode() if fast is None else fast
 
 
-def _recipes(name: str) -> dict:
-    if name not in RECIPES:
-        raise KeyError(f"no course run named {name!r}; the course has {sorted(RECIPES)}")
-    return RECIPES[name]
+def _run(name: str) -> dict:
+    if name not in RUNS:
+        raise KeyError(f"no course run named {name!r}; the course has {sorted(RUNS)}")
+    return RUNS[name]
 
 
 def recipe(name: str, fast: bool | None = None) -> dict:
-    """The ``train`` keyword arguments of the course's run ``name`` (a fresh copy).
+    """The ``train`` keyword arguments of the course's run ``name`` (a fresh copy): its recipe
+    of :mod:`tf_transformer.recipes` with its corpus.
 
     ``reverse=True`` becomes ``dataset=DatasetSpec(reverse=True)``. ``fast`` defaults
-    to :func:`fast_mode`.
+    to :func:`fast_mode`. (Not ``recipes.recipe``, which takes a recipe's name: notebooks 6,
+    10 and 11 call this one by its name.)
     """
-    settings = copy.deepcopy(_recipes(name)["fast" if _fast(fast) else "full"])
+    recipe_name, overrides = _run(name)["fast" if _fast(fast) else "full"]
+    settings = recipes.recipe(recipe_name, **overrides)
     reverse = settings.pop("reverse", False)
     if reverse or "dataset" in settings:
         from tf_transformer.data import DatasetSpec
@@ -114,7 +110,7 @@ def recipe(name: str, fast: bool | None = None) -> dict:
 
 def run_dir(name: str, fast: bool | None = None) -> pathlib.Path:
     """Where the course's run ``name`` lives: ``<runs>/name``, or ``<runs>/fast/name`` in fast mode."""
-    _recipes(name)  # an unknown name fails here, with the known ones
+    _run(name)  # an unknown name fails here, with the known ones
     return runs_root() / ("fast" if _fast(fast) else "") / name
 
 

@@ -2,12 +2,13 @@
 
 1. prepare the corpus (by default the embedded one, with its shipped WordPiece
    vocabularies; ``--dataset`` and ``--reverse`` pick another corpus or direction);
-2. train the ``tutorial`` preset's widths with one encoder and one decoder layer
-   (``--num-layers``; the preset has 4 of each) until the validation accuracy reaches a
-   target (or stops improving), within a wall-time budget, with Keras's live progress bar;
-   on any other corpus (real text: ``--dataset gettext:pt_BR``...), the real-text recipe of
-   :mod:`tf_transformer.recipes` (the preset's 4 layers, dropout, until the validation loss
-   stops improving), within the same budget;
+2. train the ``demo`` recipe of :mod:`tf_transformer.recipes` (the ``tutorial`` preset's widths
+   with one encoder and one decoder layer) until the validation accuracy reaches a target (or
+   stops improving), within a wall-time budget, with Keras's live progress bar; on any other
+   corpus (real text: ``--dataset gettext:pt_BR``...), the ``real-text`` recipe (2 layers each
+   side, dropout, until the validation loss stops improving), within the same budget. Its flags
+   (``--num-layers``, ``--minutes``...) change a setting of the recipe; ``TrainConfig`` declares
+   them, with ``train``'s;
 3. evaluate BLEU and chrF (sacreBLEU) on the test split, greedy and beam 4, and, for
    the embedded corpus, on its generalization split (sentence shapes never seen in training);
 4. export the SavedModel, reload it as a server would, and translate the classic
@@ -24,26 +25,18 @@ import shutil
 import textwrap
 import time
 
-from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT
+from tf_transformer import recipes
+from tf_transformer.constants import (
+    CLASSIC_SENTENCES,
+    EMBEDDED_LANGUAGES,
+    GENERALIZATION_SPLIT,
+    TEST_SPLIT,
+)
 
-# The sentence whose "it" the course's attention maps look at, in both languages.
-CLASSIC = {
-    "pt": "O animal não atravessou a rua porque estava muito cansado.",
-    "en": "The animal didn't cross the street because it was too tired.",
-}
-
-
-# Training stops at the first epoch end whose validation masked accuracy reaches STOP_AT_ACCURACY
-# (docs/demo-recipe.md: the test BLEU that accuracies give), or after PATIENCE epochs
-# without a lower validation loss.
-STOP_AT_ACCURACY = 0.9985
-STEPS_PER_EPOCH = 100
-PATIENCE = 5
-WARMUP_STEPS = 200
-LR_SCALE = 0.5  # half the paper's rate at every step: docs/demo-recipe.md
-# Encoder and decoder layers, each. The tutorial preset's 4 reach the target in as many steps
-# as 1 and 2 on the embedded corpus, and a step of 1 costs less than half as much (docs/demo-recipe.md).
-NUM_LAYERS = 1
+# The settings of its recipe that the demo lets a user change: each flag's default, None, is the
+# recipe's. ``--minutes`` is the demo's name for ``--max-minutes``.
+FLAGS = ("preset", "num_layers", "max_minutes", "stop_at_accuracy", "warmup_steps", "seed")
+FLAG_ALIASES = {"max_minutes": ("--minutes",)}
 
 
 def _rule(title):
@@ -96,65 +89,31 @@ def prepare_data(spec, data_dir) -> None:
     print(format_summary(prepare(spec, data_dir=data_dir)))
 
 
+def recipe_for(dataset: str) -> dict:
+    """The recipe the demo trains on the corpus named ``dataset``: ``demo`` on the embedded
+    corpus, ``real-text`` on any other, in the demo's time budget and from its seed."""
+    demo = recipes.recipe("demo")
+    if dataset == "embedded":
+        return demo
+    return recipes.recipe("real-text", **{name: demo[name] for name in ("max_minutes", "seed", "verbose")})
+
+
 def train_config(spec, args):
-    """The demo's recipe (a ``TrainConfig``): :func:`embedded_config` on the embedded corpus,
-    the real-text recipe (:mod:`tf_transformer.recipes`) on any other."""
-    if spec.name == "embedded":
-        return embedded_config(spec, args)
-    from tf_transformer import recipes
+    """The ``TrainConfig`` the demo trains: :func:`recipe_for` the corpus, with the flags given."""
     from tf_transformer.training import TrainConfig
 
-    # (None: the recipe's own: its layers, its warm-up, no accuracy target.)
-    given = dict(
-        num_layers=args.num_layers, stop_at_accuracy=args.stop_at_accuracy, warmup_steps=args.warmup_steps
-    )
-    overrides = {name: value for name, value in given.items() if value is not None}
-    return TrainConfig(
-        **{
-            **recipes.real_text(args.minutes),
-            **overrides,
-            "preset": args.preset,
-            "dataset": spec,
-            "data_dir": args.data_dir,
-            "seed": args.seed,
-            "verbose": 1,
-        }
-    )
+    given = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    return TrainConfig(**{**recipe_for(spec.name), **given}, dataset=spec, data_dir=args.data_dir)
 
 
-def embedded_config(spec, args):
-    """The demo's recipe on the embedded corpus."""
-    from tf_transformer.training import TrainConfig
-
-    # Notebook 6's recipe, changed where measurements on this corpus said so
-    # (docs/demo-recipe.md). Short epochs: validation, and with it the check whether the model is good
-    # enough, come every 20 seconds or so; the time budget is only a cap. Pre-norm: with a
-    # 10-minute budget the paper's post-norm stalls near 50% accuracy. No dropout: the largest
-    # gain of notebook 9's ablations at this size. A rate that decays as 1/step, not 1/sqrt(step),
-    # after a 200-step warm-up: less noise near the end, where the last errors are. Half the
-    # paper's rate: with the short warm-up its peak overshoots (0.7x and 0.5x reached the target
-    # 100 and 300 steps sooner; 1.5x and 0.35x were slower). Validation and the checkpoints use
-    # a moving average of the weights, which cancels most of the remaining noise.
-    return TrainConfig(
-        preset=args.preset,
-        num_layers=NUM_LAYERS if args.num_layers is None else args.num_layers,
-        dataset=spec,
-        data_dir=args.data_dir,
-        epochs=1000,
-        steps_per_epoch=STEPS_PER_EPOCH,
-        max_minutes=args.minutes,
-        stop_at_accuracy=STOP_AT_ACCURACY if args.stop_at_accuracy is None else args.stop_at_accuracy,
-        patience=PATIENCE,
-        seed=args.seed,
-        warmup_steps=WARMUP_STEPS if args.warmup_steps is None else args.warmup_steps,
-        lr_scale=LR_SCALE,
-        batch_tokens=2048,
-        norm_first=True,
-        dropout_rate=0.0,
-        decay_power=1.0,
-        ema_momentum=0.99,
-        mixed_precision="auto",  # bfloat16 where the hardware multiplies it natively
-        verbose=1,
+def _recipe_default(name: str) -> str:
+    """What the demo's recipes set ``name`` to, in words, for its flag's help."""
+    embedded, other = recipe_for("embedded").get(name), recipe_for("real text").get(name)
+    if embedded == other:
+        return str(embedded)
+    return (
+        f"{'none' if embedded is None else embedded} on the embedded corpus (recipe demo), "
+        f"{'none' if other is None else other} on any other (recipe real-text)"
     )
 
 
@@ -231,8 +190,9 @@ def export_and_show(run_dir, translator, examples, languages) -> pathlib.Path:
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     pairs = [(source, reference) for source, reference, _ in examples]
     source_language, target_language = languages
-    if {source_language, target_language} <= set(CLASSIC):
-        pairs.insert(0, (CLASSIC[source_language], CLASSIC[target_language]))
+    classic = dict(zip(EMBEDDED_LANGUAGES, CLASSIC_SENTENCES[0]))  # the "it" of the attention maps
+    if {source_language, target_language} <= set(classic):
+        pairs.insert(0, (classic[source_language], classic[target_language]))
     outputs = serve(text=tf.constant([source for source, _ in pairs]))["translation"].numpy()
     for (source, reference), output in zip(pairs, outputs):
         output = output.decode("utf-8")
@@ -247,35 +207,10 @@ def export_and_show(run_dir, translator, examples, languages) -> pathlib.Path:
 
 
 def add_commands(commands) -> None:
-    from tf_transformer.data import DatasetSpec
+    from tf_transformer.training.config import TrainConfig
 
     parser = commands.add_parser("demo", help="the whole main job, by default on the embedded corpus")
-    parser.add_argument("--preset", default="tutorial", help="model size (default: tutorial)")
-    parser.add_argument(
-        "--num-layers",
-        type=int,
-        default=None,
-        help=f"encoder and decoder layers each, instead of the preset's (default: {NUM_LAYERS} on "
-        "the embedded corpus, the real-text recipe's on real text)",
-    )
     parser.add_argument("--run-dir", default="runs/demo", help="(default: runs/demo)")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget (default: 10)")
-    parser.add_argument(
-        "--stop-at-accuracy",
-        type=float,
-        default=None,
-        help="stop training once the validation masked accuracy reaches this "
-        f"(default: {STOP_AT_ACCURACY} on the embedded corpus, none on real text, where the "
-        "validation loss decides; see train --stop-at-accuracy)",
-    )
-    parser.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=None,
-        help=f"learning-rate warm-up, short for a short budget (default: {WARMUP_STEPS} on the "
-        "embedded corpus, the real-text recipe's on real text)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=5, help="test sentences to show (default: 5)")
     parser.add_argument(
         "--limit",
@@ -284,5 +219,7 @@ def add_commands(commands) -> None:
         help="score only the first N sentences of each split, for a quick look (default: all; "
         "metrics.json keeps such scores apart, as `evaluate --limit` does)",
     )
-    DatasetSpec.add_arguments(parser)
+    TrainConfig.add_arguments(
+        parser, recipe_defaults={name: _recipe_default(name) for name in FLAGS}, aliases=FLAG_ALIASES
+    )
     parser.set_defaults(run=run_demo)

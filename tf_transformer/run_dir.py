@@ -38,7 +38,7 @@ Layout::
 
 ``vocab_sha256`` holds the SHA-256 of each vocabulary copy: a file of the right size but other
 content (another run's, reordered) gives other token ids and useless translations, so every
-reader compares it (``load_tokenizer``), and ``check`` says so. Runs written before it are
+reader compares it (``load_run_tokenizer``), and ``check`` says so. Runs written before it are
 read unverified (``vocab_verified`` says which).
 
 ``prepared_corpus`` names the folder a local corpus (``tsv:``, ``text:``, ``gettext:``) was
@@ -394,7 +394,7 @@ def weights_problem(model, weights_file) -> str | None:
     return None
 
 
-def load_weights(model, weights_file, run_dir=None) -> None:
+def load_run_weights(model, weights_file, run_dir=None) -> None:
     """Load ``weights_file`` into ``model``, or raise a ``DamagedRunError`` that says what to do.
 
     When it fails and ``run_dir`` is given, the message names another weights
@@ -425,7 +425,7 @@ def vocab_size_field(side: str) -> str:
     return "input_vocab_size" if side == SOURCE else "target_vocab_size"
 
 
-def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: TransformerConfig | None = None):
+def load_run_tokenizer(run_dir, info: dict[str, Any], side: str, config: TransformerConfig | None = None):
     """The tokenizer of one side from the run's own vocabulary copy, checked against ``config``.
 
     Raises:
@@ -477,10 +477,11 @@ def load_tokenizer(run_dir, info: dict[str, Any], side: str, config: Transformer
     return tokenizer
 
 
-def load_tokenizers(run_dir, info: dict[str, Any] | None = None, config: TransformerConfig | None = None):
-    """The (source, target) tokenizers built from the run's own vocabulary copies (see ``load_tokenizer``)."""
+def load_run_tokenizers(run_dir, info: dict[str, Any] | None = None, config: TransformerConfig | None = None):
+    """The (source, target) tokenizers built from the run's own vocabulary copies
+    (see ``load_run_tokenizer``)."""
     info = info if info is not None else read_run_info(run_dir)
-    return tuple(load_tokenizer(run_dir, info, side, config) for side in SIDES)
+    return tuple(load_run_tokenizer(run_dir, info, side, config) for side in SIDES)
 
 
 def vocab_verified(info: dict[str, Any]) -> bool:
@@ -551,10 +552,10 @@ def load_run(run_dir, weights: str | None = None) -> Run:
     info = read_run_info(path)
     config = TransformerConfig.from_dict(info["model"])
     weights_file = weights_path(path, weights)
-    source_tokenizer, target_tokenizer = load_tokenizers(path, info, config)
+    source_tokenizer, target_tokenizer = load_run_tokenizers(path, info, config)
     model = Transformer(config)
     model.build()
-    load_weights(model, weights_file, path)
+    load_run_weights(model, weights_file, path)
     return Run(
         path=path,
         info=info,

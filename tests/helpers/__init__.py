@@ -3,7 +3,7 @@
 
 - ``shared``: artifacts built once per session for every test and xdist worker (a file lock,
   a fresh process);
-- ``runs``: the smoke recipe, the session's trained runs and export, corpus sentences, bad inputs;
+- ``runs``: the session's trained runs and export, smoke settings as flags, corpus sentences, bad inputs;
 - ``models``: tiny models with fixed weights and the comparisons the layer tests make;
 - ``processes``: fresh Python processes, with or without ``tf_transformer`` importable;
 - ``browser``: a headless Chromium for the pages;

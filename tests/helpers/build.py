@@ -32,7 +32,7 @@ def course_runs(out: pathlib.Path) -> None:
     os.environ["TF_TRANSFORMER_FAST"] = "1"
     from tf_transformer import course
 
-    for name in sorted(course.RECIPES):
+    for name in sorted(course.RUNS):
         print(course.ensure_run(name))
 
 

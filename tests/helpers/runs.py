@@ -1,8 +1,9 @@
-"""The smoke recipe, the session's trained runs and export, corpus sentences and bad inputs.
+"""The session's trained runs and export, corpus sentences and bad inputs.
 
-``SMOKE`` is the one recipe for tests that train: the tiny preset with one layer of each kind
-on a slice of the embedded corpus, a few steps, silent. A test module adds only what its
-property needs (``smoke(steps_per_epoch=4, max_steps=10)``).
+Tests that train use the ``smoke`` recipe (``tf_transformer.recipes``): the tiny preset with
+one layer of each kind on a slice of the embedded corpus, silent. A test module adds only what
+its property needs (``recipe("smoke", steps_per_epoch=4, max_steps=10)``); ``smoke_flags``
+writes such settings as ``tf-transformer train`` flags.
 
 The session's shared artifacts (``helpers.shared``; built once, in a fresh process, for every
 worker):
@@ -26,21 +27,6 @@ import shutil
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 from helpers import shared
-
-# The one recipe of the tests that train (``train("tiny", path, **smoke(...))``).
-SMOKE = dict(
-    num_layers=1,
-    train_examples=256,
-    validation_examples=64,
-    batch_tokens=512,
-    max_length=32,
-    verbose=0,
-)
-
-
-def smoke(**overrides) -> dict:
-    """``SMOKE`` with a test's own settings (steps, epochs, seed, ...)."""
-    return {**SMOKE, **overrides}
 
 
 def smoke_flags(settings: dict) -> list[str]:

@@ -82,7 +82,6 @@ SPLIT_FILE_NAMES = {
     VALIDATION_SPLIT: ("validation", "dev", "valid"),
     TEST_SPLIT: ("test",),
 }
-SPLITS = tuple(SPLIT_FILE_NAMES)
 
 # Invalid UTF-8 bytes decode (with "surrogateescape") to lone surrogates.
 _INVALID_UTF8 = re.compile("[\udc80-\udcff]")
@@ -418,7 +417,7 @@ def _build(spec: DatasetSpec, out: pathlib.Path) -> dict:
             split: [{"path": str(p), "sha256": file_sha256(p)} for p in paths]
             for split, paths in files.items()
         },
-        "splits": {split: sizes[split] for split in SPLITS},
+        "splits": {split: sizes[split] for split in SPLIT_FILE_NAMES},
         "carved": carve,
         "skipped": skipped,
         "max_sentence_chars": MAX_SENTENCE_CHARS,

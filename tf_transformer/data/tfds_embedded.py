@@ -28,16 +28,8 @@ import tensorflow_datasets as tfds
 from etils import epath
 from tensorflow_datasets.core import utils as tfds_utils
 
-from tf_transformer.constants import (
-    EMBEDDED_LANGUAGES,
-    GENERALIZATION_SPLIT,
-    TEST_SPLIT,
-    TRAIN_SPLIT,
-    VALIDATION_SPLIT,
-)
+from tf_transformer.constants import EMBEDDED_LANGUAGES, EMBEDDED_SPLITS
 from tf_transformer.data._paths import embedded_corpus_dir
-
-SPLITS = (TRAIN_SPLIT, VALIDATION_SPLIT, TEST_SPLIT, GENERALIZATION_SPLIT)
 
 
 class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
@@ -73,13 +65,13 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         del dl_manager  # nothing to download: the files ship with the package
         source = pathlib.Path(self.SOURCE_DIR) if self.SOURCE_DIR else embedded_corpus_dir()
-        missing = [s for s in SPLITS if not (source / f"{s}.tsv.gz").exists()]
+        missing = [s for s in EMBEDDED_SPLITS if not (source / f"{s}.tsv.gz").exists()]
         if missing:
             raise FileNotFoundError(
                 f"missing {missing} in {source}; regenerate them with "
                 "`python -m tf_transformer.data.generator`"
             )
-        return {split: self._generate_examples(source / f"{split}.tsv.gz") for split in SPLITS}
+        return {split: self._generate_examples(source / f"{split}.tsv.gz") for split in EMBEDDED_SPLITS}
 
     def _generate_examples(self, path: pathlib.Path):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
@@ -95,7 +87,7 @@ def source_fingerprint(source_dir: str | pathlib.Path | None = None) -> str:
     """SHA-256 of the corpus files (every split, in order) that a prepared copy is made from."""
     source = pathlib.Path(source_dir) if source_dir else embedded_corpus_dir()
     digest = hashlib.sha256()
-    for split in SPLITS:
+    for split in EMBEDDED_SPLITS:
         digest.update(split.encode())
         digest.update((source / f"{split}.tsv.gz").read_bytes())
     return digest.hexdigest()

@@ -112,23 +112,12 @@ def _version(value: str) -> int:
 
 
 def run_export(args) -> int:
-    from tf_transformer import files
-    from tf_transformer.inference.export import ExportExistsError, export_version, next_version, version_path
+    from tf_transformer.inference.export import export_version, version_path
 
-    try:
-        version_path(args.out, args.version, overwrite=args.overwrite)  # refuse before loading the model
-        translator = _load(args.run_dir, args.weights)
-        path = export_version(translator, args.out, args.version, overwrite=args.overwrite)
-    except ExportExistsError as err:
-        print(
-            f"tf-transformer export: error: {err.path} already exists; pass --overwrite to replace it, "
-            f"or --version {next_version(args.out)} to write the next free version.",
-            file=sys.stderr,
-        )
-        return 2
-    except files.WriteError as err:  # not a usage error: exit 1, as tf_transformer.cli does
-        print(f"tf-transformer export: error: {err}", file=sys.stderr)
-        return 1
+    # An existing version is refused (ExportExistsError, with the next free one) before the model loads.
+    version_path(args.out, args.version, overwrite=args.overwrite)
+    translator = _load(args.run_dir, args.weights)
+    path = export_version(translator, args.out, args.version, overwrite=args.overwrite)
     print(
         f"SavedModel written to {path}\n"
         f"  serving_default: text (tf.string [None]) -> translation (tf.string [None]), greedy\n"

@@ -6,30 +6,15 @@ setting's default, range and help are written once, in ``training/config.py``.
 
 from __future__ import annotations
 
-import sys
-
 
 def run_train(args) -> int:
     from tf_transformer.training.config import TrainConfig
     from tf_transformer.training.loop import train
-    from tf_transformer.training.stops import TrainingDiverged, TrainingInterrupted
-    from tf_transformer.training.strategy import ClusterTimeout
 
-    config = TrainConfig.from_args(args)  # raises ValueError (printed plainly) before any work
-    try:
-        result = train(config, args.run_dir)
-    except TrainingDiverged as err:
-        print(f"tf-transformer train: {err}", file=sys.stderr)
-        return 1
-    except TrainingInterrupted as err:
-        print(f"tf-transformer train: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:  # before the first step: nothing to save yet
-        print("tf-transformer train: interrupted before training started; nothing to save.", file=sys.stderr)
-        return 130
-    except ClusterTimeout as err:
-        print(f"tf-transformer train: error: {err}", file=sys.stderr)
-        return 1
+    # A bad setting raises ValueError before any work; what stops training early (a NaN, a
+    # signal, a cluster that does not form) raises too: tf_transformer.cli.EXIT_CODES reports each.
+    config = TrainConfig.from_args(args)
+    result = train(config, args.run_dir)
     last = result.history[-1] if result.history else {}
     summary = ", ".join(
         f"{k} {last[k]:.4f}"

@@ -89,11 +89,6 @@ class TrainingInterrupted(Exception):
             )
         super().__init__(message)
 
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal's number, as a shell reports a process ended by it (130, 143, 129)."""
-        return 128 + self.signum
-
 
 class Interrupts(keras.callbacks.Callback):
     """Turns SIGINT (Ctrl-C), SIGTERM and SIGHUP (its terminal closed) into a clean stop that

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 
@@ -22,6 +21,17 @@ STRATEGIES = ("auto", "mirrored", "multiworker")
 
 class ClusterTimeout(RuntimeError):
     """The workers of a multi-worker run did not all answer in time."""
+
+
+class ClusterInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM (``signum``) while waiting for the cluster's workers: nothing was trained."""
+
+    def __init__(self, signum: int):
+        super().__init__(
+            f"{signal.Signals(signum).name} while waiting for the cluster's workers; stopped "
+            f"(nothing was trained or written)"
+        )
+        self.signum = signum
 
 
 def make_strategy(name: str, timeout: float = 300.0) -> tf.distribute.Strategy:
@@ -115,7 +125,7 @@ def _wait_for_workers(config: dict, timeout: float) -> None:
     Each worker listens on its own ``TF_CONFIG`` address until it has reached
     all the others (TensorFlow's server takes the port over afterwards), so
     workers started in any order find each other. SIGINT and SIGTERM end the
-    wait (exit 130 / 143).
+    wait (``ClusterInterrupted``: exit 130 / 143).
     """
     task = config.get("task", {})
     me = config["cluster"][task["type"]][task["index"]]
@@ -129,13 +139,7 @@ def _wait_for_workers(config: dict, timeout: float) -> None:
     accepted, pending = [], list(others)
 
     def leave(signum, frame):
-        print(
-            f"\n{signal.Signals(signum).name} while waiting for the cluster's workers; stopped "
-            f"(nothing was trained or written).",
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.exit(128 + signum)
+        raise ClusterInterrupted(signum)
 
     main = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}

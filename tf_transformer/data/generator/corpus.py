@@ -37,7 +37,13 @@ import pathlib
 import random
 import re
 
-from tf_transformer.constants import GENERALIZATION_SPLIT, TEST_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
+from tf_transformer.constants import (
+    CLASSIC_SENTENCES,
+    GENERALIZATION_SPLIT,
+    TEST_SPLIT,
+    TRAIN_SPLIT,
+    VALIDATION_SPLIT,
+)
 from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
 from tf_transformer.data.generator import lexicon as lx
 from tf_transformer.data.generator.grammar import (
@@ -53,21 +59,8 @@ from tf_transformer.data.generator.grammar import (
 SEED = 20240611
 # In generation order: the held-out splits first, so that train can avoid their sentences.
 SPLIT_SIZES = {VALIDATION_SPLIT: 2000, TEST_SPLIT: 2000, GENERALIZATION_SPLIT: 1000, TRAIN_SPLIT: 100_000}
-SPLITS = tuple(SPLIT_SIZES)
 MAX_WORDS = 30
 MIN_WORDS = 3
-
-# The sentences the course shows attention maps for. They go to the test split.
-CLASSIC = [
-    (
-        "O animal não atravessou a rua porque estava muito cansado.",
-        "The animal didn't cross the street because it was too tired.",
-    ),
-    (
-        "O animal não atravessou a rua porque ela era muito larga.",
-        "The animal didn't cross the street because it was too wide.",
-    ),
-]
 
 CLASSIC_STEM = "O animal não atravessou a rua porque"
 
@@ -388,12 +381,12 @@ def generate(seed: int = SEED, sizes: dict[str, int] | None = None) -> dict[str,
     The pt -> en mapping is checked to be a function over the whole corpus.
     """
     sizes = sizes or SPLIT_SIZES
-    seen: dict[str, str] = dict(CLASSIC)
+    seen: dict[str, str] = dict(CLASSIC_SENTENCES)
     out = {}
-    for split in SPLITS:
+    for split in SPLIT_SIZES:
         maker = Sentences(random.Random(f"{seed}-{split}"))
         table = Sentences.COMBINED if split == GENERALIZATION_SPLIT else Sentences.SIMPLE
-        pairs = list(CLASSIC) if split == TEST_SPLIT else []
+        pairs = list(CLASSIC_SENTENCES) if split == TEST_SPLIT else []
         while len(pairs) < sizes[split]:
             pt, en = maker.draw(table)
             if split != TRAIN_SPLIT and pt.startswith(CLASSIC_STEM):
@@ -442,7 +435,7 @@ def forms(sentence: str) -> list[str]:
 
 def statistics(data_dir: pathlib.Path | str | None = None) -> str:
     """The data card's tables, as Markdown, computed from the files."""
-    splits = {s: read(s, data_dir) for s in SPLITS}
+    splits = {s: read(s, data_dir) for s in SPLIT_SIZES}
     lines = [
         "| split | pairs | pt words | en words | mean pt length | min-max pt length |",
         "|---|---:|---:|---:|---:|---:|",
@@ -466,13 +459,13 @@ def statistics(data_dir: pathlib.Path | str | None = None) -> str:
         "",
         "Sentence length in Portuguese words (share of each split):",
         "",
-        "| words | " + " | ".join(SPLITS) + " |",
-        "|---|" + "---:|" * len(SPLITS),
+        "| words | " + " | ".join(SPLIT_SIZES) + " |",
+        "|---|" + "---:|" * len(SPLIT_SIZES),
     ]
     bins = [(1, 5), (6, 8), (9, 11), (12, 14), (15, 17), (18, 20), (21, 25), (26, 30)]
     for lo, hi in bins:
         row = []
-        for split in SPLITS:
+        for split in SPLIT_SIZES:
             n = sum(lo <= len(p.split()) <= hi for p, _ in splits[split])
             row.append(f"{100 * n / len(splits[split]):.1f}%")
         lines.append(f"| {lo}-{hi} | " + " | ".join(row) + " |")
@@ -509,7 +502,7 @@ def main(argv=None) -> None:
         print(statistics(args.out))
         return
     write(generate(args.seed), args.out)
-    print(f"wrote {', '.join(SPLITS)} to {args.out}")
+    print(f"wrote {', '.join(SPLIT_SIZES)} to {args.out}")
 
 
 if __name__ == "__main__":
