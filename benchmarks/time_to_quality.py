@@ -35,8 +35,8 @@ the minutes ours needed to reach it, and the ratio. *ours* is then the real-text
 about 2048 tokens, a moving average of the weights; run to the budget, no early stop); the
 tutorial recipe trains its 4 layers with dropout 0.1. Both read the corpus's prepared
 tokenizers (SentencePiece, 4,000 pieces by default), so what differs is the recipe, and both
-translate the same way: greedy, the target padded to ``max_length``, one full forward pass
-per generated token (no cache), so the BLEU of the two is computed by one function.
+translate the same way: greedy, one full forward pass over the prefix per generated token (no
+cache), so the BLEU of the two is computed by one function.
 
 Run::
 
@@ -69,7 +69,7 @@ from tf_transformer.constants import END_ID, START_ID, TEST_SPLIT, TRAIN_SPLIT, 
 from tf_transformer.data import DatasetSpec
 from tf_transformer.data.prepare import prepare
 from tf_transformer.training import MaskedAccuracy, TrainConfig, make_optimizer, masked_loss, train
-from tf_transformer.training.loop import count_batches
+from tf_transformer.training.plan import count_batches
 from tf_transformer.training.precision import describe_machine, machine
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))  # the baseline's parts, shared with these
@@ -118,6 +118,7 @@ class Clock(keras.callbacks.Callback):
                     "seconds": round(self.elapsed, 2),
                     "bleu": round(bleu, 2),
                     "measure_seconds": round(time.monotonic() - started, 1),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
                 }
             )
             print(f"  step {step:>6}  {self.elapsed / 60:6.2f} min  test BLEU {bleu:6.2f}", flush=True)
@@ -182,33 +183,61 @@ def ours(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
     )
     config = TrainConfig(**recipes.recipe("demo", **{**overrides, **settings}))
     clock = Clock(seconds, THRESHOLDS[-1])
+    return train_on_the_clock(config, clock), clock.points
+
+
+def train_on_the_clock(config, clock) -> dict:
+    """``train`` ``config`` into a scratch run directory until ``clock`` stops it; the recipe it ran."""
     with tempfile.TemporaryDirectory(prefix="time_to_quality_") as run_dir:
         try:
             train(config, pathlib.Path(run_dir) / "run", callbacks=[clock])
         except Clock.Done:
             pass
-    recipe = {k: v for k, v in config.to_dict().items() if k not in ("data_dir", "verbose", "dataset")}
-    return recipe, clock.points
+    return {k: v for k, v in config.to_dict().items() if k not in ("data_dir", "verbose", "dataset")}
 
 
-def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
-    """The tutorial's recipe: its model, fixed padded batches, warm-up 4000, the paper's learning rate."""
-    preset = settings.get("preset", "tutorial")
+def tutorial_setup(settings: dict, spec="embedded", data_dir=None, warmup_steps=None):
+    """The tutorial's parts on ``spec``: its model (compiled with the paper's schedule, label
+    smoothing 0.1), the corpus's tokenizers, and the training stream of 64 padded sentences."""
     max_length = settings.get("max_length", 64)
-    tokenizers = data.load_tokenizers()
+    tokenizers = data.load_tokenizers(spec, data_dir=data_dir)
     config = TransformerConfig.from_preset(
-        preset,
+        settings.get("preset", "tutorial"),
         input_vocab_size=int(tokenizers.source.get_vocab_size()),
         target_vocab_size=int(tokenizers.target.get_vocab_size()),
         max_length=max_length,
     )
     keras.utils.set_random_seed(0)
-    pairs = data.load_dataset("embedded", TRAIN_SPLIT)
+    pairs = data.load_dataset(spec, TRAIN_SPLIT, data_dir=data_dir)
     if settings.get("train_examples"):
         pairs = pairs.take(settings["train_examples"])
     stream = baseline_batches(
         pairs, tokenizers.source, tokenizers.target, TUTORIAL["batch_size"], max_length, seed=0
     ).repeat()
+    model = TutorialTransformer(config)
+    model((keras.ops.ones((1, 2), "int32"), keras.ops.ones((1, 2), "int32")))
+    model.compile(
+        optimizer=make_optimizer(config.d_model, warmup_steps or TUTORIAL["warmup_steps"]),
+        loss=lambda labels, logits: masked_loss(labels, logits, 0.1),
+        metrics=[MaskedAccuracy()],
+        # Keras's "auto" would turn XLA on or off by whether ours, trained first with a seed, had
+        # enabled op determinism in this process; XLA is slower on a CPU, so it is off, as for ours.
+        jit_compile=False,
+    )
+    recipe = {
+        "preset": settings.get("preset", "tutorial"),
+        "max_length": max_length,
+        **TUTORIAL,
+        "dropout_rate": config.dropout_rate,
+        "norm_first": False,
+    }
+    return model, tokenizers, stream, recipe
+
+
+def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
+    """The tutorial's recipe: its model, fixed padded batches, warm-up 4000, the paper's learning rate."""
+    model, tokenizers, stream, recipe = tutorial_setup(settings)
+    max_length = recipe["max_length"]
     validation = data.load_dataset("embedded", VALIDATION_SPLIT)
     if settings.get("validation_examples"):
         validation = validation.take(settings["validation_examples"])
@@ -223,16 +252,6 @@ def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
     )
     # A known length spares Keras a "ran out of data" warning after every validation.
     validation = validation.apply(tf.data.experimental.assert_cardinality(count_batches(validation)))
-    model = TutorialTransformer(config)
-    model((keras.ops.ones((1, 2), "int32"), keras.ops.ones((1, 2), "int32")))
-    model.compile(
-        optimizer=make_optimizer(config.d_model, TUTORIAL["warmup_steps"]),
-        loss=lambda labels, logits: masked_loss(labels, logits, 0.1),
-        metrics=[MaskedAccuracy()],
-        # Keras's "auto" would turn XLA on or off by whether ours, trained first with a seed, had
-        # enabled op determinism in this process; XLA is slower on a CPU, so it is off, as for ours.
-        jit_compile=False,
-    )
     clock = Clock(seconds, THRESHOLDS[-1])
     model.fit(
         stream,
@@ -243,7 +262,6 @@ def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
         verbose=0,
         shuffle=False,  # (the stream is shuffled already)
     )
-    recipe = {"preset": preset, "max_length": max_length, **TUTORIAL, "norm_first": False}
     return recipe, clock.points
 
 
@@ -253,9 +271,9 @@ def tutorial(settings: dict, seconds: float, every: int) -> tuple[dict, list]:
 class TestBleu:
     """Greedy test-split BLEU of any model called as ``model((source, target)) -> logits``.
 
-    The target is padded to ``max_length`` and the whole decoder runs once per generated token
-    (the tutorial's way, no cache), so one traced function serves every step, and both recipes'
-    models are scored by the same code. ``weights(model)`` is a context for the weights to
+    The whole decoder runs once per generated token on the prefix so far (the tutorial's way,
+    no cache; ``reduce_retracing`` keeps it to a trace or two), so both recipes' models are
+    scored by the same code. ``weights(model)`` is a context for the weights to
     translate with (ours: the moving average its validation reads).
     """
 
@@ -290,7 +308,9 @@ class TestBleu:
             target[:, 0] = START_ID
             ended = np.zeros(len(source), bool)
             for t in range(self.max_length - 1):
-                logits = forward(tf.constant(source), tf.constant(target)).numpy()
+                # The prefix so far (the causal mask makes later positions irrelevant): a step costs
+                # its length, not max_length's, and most sentences end long before max_length.
+                logits = forward(tf.constant(source), tf.constant(target[:, : t + 1])).numpy()
                 target[:, t + 1] = np.where(ended, 0, logits[:, t].argmax(-1))
                 ended |= target[:, t + 1] == END_ID
                 if ended.all():
@@ -320,54 +340,20 @@ def ours_on_text(spec, settings: dict, seconds: float, bleu_seconds: float, sent
     tokenizers = data.load_tokenizers(spec, data_dir=data_dir)
     bleu = TestBleu(spec, tokenizers, config.max_length, sentences, averaged_weights, data_dir=data_dir)
     clock = Clock(seconds, None, measure=bleu, every_seconds=bleu_seconds)
-    with tempfile.TemporaryDirectory(prefix="time_to_quality_") as run_dir:
-        try:
-            train(config, pathlib.Path(run_dir) / "run", callbacks=[clock])
-        except Clock.Done:
-            pass
-    recipe = {k: v for k, v in config.to_dict().items() if k not in ("data_dir", "verbose", "dataset")}
-    return recipe, clock
+    return train_on_the_clock(config, clock), clock
 
 
 def tutorial_on_text(spec, settings: dict, seconds: float, bleu_seconds: float, sentences, data_dir) -> tuple:
     """The tutorial's recipe on the corpus: its 4 layers, dropout 0.1, 64 sentences a batch,
     a 4000-step warm-up; the same tokenizers and test BLEU as ours."""
-    preset = settings.get("preset", "tutorial")
-    max_length = settings.get("max_length", 64)
-    tokenizers = data.load_tokenizers(spec, data_dir=data_dir)
-    config = TransformerConfig.from_preset(
-        preset,
-        input_vocab_size=int(tokenizers.source.get_vocab_size()),
-        target_vocab_size=int(tokenizers.target.get_vocab_size()),
-        max_length=max_length,
-    )
-    keras.utils.set_random_seed(0)
-    pairs = data.load_dataset(spec, TRAIN_SPLIT, data_dir=data_dir)
-    if settings.get("train_examples"):
-        pairs = pairs.take(settings["train_examples"])
-    stream = baseline_batches(
-        pairs, tokenizers.source, tokenizers.target, TUTORIAL["batch_size"], max_length, seed=0
-    ).repeat()
-    model = TutorialTransformer(config)
-    model((keras.ops.ones((1, 2), "int32"), keras.ops.ones((1, 2), "int32")))
-    model.compile(
-        optimizer=make_optimizer(config.d_model, settings.get("warmup_steps", TUTORIAL["warmup_steps"])),
-        loss=lambda labels, logits: masked_loss(labels, logits, 0.1),
-        metrics=[MaskedAccuracy()],
-        jit_compile=False,
-    )
+    warmup = settings.get("warmup_steps")
+    model, tokenizers, stream, recipe = tutorial_setup(settings, spec, data_dir, warmup)
+    max_length = recipe["max_length"]
     bleu = TestBleu(spec, tokenizers, max_length, sentences, data_dir=data_dir)
     clock = Clock(seconds, None, measure=bleu, every_seconds=bleu_seconds)
     # No validation here: what is measured is test BLEU, on the clock's schedule.
     clock.on_epoch_end = lambda epoch, logs=None: None
     model.fit(stream, steps_per_epoch=100, epochs=10**6, callbacks=[clock], verbose=0, shuffle=False)
-    recipe = {
-        "preset": preset,
-        "max_length": max_length,
-        **TUTORIAL,
-        "dropout_rate": config.dropout_rate,
-        "norm_first": False,
-    }
     return recipe, clock
 
 

@@ -144,14 +144,16 @@ print("versions as the course expects" if not problems else f"{len(problems)} ve
 # the others. Opened anywhere else, the notebooks keep them in `runs/` under
 # the folder they run in (`/content/runs` in Colab); the environment variable
 # `TF_TRANSFORMER_RUNS` chooses another place. `course.runs_root()` applies
-# these rules, and notebooks 6, 7, 9 and 10 use it.
+# these rules, and notebooks 6, 7, 9 and 10 use it; it gives the folder as
+# you would type it from here (`../runs` in a checkout), so what the
+# notebooks print names no machine's absolute paths.
 
 # %%
 for device in tf.config.list_physical_devices():
     print(device.device_type, device.name)
 print("GPU available:", bool(tf.config.list_physical_devices("GPU")))
 print("CPU cores:", os.cpu_count())
-print("runs live in:", course.runs_root().resolve())
+print("runs live in:", course.runs_root(), "(relative to this notebook's folder)")
 
 # %% [markdown]
 # **要点**

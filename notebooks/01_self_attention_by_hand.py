@@ -173,6 +173,37 @@ architecture_figure(config)
 #   以及带掩码的自注意力和对编码器输出做交叉注意力的解码器（第 4 节）。
 
 # %% [markdown]
+# ## The sentence this course keeps coming back to
+#
+# > The animal didn't cross the street because it was too tired.
+#
+# What does "it" mean? You know at once: the animal, because streets are not
+# tired. Change one word, "...because it was too wide", and "it" is the
+# street. A model that reads one word at a time must carry "animal" and
+# "street" across the whole sentence to decide; self-attention instead lets
+# the representation of "it" look at every other word directly, with a
+# weight for each. The picture that made this idea famous (Google's
+# announcement of the Transformer, August 2017) showed one encoder head
+# whose weights from "it" fall on "animal" in the first sentence and on
+# "street" in the second. That is the seed course's intuition: "it" attends
+# to "animal". This notebook computes what such a weight is, by hand;
+# notebook 7 draws the weights of the model the course trains on both
+# sentences, and notebook 10 measures, over hundreds of such sentences,
+# whether any head of that model really points from "it" to the noun it
+# means.
+#
+# **要点**
+#
+# - 全课反复回到的一句话：“The animal didn't cross the street because it was too tired.”
+#   “it” 指什么？动物，因为街道不会累；把 tired 换成 wide，“it” 就成了街道。
+# - 逐词读句子的模型必须把 “animal” 和 “street” 一路带到句尾才能判断；自注意力则让 “it” 的表示直接查看
+#   句中每个词，每个词一个权重。
+# - 让这个想法出名的那张图（2017 年 8 月 Google 介绍 Transformer 的文章）里，有一个编码器头在第一句中
+#   把 “it” 的权重放在 “animal” 上，在第二句中放在 “street” 上：这就是种子课程的直觉，“it” 关注 “animal”。
+# - 本节亲手算出这样的权重是什么；第 7 节画出本课训练的模型在这两句上的权重；第 10 节在几百个同类句子上
+#   测量这个模型是否真有一个头从 “it” 指向它所指的名词。
+
+# %% [markdown]
 # ## Self-attention for two tokens
 #
 # Take a two-token sentence whose tokens are already vectors,

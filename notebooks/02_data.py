@@ -62,6 +62,7 @@ if importlib.util.find_spec("tf_transformer") is None:
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import inspect
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -71,12 +72,11 @@ from IPython.display import Code, display
 
 import tensorflow_text as tf_text
 
-from tf_transformer import course
 from tf_transformer.data import build_vocab, load_dataset, load_tokenizers, make_batches
 from tf_transformer.data.datasets import offline_help
 from tf_transformer.data.tokenizer import Tokenizer
 
-FAST = course.fast_mode()
+FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 
 
 def show(obj):

@@ -75,7 +75,7 @@ def test_the_graph_is_read_from_every_module():
     assert {"layers", "data", "training", "inference", "config", "constants", "run_dir"} <= set(graph)
     assert "run_dir" in graph["training"] and "run_dir" in graph["inference"]
     assert "tf_transformer.data" in imports(
-        PACKAGE / "training" / "loop.py"
+        PACKAGE / "training" / "plan.py"
     )  # `from tf_transformer import data`
 
 

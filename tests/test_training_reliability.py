@@ -32,7 +32,7 @@ from tf_transformer import run_dir as rd
 from tf_transformer.recipes import recipe
 from tf_transformer.run_dir import load_run
 from tf_transformer.training import TrainConfig, loop, train
-from tf_transformer.training.loop import prepare_run
+from tf_transformer.training.plan import prepare_run
 from tf_transformer.training.metrics import LineProgress
 from tf_transformer.training.resume import StepBackup
 from tf_transformer.training.stops import TrainingInterrupted

@@ -75,9 +75,12 @@ def runs_root(cwd: str | os.PathLike | None = None) -> pathlib.Path:
             )
         return root
     here = pathlib.Path(cwd) if cwd is not None else pathlib.Path.cwd()
+    # Without an explicit cwd the path stays relative to the current folder, as a learner would
+    # type it: what the notebooks print then names no machine's absolute paths.
+    base = here if cwd is not None else pathlib.Path()
     if here.name == "notebooks" and (here.parent / "tf_transformer" / "__init__.py").is_file():
-        return here.parent / "runs"
-    return here / "runs"
+        return (base.parent if cwd is not None else pathlib.Path("..")) / "runs"
+    return base / "runs"
 
 
 def _fast(fast: bool | None) -> bool:

@@ -138,3 +138,50 @@ def weights_on_nouns(translator, family: list[FamilySentence]):
         other.append(on_object if sentence.subject_is_meant else on_subject)
         kept.append(sentence)
     return np.array(meant), np.array(other), kept
+
+
+def pronoun_in_targets(family: list[FamilySentence]) -> dict[str, tuple[int, int]]:
+    """How many Portuguese targets write "porque ele/ela/eles/elas", per referent:
+    ``{"subject": (with the pronoun, sentences), "object": (...)}``."""
+    pronoun = re.compile(r"\bporque (ele|ela|eles|elas)\b")
+    counts = {}
+    for case, meant in (("subject", True), ("object", False)):
+        chosen = [s for s in family if s.subject_is_meant == meant]
+        counts[case] = (sum(bool(pronoun.search(s.portuguese)) for s in chosen), len(chosen))
+    return counts
+
+
+def adjective_reads(translator, family: list[FamilySentence]) -> dict[str, np.ndarray]:
+    """Where the decoder looks when it writes the Portuguese adjective.
+
+    For each sentence with two nouns, the cross-attention row of the decoder
+    position that outputs the adjective's first piece (teacher-forced on the
+    model's own translation), averaged over layers and heads, summed over the
+    pieces of the English adjective, of the noun "it" means, of the other
+    noun and of "it". Returns ``{"adjective", "meant", "other", "it"}``, each
+    a float array over the sentences kept (those with a pronoun subject are
+    left out, as in ``weights_on_nouns``).
+    """
+    found = {"adjective": [], "meant": [], "other": [], "it": []}
+    for sentence in family:
+        view = translator.attention(sentence.english)
+        pieces = view.source_tokens
+        nouns = noun_positions(pieces)
+        words_out = [t for t in view.target_tokens if t not in ("[START]", "[END]")]
+        if nouns is None or not words_out or "because" not in pieces:
+            continue
+        # The output adjective: the last word before the final "."; its first piece's position.
+        target = view.target_tokens
+        last = max(i for i, t in enumerate(target) if t not in (".", "[END]"))
+        first = last
+        while first > 1 and target[first].startswith("##"):
+            first -= 1
+        row = view.weights[:, :, first - 1, :].mean(axis=(0, 1))  # the position that outputs it
+        source_words = words(pieces)
+        adjective = next(p for word, p in reversed(source_words) if word not in (".", "[END]"))
+        it = [pieces.index("it", pieces.index("because"))]
+        subject, obj = nouns
+        meant, other = (subject, obj) if sentence.subject_is_meant else (obj, subject)
+        for name, positions in (("adjective", adjective), ("meant", meant), ("other", other), ("it", it)):
+            found[name].append(float(row[positions].sum()))
+    return {name: np.array(values) for name, values in found.items()}

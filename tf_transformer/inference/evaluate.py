@@ -202,6 +202,17 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
     return path
 
 
+def _corpus_changed(info: dict, data_dir, split: str) -> str | None:
+    """What changed in the run's local corpus since it trained (None: nothing), said once here
+    and recorded beside the scores: they are on today's split, not the one the run held out."""
+    from tf_transformer.run_dir import corpus_change
+
+    changed = corpus_change(info, data_dir)
+    if changed:
+        print(f"warning: {changed}; the scores below are on the current {split} split", file=sys.stderr)
+    return changed
+
+
 def evaluate_run(
     run_dir,
     split="test",
@@ -240,7 +251,7 @@ def evaluate_run(
     """
     from tf_transformer.data import DatasetSpec, load_dataset
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.run_dir import corpus_change, load_run
+    from tf_transformer.run_dir import load_run
 
     decoding_mode(xla, 0)  # a bad choice fails before anything loads
     read_metrics(run_dir)  # so does a damaged metrics.json, rather than after the evaluation
@@ -249,9 +260,7 @@ def evaluate_run(
     spec = DatasetSpec.from_dict(run.info["data"])  # the language codes beside it are left out
     if data_dir is None:
         data_dir = run.info.get("train", {}).get("data_dir")
-    changed = corpus_change(run.info, data_dir)
-    if changed:  # (scores on today's split, said once and recorded beside them)
-        print(f"warning: {changed}; the scores below are on the current {split} split", file=sys.stderr)
+    changed = _corpus_changed(run.info, data_dir, split)
     pairs = list(load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator())
     partial = limit is not None and limit < len(pairs)
     pairs = pairs[:limit]
