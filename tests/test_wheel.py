@@ -183,7 +183,7 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
         print(tokenizers.source.get_vocab_path().numpy().decode())
         print(tokenizers.en.detokenize(tokenizers.en.tokenize([pairs[0][1]])).numpy()[0] == pairs[0][1])
         from tf_transformer import course  # what the notebooks read, in Colab or any Jupyter
-        print(course.results_dir(), len(course.ablation_report()["rows"]) > 0, course.runs_root())
+        print(course.results_dir(), len(course.ablation_report()["rows"]) > 0, course.runs_root().resolve())
     """).split()
     package = site / "tf_transformer"
     assert found == [
