@@ -32,7 +32,7 @@ import tensorflow as tf
 from tf_transformer.constants import TEST_SPLIT
 from tf_transformer.data import DatasetSpec, load_dataset
 from tf_transformer.inference import Translator
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.training.precision import describe_machine, machine
 
 

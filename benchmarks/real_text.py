@@ -35,7 +35,7 @@ from tf_transformer.config import PRESETS
 from tf_transformer.data import DatasetSpec
 from tf_transformer.data.prepare import prepare
 from tf_transformer.inference import evaluate_run
-from tf_transformer.run_dir import HISTORY_FILE, load_run
+from tf_transformer.runs import HISTORY_FILE, load_run
 from tf_transformer.training import train
 from tf_transformer.training.precision import describe_machine, machine
 

@@ -17,7 +17,7 @@ import sys
 
 from tf_transformer import TransformerConfig  # the package quiets TensorFlow's start-up logs
 from tf_transformer.constants import EMBEDDED_LANGUAGES
-from tf_transformer.diagram import architecture_figure
+from tf_transformer.viz.diagram import architecture_figure
 
 DOCS = pathlib.Path(__file__).resolve().parent
 VOCAB_DIR = DOCS.parent / "data" / "vocab"

@@ -151,7 +151,7 @@ print(f"gradient at distance 0: {grad_norm[-1]:.3g}, at distance {steps - 1}: {g
 # %%
 from tf_transformer import TransformerConfig
 from tf_transformer.data import load_tokenizers
-from tf_transformer.diagram import architecture_figure
+from tf_transformer.viz.diagram import architecture_figure
 
 tokenizers = load_tokenizers()
 config = TransformerConfig.from_preset(  # the model notebook 6 trains: pre-norm, up to 64 tokens

@@ -89,7 +89,7 @@ def show(obj):
 #
 # TensorFlow's tutorial downloads TED talk transcripts. This course ships its
 # own corpus instead, so that it runs with no network: a generator
-# in `tf_transformer/data/generator/` writes sentence pairs from a hand-written
+# in `tf_transformer/corpus/` writes sentence pairs from a hand-written
 # lexicon and grammar, with the phenomena that make translation more than
 # word lookup: gender and number agreement, four tenses in all persons,
 # Portuguese dropping subject pronouns, contractions (*do, na, pelo, ao*),
@@ -135,7 +135,7 @@ assert any(pt == classic for _, pt, _ in family)
 # %% [markdown]
 # **要点**
 #
-# - TensorFlow 的教程要下载 TED 演讲稿；本课程改用自带的语料，不联网也能运行。`tf_transformer/data/generator/`
+# - TensorFlow 的教程要下载 TED 演讲稿；本课程改用自带的语料，不联网也能运行。`tf_transformer/corpus/`
 #   里的生成器按手写的词典和语法生成句对，覆盖让翻译不只是查词的现象：性数一致、所有人称的四种时态、
 #   葡萄牙语省略主语代词、缩合形式（*do, na, pelo, ao*）、形容词位置前后互换、英语否定句和疑问句要加助动词
 #   *do*、关系从句和状语从句。数据卡片在 `data/README.md`。

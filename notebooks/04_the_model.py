@@ -81,7 +81,7 @@ def show(obj):
 # %% [markdown]
 # ## The whole model at a glance
 #
-# This is what the notebook builds, drawn by `tf_transformer.diagram` from
+# This is what the notebook builds, drawn by `tf_transformer.viz.diagram` from
 # the `tutorial` preset and the sizes of the course's two vocabularies. Read
 # it from the bottom: source ids on the left, target ids on the right, each
 # embedded and given positions (notebook 3). The frames are one
@@ -103,7 +103,7 @@ def show(obj):
 
 # %%
 from tf_transformer.data import load_tokenizers
-from tf_transformer.diagram import architecture_figure
+from tf_transformer.viz.diagram import architecture_figure
 
 tokenizers = load_tokenizers()
 course_config = TransformerConfig.from_preset(
@@ -118,7 +118,7 @@ architecture_figure(dataclasses.replace(course_config, norm_first=True, max_leng
 # %% [markdown]
 # **要点**
 #
-# - 这张图由 `tf_transformer.diagram` 根据 `tutorial` 预设和课程两个词表的大小画出（按第 6 节的训练方式：
+# - 这张图由 `tf_transformer.viz.diagram` 根据 `tutorial` 预设和课程两个词表的大小画出（按第 6 节的训练方式：
 #   前置规范化，句子最长 64 个词元）。从下往上读：左边是源语言 id，右边是目标语言 id，
 #   各自经过嵌入并加上位置（第 3 节）。
 # - 两个框分别是一个 `EncoderLayer` 和一个 `DecoderLayer`，同一堆叠的其余层在后面展开；

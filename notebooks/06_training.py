@@ -83,7 +83,7 @@ from IPython.display import Code, display
 from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from tf_transformer import Transformer, TransformerConfig, course, data
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.training import (
     MaskedAccuracy,
     TrainConfig,

@@ -87,7 +87,7 @@ from tf_transformer.inference import (
     length_penalty,
     sequence_log_probs,
 )
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 
 FAST = course.fast_mode()
 CLASSIC = "O animal não atravessou a rua porque estava muito cansado."

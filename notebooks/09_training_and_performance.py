@@ -72,7 +72,7 @@ from IPython.display import Markdown, display
 from tf_transformer import course
 from tf_transformer.constants import END_ID, START_ID
 from tf_transformer.inference import Translator
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.viz import translation_view
 
 FAST = course.fast_mode()

@@ -64,9 +64,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Code, display
 
-from tf_transformer import course, probes
+from tf_transformer import course
+from tf_transformer.course import probes
 from tf_transformer.inference import Translator
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.viz import translation_view
 
 FAST = course.fast_mode()
@@ -126,7 +127,7 @@ print(SIBLING, "->", translator.translate(SIBLING))
 # %% [markdown]
 # ## Every layer and head, from "it"
 #
-# `tf_transformer.probes` holds the few functions this notebook needs. The
+# `tf_transformer.course.probes` holds the few functions this notebook needs. The
 # first two turn a sentence into the encoder's input and read one row of
 # attention: the model's own `call_with_attention` (the method behind
 # notebook 7's views) runs it once and keeps every attention weight; for the encoder an
@@ -173,7 +174,7 @@ display(view)
 # %% [markdown]
 # **要点**
 #
-# - `tf_transformer.probes` 收录本节要用的几个函数。模型自己的 `call_with_attention`
+# - `tf_transformer.course.probes` 收录本节要用的几个函数。模型自己的 `call_with_attention`
 #   （第 7 节各视图背后的方法）运行一次模型，保留所有注意力权重；
 #   编码器的是 `[layers, heads, S, S]` 数组，一个头的第 i 行说明词元 i
 #   的新表示怎样混合各词元的值。我们取 “because” 之后那个 “it” 的行，每一层每一个头都取；编码器用不到目标端，

@@ -82,7 +82,7 @@ from tf_transformer.data import sentencepiece_tokenizer as sentencepiece
 from tf_transformer.data.prepare import format_summary
 from tf_transformer.data.tokenizer import VOCAB_SIZE, Tokenizer, build_vocab, write_vocab
 from tf_transformer.inference import Translator, evaluate_run
-from tf_transformer.run_dir import HISTORY_FILE, load_run
+from tf_transformer.runs import HISTORY_FILE, load_run
 
 FAST = course.fast_mode()  # TF_TRANSFORMER_FAST=1: a tiny model and samples, every cell still runs
 PT_BR = DatasetSpec("gettext:pt_BR")

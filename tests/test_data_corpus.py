@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tf_transformer.constants import CLASSIC_SENTENCES, EMBEDDED_SPLITS
-from tf_transformer.data.generator import corpus, lexicon
+from tf_transformer.corpus import corpus, lexicon
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -160,9 +160,9 @@ def test_conjugation():
 
 
 def test_generator_runs_as_a_module(capsys, monkeypatch):
-    # `python -m tf_transformer.data.generator` reaches corpus.main.
+    # `python -m tf_transformer.corpus` reaches corpus.main.
     monkeypatch.setattr(sys, "argv", ["generator", "--help"])
     with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("tf_transformer.data.generator", run_name="__main__")
+        runpy.run_module("tf_transformer.corpus", run_name="__main__")
     assert exit_.value.code == 0
     assert "--update-readme" in capsys.readouterr().out

@@ -24,7 +24,7 @@ from tf_transformer.data import (
     vocab_files,
 )
 from tf_transformer.data.datasets import TED_ARCHIVE, TED_ARCHIVE_COPY
-from tf_transformer.data.generator import corpus
+from tf_transformer.corpus import corpus
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tf_transformer.constants import EMBEDDED_LANGUAGES, END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
 from tf_transformer.data import DatasetSpec, Tokenizer, build_vocab, load_tokenizers, tokenizer, vocab_files
-from tf_transformer.data.generator import corpus
+from tf_transformer.corpus import corpus
 
 TOKENIZERS = load_tokenizers()
 SHIPPED = vocab_files("embedded")

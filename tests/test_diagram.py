@@ -11,7 +11,7 @@ import matplotlib.text
 import pytest
 
 from tf_transformer import TransformerConfig
-from tf_transformer.diagram import architecture_figure
+from tf_transformer.viz.diagram import architecture_figure
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 

@@ -13,7 +13,7 @@ import pytest
 import tf_transformer
 
 # Entry points that act when imported, not libraries.
-NOT_LIBRARIES = {"tf_transformer.__main__", "tf_transformer.data.generator.__main__"}
+NOT_LIBRARIES = {"tf_transformer.__main__", "tf_transformer.corpus.__main__"}
 MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(tf_transformer.__path__, "tf_transformer.")

@@ -21,11 +21,11 @@ from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
 from helpers.server import ServerProcess
 
 from tf_transformer import cli
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.data import DatasetSpec, local, prepare
 from tf_transformer.inference import Translator, export_translator
 from tf_transformer.recipes import recipe
-from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
+from tf_transformer.runs import DamagedRunError, load_run, read_run_info
 from tf_transformer.training import train
 
 # Trainings, exports and fresh processes; the tests share no fixture.

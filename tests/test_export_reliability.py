@@ -23,7 +23,7 @@ from helpers.processes import NO_TF_TRANSFORMER, child_env, fresh_python
 from helpers.runs import exported, trained_run_dir, trained_translator
 
 from tf_transformer import Transformer, TransformerConfig, cli, files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.inference import export
 from tf_transformer.inference.search import beam_limit_message
 

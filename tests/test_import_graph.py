@@ -1,22 +1,26 @@
-"""The package's import graph shows its architecture: no cycles, nothing points up.
+"""The package's import graph shows its architecture: wings by purpose, no cycles, nothing points up.
 
-    constants, _quiet, files           (nothing)
-    recipes                            (nothing: TrainConfig's fields by name, in plain dicts)
-    config                             constants
-    layers/                            constants, config
-    model                              layers, config, constants
-    diagram                            config (draws the model from its sizes alone)
-    data/                              constants, files
-    run_dir                            config, model, data, constants, files
-    training/   inference/             peers: each stands on run_dir, model, data; never on the other
-    course                             what the notebooks share: on training, data, recipes
-    demo, cli, __main__                the commands, on top of everything
+    wing                        imports (of ours)
+    constants, _quiet, files    nothing: names, log quieting, atomic files
+    recipes                     nothing: TrainConfig's fields by name, in plain dicts
+    config                      constants
+    layers/                     constants, config
+    model                       layers, config, constants
+    data/                       constants, files
+    corpus/                     data (the grammar that wrote the embedded corpus)
+    runs/                       config, model, data, constants, files (the run-directory contract)
+    training/   inference/      peers: each stands on runs, model, data; never on the other
+    serving/                    nothing: the server runs beside a SavedModel alone
+    viz/                        config, model, constants, files (the attention page, the figure)
+    course/                     what the notebooks share: on training, data, corpus, recipes
+    check, demo, cli, __main__  the commands, on top of everything
 
 Read from the source with ``ast`` (imports inside functions count too), so the test
 needs no TensorFlow; one subprocess checks what importing inference really loads.
 """
 
 import ast
+import re
 import pathlib
 import subprocess
 import sys
@@ -72,8 +76,8 @@ def unit_graph() -> dict[str, set[str]]:
 
 def test_the_graph_is_read_from_every_module():
     graph = unit_graph()
-    assert {"layers", "data", "training", "inference", "config", "constants", "run_dir"} <= set(graph)
-    assert "run_dir" in graph["training"] and "run_dir" in graph["inference"]
+    assert {"layers", "data", "training", "inference", "config", "constants", "runs"} <= set(graph)
+    assert "runs" in graph["training"] and "runs" in graph["inference"]
     assert "tf_transformer.data" in imports(
         PACKAGE / "training" / "plan.py"
     )  # `from tf_transformer import data`
@@ -132,13 +136,27 @@ def test_the_foundations_import_nothing_above_them():
         "config": {"constants"},
         "layers": {"constants", "config", "_quiet"},
         "model": {"constants", "config", "layers", "_quiet"},
-        "diagram": {"config"},
+        "data": {"constants", "files"},
+        "corpus": {"constants", "data"},
+        "runs": {"constants", "config", "model", "data", "files", "tf_transformer"},
+        "serving": set(),
+        "viz": {"constants", "config", "model", "files"},
     }
     for name, below in allowed.items():
         assert graph[name] <= below, f"{name} imports {sorted(graph[name] - below)}"
-    upper = {"training", "inference", "run_dir", "demo", "cli", "__main__"}
-    assert not graph["data"] & upper, f"data imports {sorted(graph['data'] & upper)}"
-    assert graph["run_dir"] <= {"constants", "config", "model", "data", "files", "tf_transformer"}
+    commands = {"check", "demo", "cli", "__main__"}
+    for name in graph.keys() - commands:
+        assert not graph[name] & commands, f"{name} imports the commands {sorted(graph[name] & commands)}"
+
+
+def test_the_map_above_names_every_wing_and_root_module():
+    """The docstring's map is the architecture's one picture: a new module or wing must appear in it."""
+    words = set(re.findall(r"[\w]+", __doc__.split("Read from the source")[0]))
+    missing = sorted(set(unit_graph()) - words - {"tf_transformer"})
+    assert not missing, f"add {missing} to the map at the top of this file"
+    # ... and the wings the map names are folders, the modules files
+    for name in set(unit_graph()) - {"tf_transformer"}:
+        assert (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").is_file(), name
 
 
 def test_training_and_inference_are_peers():
@@ -151,7 +169,7 @@ def test_training_and_inference_are_peers():
 def test_importing_inference_loads_no_training_code():
     code = (
         "import sys\n"
-        "import tf_transformer.inference, tf_transformer.inference.cli, tf_transformer.run_dir\n"
+        "import tf_transformer.inference, tf_transformer.inference.cli, tf_transformer.runs\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('tf_transformer.training'))\n"
         "print('LOADED', loaded)\n"
         "sys.exit(1 if loaded else 0)\n"
@@ -166,7 +184,7 @@ def test_translating_needs_neither_tfds_nor_sacrebleu():
     # TensorFlow Datasets (~0.3 s to import) and sacreBLEU load only when a corpus is read or scored.
     code = (
         "import sys\n"
-        "import tf_transformer.inference.cli, tf_transformer.run_dir\n"
+        "import tf_transformer.inference.cli, tf_transformer.runs\n"
         "from tf_transformer.data import DatasetSpec, DatasetUnavailableError, Tokenizer, load_tokenizers\n"
         "tokenizers = load_tokenizers()\n"
         "tokenizers.source.tokenize(['O gato dorme.'])\n"

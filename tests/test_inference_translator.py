@@ -11,9 +11,9 @@ from helpers.runs import BAD_INPUTS, corpus_pairs, trained_run_dir, trained_tran
 from helpers.shared import copy_of
 
 from tf_transformer import cli
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.inference import Translator, corpus_scores
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 
 pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
 

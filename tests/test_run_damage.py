@@ -16,9 +16,9 @@ import pytest
 
 from helpers.runs import trained_run_dir
 from tf_transformer import Transformer, TransformerConfig, cli, files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.check import check_run
-from tf_transformer.run_dir import DamagedRunError, load_run, read_run_info
+from tf_transformer.runs import DamagedRunError, load_run, read_run_info
 
 pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
 

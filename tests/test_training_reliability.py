@@ -28,9 +28,9 @@ import pytest
 from helpers.runs import smoke_flags
 
 from tf_transformer import files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.recipes import recipe
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training.plan import prepare_run
 from tf_transformer.training.metrics import LineProgress

@@ -12,10 +12,10 @@ import pytest
 import tensorflow as tf
 
 from tf_transformer import Transformer, cli, files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.data import DatasetSpec, vocab_files
 from tf_transformer.recipes import recipe
-from tf_transformer.run_dir import load_run, read_run_info
+from tf_transformer.runs import load_run, read_run_info
 from tf_transformer.training import AveragingAdam, TrainConfig, metrics, train
 from tf_transformer.training.resume import StepBackup
 from tf_transformer.training.stops import TerminateOnNaN

@@ -19,10 +19,10 @@ import pytest
 from helpers.runs import smoke_flags
 
 from tf_transformer import cli
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.data import DatasetSpec
 from tf_transformer.recipes import recipe
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.training import TrainConfig, train
 from tf_transformer.training.resume import HistoryFile, StepBackup
 from tf_transformer.training.stops import QualityStop

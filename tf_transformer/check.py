@@ -28,7 +28,7 @@ import pathlib
 import sys
 import zipfile
 
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES
 

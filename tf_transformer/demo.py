@@ -149,7 +149,7 @@ def evaluate(run_dir, splits, limit=None) -> tuple:
     """
     from tf_transformer.inference import Translator
     from tf_transformer.inference.evaluate import evaluate_run
-    from tf_transformer.run_dir import load_run
+    from tf_transformer.runs import load_run
 
     _rule("3. evaluation (sacreBLEU)")
     run = load_run(run_dir)

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tf_transformer import Transformer, TransformerConfig, course, data
 from tf_transformer.constants import END_ID, START_ID
 from tf_transformer.inference import Translator
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
 ROOT = pathlib.Path(__file__).resolve().parents[2]

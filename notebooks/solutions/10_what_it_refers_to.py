@@ -15,9 +15,10 @@ import os
 
 import numpy as np
 
-from tf_transformer import course, probes
+from tf_transformer import course
+from tf_transformer.course import probes
 from tf_transformer.inference import Translator
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.viz import attention_weights
 
 FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"

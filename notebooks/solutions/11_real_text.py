@@ -17,7 +17,7 @@ import tensorflow as tf
 from tf_transformer import course
 from tf_transformer.data import DatasetSpec, catalogs, prepare
 from tf_transformer.inference import Translator, evaluate_run
-from tf_transformer.run_dir import load_run
+from tf_transformer.runs import load_run
 from tf_transformer.training import train
 
 FAST = course.fast_mode()

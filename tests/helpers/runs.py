@@ -47,7 +47,7 @@ def train_inference_run(path: pathlib.Path) -> None:
     import tensorflow as tf
 
     from tf_transformer import Transformer, TransformerConfig
-    from tf_transformer import run_dir as rd
+    from tf_transformer import runs as rd
     from tf_transformer.data import DatasetSpec, Tokenizer, make_batches, vocab_files
     from tf_transformer.training import masked_loss
 
@@ -138,7 +138,7 @@ def corpus_pairs(split="test", count=24) -> tuple:
 def trained_translator():
     """A ``Translator`` on the trained run (its ``tf.function``s trace once per process)."""
     from tf_transformer.inference import Translator
-    from tf_transformer.run_dir import load_run
+    from tf_transformer.runs import load_run
 
     return Translator.from_run(load_run(trained_run_dir()))
 

@@ -17,7 +17,7 @@ and the rest of :mod:`~tf_transformer.data.datasets`) is imported on first
 use, and with it TensorFlow Datasets, which registers the TFDS builder
 ``embedded_pt_en``: translating with a trained run needs only the
 tokenizers, and starts faster without TFDS. The generator that wrote the
-embedded corpus lives apart, in :mod:`tf_transformer.data.generator`.
+embedded corpus lives apart, in :mod:`tf_transformer.corpus`.
 """
 
 import importlib

@@ -69,7 +69,7 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
         if missing:
             raise FileNotFoundError(
                 f"missing {missing} in {source}; regenerate them with "
-                "`python -m tf_transformer.data.generator`"
+                "`python -m tf_transformer.corpus`"
             )
         return {split: self._generate_examples(source / f"{split}.tsv.gz") for split in EMBEDDED_SPLITS}
 

@@ -6,11 +6,11 @@
 - ``evaluate``: sacreBLEU corpus BLEU and chrF, ``metrics.json``.
 - ``export``: a SavedModel (``keras.export.ExportArchive``) for TF Serving.
 
-Inference reads a run directory through ``tf_transformer.run_dir`` and never
+Inference reads a run directory through ``tf_transformer.runs`` and never
 imports ``tf_transformer.training``.
 
 >>> from tf_transformer.inference import Translator
->>> from tf_transformer.run_dir import load_run
+>>> from tf_transformer.runs import load_run
 >>> Translator.from_run(load_run("runs/demo")).translate("O gato dorme.")  # doctest: +SKIP
 'The cat sleeps.'
 """

@@ -18,7 +18,7 @@ def _at_least_one(value: str) -> int:
 def _load(run_dir, weights=None, jit_compile=False):
     """The ``Translator`` of a run directory, with the weights ``--weights`` names."""
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.run_dir import load_run
+    from tf_transformer.runs import load_run
 
     return Translator.from_run(load_run(run_dir, weights), jit_compile=jit_compile)
 

@@ -174,7 +174,7 @@ def metrics_key(split: str, beam_size: int, limit: int | None = None) -> str:
 
 def read_metrics(run_dir) -> dict:
     """``run_dir/metrics.json`` (``{}`` if there is none), or a ``DamagedRunError`` naming it."""
-    from tf_transformer.run_dir import DamagedRunError
+    from tf_transformer.runs import DamagedRunError
 
     path = pathlib.Path(run_dir) / METRICS_FILE
     if not path.is_file():
@@ -205,7 +205,7 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
 def _corpus_changed(info: dict, data_dir, split: str) -> str | None:
     """What changed in the run's local corpus since it trained (None: nothing), said once here
     and recorded beside the scores: they are on today's split, not the one the run held out."""
-    from tf_transformer.run_dir import corpus_change
+    from tf_transformer.runs import corpus_change
 
     changed = corpus_change(info, data_dir)
     if changed:
@@ -251,7 +251,7 @@ def evaluate_run(
     """
     from tf_transformer.data import DatasetSpec, load_dataset
     from tf_transformer.inference.translator import Translator
-    from tf_transformer.run_dir import load_run
+    from tf_transformer.runs import load_run
 
     decoding_mode(xla, 0)  # a bad choice fails before anything loads
     read_metrics(run_dir)  # so does a damaged metrics.json, rather than after the evaluation

@@ -2,7 +2,7 @@
 
 >>> from tf_transformer.training import TrainConfig, train  # doctest: +SKIP
 >>> result = train("tiny", "runs/tiny", max_steps=50)  # doctest: +SKIP
->>> from tf_transformer.run_dir import load_run  # what evaluate / translate / export read
+>>> from tf_transformer.runs import load_run  # what evaluate / translate / export read
 
 - ``config``: ``TrainConfig``, every training setting with its default and range.
 - ``loop``: ``train`` and its named steps (prepare the run, build the model,

@@ -44,7 +44,7 @@ import keras
 import tensorflow as tf
 
 from tf_transformer import files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.constants import TRAIN_SPLIT, VALIDATION_SPLIT
 from tf_transformer.model import Transformer
 from tf_transformer.training import metrics, resume, stops
@@ -65,7 +65,7 @@ class TrainResult:
     """What ``train`` returns.
 
     Attributes:
-        run_dir: the run directory (load it with ``tf_transformer.run_dir.load_run``).
+        run_dir: the run directory (load it with ``tf_transformer.runs.load_run``).
         model: the trained model, holding the final (best) weights.
         history: one dict per epoch of the whole run, resumed parts included
             (``loss``, ``masked_accuracy``, ``val_*``, ``tokens_per_sec``, ``step``...).
@@ -93,7 +93,7 @@ def train(
     Args:
         config: a ``TrainConfig``, or a preset name (``tiny``, ``tutorial``,
             ``base``, ``big``) for ``TrainConfig(preset=...)``.
-        run_dir: the run directory to create or resume (see ``tf_transformer.run_dir``).
+        run_dir: the run directory to create or resume (see ``tf_transformer.runs``).
         callbacks: extra Keras callbacks (run after ours, before the progress bar).
         **settings: ``TrainConfig`` fields (``max_steps=50``, ``seed=0``...),
             which override the config's.

@@ -21,7 +21,7 @@ from tf_transformer import (
     data,  # (the package's __init__ quiets TensorFlow first)
     files,
 )
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES, TRAIN_SPLIT
 from tf_transformer.training import precision, resume

@@ -33,7 +33,7 @@ import time
 import keras
 
 from tf_transformer import files
-from tf_transformer import run_dir as rd
+from tf_transformer import runs as rd
 from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES
 from tf_transformer.training.metrics import averaged_weights, results_from_sums

@@ -1,16 +1,16 @@
 """Generate the embedded Portuguese→English corpus in ``data/embedded_pt_en``.
 
 The corpus is made by this project from its own lexicon
-(:mod:`~tf_transformer.data.generator.lexicon`) and grammar
-(:mod:`~tf_transformer.data.generator.grammar`); nothing is downloaded. It is
+(:mod:`~tf_transformer.corpus.lexicon`) and grammar
+(:mod:`~tf_transformer.corpus.grammar`); nothing is downloaded. It is
 deterministic: the same seed gives the same bytes.
 
 Run::
 
-    python -m tf_transformer.data.generator                 # (re)write data/embedded_pt_en
-    python -m tf_transformer.data.generator --out /tmp/x    # somewhere else
-    python -m tf_transformer.data.generator --stats         # print the data card tables
-    python -m tf_transformer.data.generator --update-readme # refresh them in data/README.md
+    python -m tf_transformer.corpus                 # (re)write data/embedded_pt_en
+    python -m tf_transformer.corpus --out /tmp/x    # somewhere else
+    python -m tf_transformer.corpus --stats         # print the data card tables
+    python -m tf_transformer.corpus --update-readme # refresh them in data/README.md
 
 Splits (one pair a line, ``pt<TAB>en``, gzip):
 
@@ -45,8 +45,8 @@ from tf_transformer.constants import (
     VALIDATION_SPLIT,
 )
 from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
-from tf_transformer.data.generator import lexicon as lx
-from tf_transformer.data.generator.grammar import (
+from tf_transformer.corpus import lexicon as lx
+from tf_transformer.corpus.grammar import (
     FAMILY_VERBS,
     STATE_ADJECTIVES,
     Clause,

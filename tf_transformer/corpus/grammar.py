@@ -1,5 +1,5 @@
 """A small synchronous grammar: it builds a Portuguese sentence and its English
-translation together, from the lexicon in :mod:`tf_transformer.data.generator.lexicon`.
+translation together, from the lexicon in :mod:`tf_transformer.corpus.lexicon`.
 
 Each builder returns both sides at once, so every phenomenon is written once:
 
@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from tf_transformer.data.generator import lexicon as lx
+from tf_transformer.corpus import lexicon as lx
 
 PRONOUNS = {  # person -> [(pt, en, gender, plural)]
     0: [("eu", "I", "m", False), ("eu", "I", "f", False)],

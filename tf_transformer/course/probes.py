@@ -26,8 +26,8 @@ import re
 import numpy as np
 
 from tf_transformer.constants import PAD_ID, START_ID
-from tf_transformer.data.generator.grammar import STATE_ADJECTIVES
-from tf_transformer.data.generator.lexicon import NOUNS
+from tf_transformer.corpus.grammar import STATE_ADJECTIVES
+from tf_transformer.corpus.lexicon import NOUNS
 from tf_transformer.data.spec import DatasetSpec
 
 ENGLISH_NOUNS = frozenset(form for noun in NOUNS for form in (noun.en, noun.en_pl) if form != "-")

@@ -33,7 +33,7 @@ FAST_VARIABLE = "TF_TRANSFORMER_FAST"
 RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
 
 # The checkout's committed benchmark results, when this file runs from a checkout.
-_CHECKOUT_RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+_CHECKOUT_RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 # The course's runs: each name's recipe (tf_transformer.recipes) and corpus, in full mode (what
 # the committed notebooks show) and in fast mode (what CI runs, TF_TRANSFORMER_FAST=1), as
