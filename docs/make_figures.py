@@ -3,10 +3,11 @@
     python docs/make_figures.py            # writes docs/architecture.png
     python docs/make_figures.py --out DIR  # somewhere else (the tests do this)
 
-``architecture.png`` is the ``tutorial`` preset with the vocabulary sizes of
-the embedded corpus's shipped vocabularies (``data/vocab/``, pt→en): the
-model that the notebooks train (``make demo`` trains its widths with one layer
-of each kind).
+``architecture.png`` is the model that the notebooks train: the ``tutorial``
+preset as the ``course`` recipe builds it (pre-norm, ``max_length`` 64), with
+the vocabulary sizes of the embedded corpus's shipped vocabularies
+(``data/vocab/``, pt→en). (``make demo`` trains its widths with one layer of
+each kind.)
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
 
     source, target = EMBEDDED_LANGUAGES
     config = TransformerConfig.from_preset(
-        "tutorial", input_vocab_size=vocab_size(source), target_vocab_size=vocab_size(target)
+        "tutorial",
+        input_vocab_size=vocab_size(source),
+        target_vocab_size=vocab_size(target),
+        norm_first=True,  # the course recipe's (tf_transformer/recipes.py)
+        max_length=64,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "architecture.png"

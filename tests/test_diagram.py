@@ -38,6 +38,14 @@ def test_the_config_numbers_are_in_the_figure():
     assert "128 → 806" in text and "(batch, T, 806)" in text  # the projection and the logits
 
 
+def test_the_course_model_is_drawn_as_notebook_6_trains_it():
+    """Notebooks 1 and 4 draw it so: pre-norm, sentences of up to 64 tokens (issue 34)."""
+    text = texts(architecture_figure(config(norm_first=True, max_length=64)))
+    assert "pre-norm" in text and "max_length 64" in text and "sin/cos, 64 × 128 table" in text
+    # The encoder reads the source as the tokenizer writes it, [START] first; the decoder its shifted target.
+    assert "[START] w1 w2 … [END]" in text and "[START] w1 w2 … (teacher forcing)" in text
+
+
 def test_the_figure_changes_with_the_config():
     text = texts(
         architecture_figure(

@@ -632,53 +632,64 @@ def test_page_translates_and_shows_attention(server, reference):
         browser.type_text("#source", sentence)
         browser.press("Enter", 13)
         translation = browser.wait_for(
-            "document.querySelector('#heatmap tbody') && document.getElementById('translation').textContent"
+            "document.querySelector('#attention-view .token') && "
+            "document.getElementById('translation').textContent"
         )
         assert translation == reference([sentence])[0]
         assert browser.evaluate("document.getElementById('result').getAttribute('aria-live')") == "polite"
         assert browser.evaluate("document.getElementById('error').hidden") is True
+        # The view is tf_transformer.viz's viewer (attention_viewer.js), which the server inlined.
+        assert browser.evaluate("typeof AttentionViewer.mount") == "function"
+        view = "document.getElementById('attention-view')"
         source = browser.evaluate(
-            "[...document.querySelectorAll('#heatmap thead .tok')].map(b => b.textContent)"
+            "[...document.querySelectorAll('#attention-view .keys .token .text')].map(e => e.textContent)"
         )
         assert source[0] == "[START]" and "gato" in source and source[-1] == "[END]"
+        written = browser.evaluate(
+            "[...document.querySelectorAll('#attention-view .queries .token .text')].map(e => e.textContent)"
+        )
+        assert len(written) >= 2 and written[-1] == "[END]"  # each token the decoder wrote
 
-        # Click a source token: its column is highlighted, the rest dimmed, the sentence explains it.
-        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == ""
-        assert browser.evaluate("document.querySelectorAll('#heatmap td.dim').length") == 0
+        # Click a source token: the written tokens show how much each looked at it, the status says so.
+        assert browser.evaluate(f"{view}.dataset.focus") == ""
         gato = source.index("gato")
-        browser.click(f"#heatmap thead .tok[data-index='{gato}']")
+        browser.click(f"#attention-view .keys .token[data-index='{gato}']")
         browser.move_mouse(1, 1)  # the hover preview ends; the click stays
-        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == f"source:{gato}"
+        assert browser.evaluate(f"{view}.dataset.focus") == f"key:{gato}"
         assert (
             browser.evaluate(
-                f"document.querySelector(\"#heatmap thead .tok[data-index='{gato}']\")"
+                f"document.querySelector(\"#attention-view .keys .token[data-index='{gato}']\")"
                 ".getAttribute('aria-pressed')"
             )
             == "true"
         )
-        assert browser.evaluate("document.querySelectorAll('#heatmap td.dim').length") > 0
-        assert "“gato” was looked at most" in browser.evaluate("document.getElementById('focus').textContent")
+        weights = browser.evaluate(
+            "[...document.querySelectorAll('#attention-view .queries .weight')].map(e => e.textContent)"
+        )
+        assert len(weights) == len(written) and all(weights)
+        status = browser.evaluate("document.querySelector('#attention-view .status').textContent")
+        assert f"source token {gato + 1} “gato” is looked at most by target token" in status
 
-        # Another layer and head repaint the cells.
+        # Another layer and head repaint the heat map.
         cells = (
-            "[...document.querySelectorAll('#heatmap td')].map(c => c.style.getPropertyValue('--w')).join()"
+            "[...document.querySelectorAll('#attention-view .cell')].map(c => c.style.backgroundColor).join()"
         )
         painted = browser.evaluate(cells)
         browser.evaluate(
-            "const l = document.getElementById('layer'); l.value = '0';"
-            "l.dispatchEvent(new Event('change')); const h = document.getElementById('head');"
-            "h.value = '1'; h.dispatchEvent(new Event('change'))"
+            "const l = document.querySelector('#attention-view select.layer'); l.value = '1';"
+            "l.dispatchEvent(new Event('change'));"
+            "const h = document.querySelector('#attention-view select.head'); h.value = '1';"
+            "h.dispatchEvent(new Event('change'))"
         )
         assert browser.evaluate(cells) != painted
         # Keyboard focus on a written token previews its row.
-        browser.evaluate("document.querySelector(\"#heatmap tbody .tok[data-index='1']\").focus()")
-        assert browser.evaluate("document.getElementById('heatmap').dataset.focus") == "target:1"
         browser.evaluate(
-            "document.getElementById('layer').value = String(document.getElementById('layer')"
-            ".options.length - 1); document.getElementById('layer').dispatchEvent(new Event('change'));"
-            "document.getElementById('head').value = 'mean';"
-            "document.getElementById('head').dispatchEvent(new Event('change'));"
-            "document.activeElement.blur()"
+            "document.querySelector(\"#attention-view .queries .token[data-index='1']\").focus()"
+        )
+        assert browser.evaluate(f"{view}.dataset.focus") == "query:1"
+        browser.evaluate(
+            "const h2 = document.querySelector('#attention-view select.head'); h2.value = '-1';"
+            "h2.dispatchEvent(new Event('change')); document.activeElement.blur()"
         )
         browser.screenshot(SCREENSHOT)  # for the README
 

@@ -10,6 +10,7 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import html
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -20,6 +21,8 @@ from helpers.models import make_model
 
 from tf_transformer.data import load_tokenizers
 from tf_transformer.inference import Translator
+from tf_transformer.serving import server as serving_server
+from tf_transformer.viz import attention as viz_attention
 from tf_transformer.viz import AttentionView, attention_view, attention_weights, translation_view
 
 # Tokens that would break a page that pasted them into HTML or JavaScript.
@@ -74,6 +77,25 @@ def test_the_page_needs_nothing_from_outside():
     page = attention_view(["a"], encoder=[[[[1.0]]]]).html
     assert not re.search(r"\b(src|href)\s*=\s*[\"']?(https?:)?//", page), "a remote resource"
     assert "@import" not in page and "fetch(" not in page
+
+
+def test_the_view_and_the_serving_page_run_the_same_viewer():
+    """One viewer, package data: inlined whole into the view's page and into the page of ``serve``.
+
+    The server reads the files by path (it never imports ``tf_transformer``), from the same folder.
+    """
+    folder = pathlib.Path(viz_attention.__file__).parent
+    assert [path.parent for path in serving_server.VIEWER_FILES] == [folder, folder]
+    view_page = attention_view(["a"], encoder=[[[[1.0]]]]).html
+    serve_page = serving_server.read_page()
+    for name in ("attention_viewer.js", "attention_viewer.css"):
+        text = (folder / name).read_text(encoding="utf-8")
+        for markup in ("</", "<!--", "<script"):  # would end, or change, the element it is inlined into
+            assert markup not in text.lower(), (name, markup)
+        assert view_page.count(text) == 1 and serve_page.count(text) == 1, name
+        assert f"/* {name} */" not in view_page and f"/* {name} */" not in serve_page
+    assert "AttentionViewer.mount(" in view_page and "AttentionViewer.mount(" in serve_page
+    assert "__TITLE__" not in view_page and "__DATA__" not in view_page
 
 
 def test_the_jupyter_frame_holds_the_whole_page_escaped(nasty_view):
@@ -244,9 +266,9 @@ def texts(browser, selector):
 
 
 def choose(browser, select, value):
-    """Pick ``value`` in the ``<select id=select>`` as a user would: set it, then its change event."""
+    """Pick ``value`` in the viewer's ``select.SELECT`` as a user would: set it, then its change event."""
     browser.evaluate(
-        f"(() => {{ const s = document.getElementById({json.dumps(select)}); s.value = '{value}';"
+        f"(() => {{ const s = document.querySelector('select.{select}'); s.value = '{value}';"
         "s.dispatchEvent(new Event('change')); })()"
     )
 
@@ -256,44 +278,44 @@ def test_the_page_renders_and_answers_clicks(browser, nasty_view, tmp_path):
     view, weights = nasty_view
     open_view(browser, view, tmp_path / "nasty.html")
     assert browser.evaluate("document.title") == "<b>title</b> & </script>"
-    assert texts(browser, "#queries .token .text") == NASTY == texts(browser, "#keys .token .text")
+    assert texts(browser, ".queries .token .text") == NASTY == texts(browser, ".keys .token .text")
     assert (
         browser.evaluate("window.pwned") is None
         and browser.evaluate("document.querySelectorAll('img').length") == 0
     )
-    assert texts(browser, "#keys .weight") == [""] * 4  # nothing chosen yet
-    assert browser.evaluate("document.querySelectorAll('#matrix .cell').length") == 16
+    assert texts(browser, ".keys .weight") == [""] * 4  # nothing chosen yet
+    assert browser.evaluate("document.querySelectorAll('.matrix .cell').length") == 16
 
     # A click on query 2: the keys show its row of the mean over the heads (layer 1).
-    browser.click("#queries .token[data-index='1']")
+    browser.click(".queries .token[data-index='1']")
     expected = weights["encoder"][0].mean(0)[1]
-    assert texts(browser, "#keys .weight") == [f"{w:.3f}" for w in expected]
+    assert texts(browser, ".keys .weight") == [f"{w:.3f}" for w in expected]
     assert (
-        browser.evaluate("document.querySelector('#queries .token[data-index=\"1\"]').className")
+        browser.evaluate("document.querySelector('.queries .token[data-index=\"1\"]').className")
         == "token active"
     )
     best = int(expected.argmax())
     assert f"looks most at source token {best + 1} \u201c{NASTY[best]}\u201d" in browser.evaluate(
-        "document.getElementById('status').textContent"
+        "document.querySelector('.attention-viewer .status').textContent"
     )
     shade = browser.evaluate(
-        f"getComputedStyle(document.querySelectorAll('#keys .token')[{best}]).backgroundColor"
+        f"getComputedStyle(document.querySelectorAll('.keys .token')[{best}]).backgroundColor"
     )
     assert shade == "rgb(11, 87, 208)", shade  # the largest weight gets the full colour
 
     # Another layer and head: the same query, other numbers.
     choose(browser, "layer", 1)
     choose(browser, "head", 2)
-    assert texts(browser, "#keys .weight") == [f"{w:.3f}" for w in weights["encoder"][1, 2, 1]]
+    assert texts(browser, ".keys .weight") == [f"{w:.3f}" for w in weights["encoder"][1, 2, 1]]
 
     # Cross-attention: target queries, source keys; a key shows its column.
     choose(browser, "kind", 2)
-    assert texts(browser, "#queries .token .text") == TARGET and texts(browser, "#keys .token .text") == NASTY
-    browser.click("#keys .token[data-index='3']")
-    assert texts(browser, "#queries .weight") == [f"{w:.3f}" for w in weights["cross"][1, 2, :, 3]]
-    browser.click("#keys .token[data-index='3']")  # a second click lets go
+    assert texts(browser, ".queries .token .text") == TARGET and texts(browser, ".keys .token .text") == NASTY
+    browser.click(".keys .token[data-index='3']")
+    assert texts(browser, ".queries .weight") == [f"{w:.3f}" for w in weights["cross"][1, 2, :, 3]]
+    browser.click(".keys .token[data-index='3']")  # a second click lets go
     browser.move_mouse(1090, 890)  # away from every token: no hover either
-    assert texts(browser, "#queries .weight") == [""] * 4
+    assert texts(browser, ".queries .weight") == [""] * 4
     assert browser.errors == []
 
 
@@ -302,14 +324,14 @@ def test_a_translation_view_renders_in_the_browser(browser, translated, tmp_path
     _, found, view = translated
     open_view(browser, view, tmp_path / "translation.html")
     source = found.source_tokens
-    assert texts(browser, "#queries .token .text") == source
-    assert texts(browser, "#kind option") == [
+    assert texts(browser, ".queries .token .text") == source
+    assert texts(browser, "select.kind option") == [
         "Encoder self-attention",
         "Decoder self-attention (masked)",
         "Cross-attention (decoder to encoder)",
     ]
-    assert texts(browser, "#head option") == ["all (mean)", "1", "2", "3", "4"]
-    browser.click("#queries .token[data-index='2']")
-    shown = [float(w) for w in texts(browser, "#keys .weight")]
+    assert texts(browser, "select.head option") == ["all (mean)", "1", "2", "3", "4"]
+    browser.click(".queries .token[data-index='2']")
+    shown = [float(w) for w in texts(browser, ".keys .weight")]
     assert len(shown) == len(source) and abs(sum(shown) - 1) < 0.01
     assert browser.errors == []

@@ -206,6 +206,22 @@ def test_the_installed_package_works_from_anywhere_and_writes_only_to_the_data_d
     print(f"commands through the wheel: {time.monotonic() - start:.1f} s")
 
 
+def test_the_installed_package_ships_the_attention_pages(installed):
+    """The pages' files are package data: the view's template, the one viewer, the serving page."""
+    package = installed.site_packages / "tf_transformer"
+    viewer = [package / "viz" / name for name in ("attention_viewer.js", "attention_viewer.css")]
+    for path in [package / "viz" / "attention.html", package / "serving" / "page.html", *viewer]:
+        assert path.is_file(), f"the wheel lacks {path.relative_to(installed.site_packages)}"
+    found = installed.python_code("""
+        from tf_transformer.serving.server import VIEWER_FILES, read_page
+        from tf_transformer.viz import attention_view
+        pages = attention_view(["a"], encoder=[[[[1.0]]]]).html, read_page()
+        print(*(all(path.read_text("utf-8") in page for path in VIEWER_FILES) for page in pages))
+        print(*(str(path) for path in VIEWER_FILES))
+    """).split()
+    assert found == ["True", "True", *map(str, viewer[::-1])]
+
+
 def test_the_installed_command_trains_evaluates_translates_and_exports(installed):
     """The whole command line through the wheel, from an unrelated directory (tiny, brief)."""
     start = time.monotonic()

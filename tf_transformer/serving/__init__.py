@@ -11,7 +11,9 @@
 - ``cli``: the ``serve`` sub-command, which replaces its own process with
   that server.
 - ``page.html``: the page served at ``GET /`` (translate, then look at the
-  cross-attention of each layer and head).
+  cross-attention of each layer and head); its attention view is the viewer
+  of ``tf_transformer/viz`` (``attention_viewer.js`` and ``.css``), which the
+  server reads by path and inlines (``server.read_page``).
 
 Run::
 

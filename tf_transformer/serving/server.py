@@ -10,7 +10,8 @@ same client code works against TensorFlow Serving unchanged):
 - ``GET /v1/models/NAME[/versions/N]``: the model's version status.
 - ``GET /v1/models/NAME[/versions/N]/metadata``: its signature definitions.
 - ``GET /monitoring/prometheus/metrics``: request, batch and queue counters.
-- ``GET /``: a page to translate and look at the attention (``page.html``).
+- ``GET /``: a page to translate and look at the attention (``page.html``, with the
+  attention viewer of ``tf_transformer/viz`` inlined: ``read_page``).
 
 Errors are answered as TensorFlow Serving answers them, ``{"error": "..."}``.
 Requests are batched dynamically: concurrent requests for the same signature
@@ -127,16 +128,31 @@ __all__ = [
     "find_saved_model",
     "forward_arguments",
     "main",
+    "read_page",
     "serve",
 ]
 
 PAGE_FILE = pathlib.Path(__file__).with_name("page.html")
+# The attention viewer of tf_transformer.viz, which the page runs too: read by path (package data
+# in a wheel as in a checkout), since this process never imports tf_transformer.
+VIEWER_FILES = [
+    pathlib.Path(__file__).resolve().parents[1] / "viz" / name
+    for name in ("attention_viewer.css", "attention_viewer.js")
+]
+
+
+def read_page() -> str:
+    """``page.html`` with the attention viewer's style and script inlined where it names them."""
+    page = PAGE_FILE.read_text("utf-8")
+    for path in VIEWER_FILES:
+        page = page.replace(f"/* {path.name} */", path.read_text("utf-8"), 1)
+    return page
 
 
 def serve(options: Options, ready=print) -> int:
     """Load, warm up, serve until SIGINT, SIGTERM or SIGHUP, drain, return the exit status."""
     try:
-        page = PAGE_FILE.read_text("utf-8")
+        page = read_page()
         servable = Servable(options.export, options.model_name)
     except (OSError, ValueError) as err:
         print(f"tf-transformer serve: error: {err}", file=sys.stderr)

@@ -15,6 +15,10 @@ The view displays inline in Jupyter (``_repr_html_``: the page inside a
 sandboxed ``<iframe srcdoc=...>``, which also keeps several views in one
 notebook apart) and ``save`` writes it as a standalone ``.html`` file.
 
+The page is package data beside this module: the template ``attention.html``
+with the viewer, ``attention_viewer.js`` and ``attention_viewer.css``, inlined.
+The page of ``tf-transformer serve`` runs the same viewer files.
+
 ``translation_view`` builds the view for a ``Translator`` and one sentence;
 ``attention_weights`` gives the numbers behind it for any source and target ids.
 
@@ -88,6 +92,12 @@ KINDS = {
         ),
     )
 }
+
+# The page: a template and the viewer (its script and style), package data beside this file. The
+# page of `tf-transformer serve` (serving/page.html) runs the same viewer files.
+ASSETS = pathlib.Path(__file__).resolve().parent
+TEMPLATE_FILE = "attention.html"
+VIEWER_FILES = ("attention_viewer.css", "attention_viewer.js")
 
 DECIMALS = 4  # of each weight in the page: enough to read three, small enough to keep pages light
 _TOLERANCE = 1e-3  # how far outside [0, 1] float rounding may put a softmax weight
@@ -336,225 +346,15 @@ def _script_json(data) -> str:
 
 def _page(data) -> str:
     # One pass over the template: what goes in is never searched for placeholders again.
-    values = {"TITLE": html.escape(data["title"]), "DATA": _script_json(data)}
-    return re.sub(r"__(TITLE|DATA)__", lambda match: values[match.group(1)], _TEMPLATE)
-
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>__TITLE__</title>
-<link rel="icon" href="data:,">
-<!-- An attention view written by tf_transformer.viz: one file, no outside resources. -->
-<style>
-  :root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --paper: #ffffff; --heat: 11, 87, 208;
-          --focus: #f59e0b; color-scheme: light dark; }
-  @media (prefers-color-scheme: dark) {
-    :root { --ink: #e6edf3; --muted: #9aa5b1; --line: #3d444d; --paper: #0d1117; --heat: 122, 167, 255; }
-  }
-  * { box-sizing: border-box; }
-  body { margin: 0; padding: 0.75rem; background: var(--paper); color: var(--ink);
-         font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-  h1 { font-size: 1.05rem; margin: 0 0 0.5rem; overflow-wrap: anywhere; }
-  .controls { display: flex; flex-wrap: wrap; gap: 0.4rem 1rem; align-items: center; }
-  select, button { font: inherit; color: inherit; }
-  select { padding: 0.15rem; background: var(--paper); border: 1px solid var(--line); border-radius: 4px; }
-  .note, .legend { color: var(--muted); font-size: 0.85rem; margin: 0.35rem 0; }
-  #status { min-height: 1.4em; margin: 0.35rem 0 0.6rem; overflow-wrap: anywhere; }
-  .panes { display: flex; flex-wrap: wrap; gap: 1rem 1.5rem; align-items: flex-start; }
-  .column { display: flex; flex-direction: column; gap: 2px; min-width: 10rem; }
-  .column h2 { font-size: 0.75rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.04em;
-               color: var(--muted); margin: 0 0 0.25rem; }
-  .token { display: flex; justify-content: space-between; gap: 0.75rem; min-height: 1.5rem; text-align: left;
-           padding: 0.1rem 0.4rem; border: 1px solid transparent; border-radius: 4px; background: transparent;
-           cursor: pointer; }
-  .token .text { white-space: pre; }
-  .token .text:empty::before { content: "\\2205"; color: var(--muted); }
-  .token .weight { color: var(--muted); font-size: 0.8rem; font-variant-numeric: tabular-nums; }
-  .token.strong, .token.strong .weight { color: #fff; }
-  .token:hover { border-color: var(--line); }
-  .token.active { border-color: rgb(var(--heat)); box-shadow: inset 0 0 0 1px rgb(var(--heat)); }
-  :focus-visible { outline: 2px solid var(--focus); outline-offset: 1px; }
-  .matrix { display: grid; gap: 1px; padding: 1px; background: var(--line); margin-top: 1.25rem; }
-  .cell { width: 0.8rem; height: 0.8rem; background: var(--paper); cursor: pointer; }
-  .cell.focus { outline: 1px solid var(--ink); }
-</style>
-</head>
-<body>
-<h1 id="title"></h1>
-<div class="controls">
-  <label>Attention <select id="kind"></select></label>
-  <label>Layer <select id="layer"></select></label>
-  <label>Head <select id="head"></select></label>
-</div>
-<p class="note" id="note"></p>
-<div id="status" aria-live="polite"></div>
-<div class="panes">
-  <div class="column" id="queries"></div>
-  <div class="column" id="keys"></div>
-  <div class="matrix" id="matrix" aria-hidden="true"></div>
-</div>
-<p class="legend">Shade: each weight relative to the largest one shown (heat map: to its row's largest).
-Numbers: the weights; a query's weights over all keys sum to 1.</p>
-<script type="application/json" id="attention-data">__DATA__</script>
-<script>
-"use strict";
-(() => {
-  const data = JSON.parse(document.getElementById("attention-data").textContent);
-  const $ = (id) => document.getElementById(id);
-  // focus: the token whose weights are shown, {side: "query" | "key", index}; hover wins over a click.
-  const state = { kind: 0, layer: 0, head: -1, selected: null, hover: null };
-  const kind = () => data.kinds[state.kind];
-  const language = (side) => kind()[side === "query" ? "queries" : "keys"];  // "source" or "target"
-  const tokens = (side) => data.tokens[language(side)];
-  const rgb = getComputedStyle(document.documentElement).getPropertyValue("--heat").trim();
-  const heat = (alpha) => `rgba(${rgb}, ${alpha.toFixed(3)})`;
-
-  function addOption(select, value, text) {
-    const option = document.createElement("option");
-    option.value = String(value);
-    option.textContent = text;
-    select.append(option);
-  }
-
-  // The [queries][keys] weights of the chosen kind, layer and head, or the mean over the heads.
-  function matrix() {
-    const heads = kind().weights[state.layer];
-    if (state.head >= 0) return heads[state.head];
-    const mean = (q, k) => heads.reduce((sum, h) => sum + h[q][k], 0) / heads.length;
-    return heads[0].map((row, q) => row.map((_, k) => mean(q, k)));
-  }
-
-  function buildColumn(container, side) {
-    const heading = document.createElement("h2");
-    heading.textContent = `${side === "query" ? "Queries" : "Keys"} (${language(side)})`;
-    container.replaceChildren(heading);
-    tokens(side).forEach((token, index) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "token";
-      button.dataset.side = side;
-      button.dataset.index = String(index);
-      const text = document.createElement("span");
-      text.className = "text";
-      text.textContent = token;  // always as text: a token is never markup
-      const weight = document.createElement("span");
-      weight.className = "weight";
-      button.append(text, weight);
-      container.append(button);
-    });
-  }
-
-  function buildKind() {
-    const layers = kind().weights.length, heads = kind().weights[0].length;
-    state.layer = Math.min(state.layer, layers - 1);
-    state.head = Math.min(state.head, heads - 1);
-    $("layer").replaceChildren();
-    for (let l = 0; l < layers; l++) addOption($("layer"), l, String(l + 1));
-    $("head").replaceChildren();
-    addOption($("head"), -1, "all (mean)");
-    for (let h = 0; h < heads; h++) addOption($("head"), h, String(h + 1));
-    $("layer").value = String(state.layer);
-    $("head").value = String(state.head);
-    $("note").textContent = kind().note;
-    buildColumn($("queries"), "query");
-    buildColumn($("keys"), "key");
-    const [rows, columns] = [tokens("query").length, tokens("key").length];
-    $("matrix").style.gridTemplateColumns = `repeat(${columns}, auto)`;
-    $("matrix").replaceChildren();
-    for (let q = 0; q < rows; q++) {
-      for (let k = 0; k < columns; k++) {
-        const cell = document.createElement("div");
-        cell.className = "cell";
-        cell.dataset.query = String(q);
-        cell.dataset.key = String(k);
-        $("matrix").append(cell);
-      }
+    values = {
+        "__TITLE__": html.escape(data["title"]),
+        "__DATA__": _script_json(data),
+        **{f"/* {name} */": _asset(name) for name in VIEWER_FILES},
     }
-    render();
-  }
+    pattern = "|".join(re.escape(marker) for marker in values)
+    return re.sub(pattern, lambda match: values[match.group(0)], _asset(TEMPLATE_FILE))
 
-  function render() {
-    const m = matrix();
-    const focus = state.hover || state.selected;
-    // The weights on the side facing the focus: a query's row, or a key's column.
-    const shown = focus && (focus.side === "query" ? m[focus.index] : m.map((row) => row[focus.index]));
-    const peak = shown ? Math.max(...shown) : 0;
-    for (const button of document.querySelectorAll(".token")) {
-      const side = button.dataset.side, index = Number(button.dataset.index);
-      const active = Boolean(focus && focus.side === side && focus.index === index);
-      const value = shown && focus.side !== side ? shown[index] : null;
-      button.classList.toggle("active", active);
-      button.setAttribute("aria-pressed", String(Boolean(state.selected && state.selected.side === side
-                                                            && state.selected.index === index)));
-      const shade = value === null || peak === 0 ? 0 : value / peak;
-      button.style.backgroundColor = value === null ? "" : heat(shade);
-      button.classList.toggle("strong", shade > 0.55);  // light text on a dark shade
-      button.dataset.weight = value === null ? "" : String(value);
-      button.querySelector(".weight").textContent = value === null ? "" : value.toFixed(3);
-    }
-    const query = tokens("query"), key = tokens("key");
-    for (const cell of $("matrix").children) {
-      const q = Number(cell.dataset.query), k = Number(cell.dataset.key);
-      const rowPeak = Math.max(...m[q]);
-      cell.style.backgroundColor = heat(rowPeak > 0 ? m[q][k] / rowPeak : 0);
-      cell.classList.toggle("focus", Boolean(focus && (focus.side === "query" ? q : k) === focus.index));
-      cell.title = `${query[q]} \\u2192 ${key[k]}: ${m[q][k].toFixed(3)}`;
-    }
-    $("status").textContent = focus ? describe(focus, shown) :
-      "Hover or click a token: a query shows where it looks, a key shows who looks at it.";
-  }
 
-  function describe(focus, shown) {
-    const best = shown.indexOf(Math.max(...shown));
-    const [mine, theirs] = focus.side === "query" ? ["query", "key"] : ["key", "query"];
-    const verb = mine === "query" ? "looks most at" : "is looked at most by";
-    const quote = (side, i) => `${language(side)} token ${i + 1} \\u201c${tokens(side)[i]}\\u201d`;
-    return `${quote(mine, focus.index)} ${verb} ${quote(theirs, best)} (${shown[best].toFixed(3)}).`;
-  }
-
-  function tokenAt(event) {
-    const button = event.target.closest(".token");
-    return button && { side: button.dataset.side, index: Number(button.dataset.index) };
-  }
-
-  function cellAt(event) {
-    const cell = event.target.closest(".cell");
-    return cell && { side: "query", index: Number(cell.dataset.query) };
-  }
-
-  const same = (a, b) => Boolean(a && b && a.side === b.side && a.index === b.index);
-
-  for (const [id, find] of [["queries", tokenAt], ["keys", tokenAt], ["matrix", cellAt]]) {
-    $(id).addEventListener("click", (event) => {
-      const target = find(event);
-      if (!target) return;
-      state.selected = same(target, state.selected) ? null : target;  // a second click lets go
-      render();
-    });
-    $(id).addEventListener("mouseover", (event) => {
-      const target = find(event);
-      if (target && !same(target, state.hover)) { state.hover = target; render(); }
-    });
-    $(id).addEventListener("mouseleave", () => { state.hover = null; render(); });
-  }
-  $("kind").addEventListener("change", () => {
-    state.kind = Number($("kind").value);
-    state.selected = state.hover = null;  // another kind has other tokens on each side
-    buildKind();
-  });
-  $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); render(); });
-  $("head").addEventListener("change", () => { state.head = Number($("head").value); render(); });
-
-  $("title").textContent = data.title;
-  document.title = data.title;
-  data.kinds.forEach((k, i) => addOption($("kind"), i, k.label));
-  buildKind();
-  document.body.dataset.ready = "true";
-})();
-</script>
-</body>
-</html>
-"""
+def _asset(name: str) -> str:
+    """A file of this folder's package data (the page's template and the viewer)."""
+    return (ASSETS / name).read_text(encoding="utf-8")

@@ -24,67 +24,32 @@ no pyplot state, so it works under any backend (Agg included).
 from __future__ import annotations
 
 import dataclasses
-import io
 
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch
 
 from tf_transformer.config import TransformerConfig
+from tf_transformer.viz._canvas import (
+    BOX_WIDTH,
+    COLORS,
+    DETAIL_SIZE,
+    TITLE_SIZE,
+    UNIT_INCHES,
+    Box,
+    Canvas,
+    Dim,
+    ShowableFigure,
+    shape_text,
+)
 
-Dim = int | str  # a tensor dimension: a number, or a name such as "batch"
-
-# Layout, in drawing units of a tenth of an inch (the figure is drawn at that scale).
-UNIT_INCHES = 0.1
+# Layout, in drawing units of a tenth of an inch (the figure is drawn at that scale; the boxes'
+# own sizes are in _canvas).
 WIDTH = 110.0
-BOX_WIDTH = 33.0
-BOX_HEIGHT = 5.4  # a box with a title and a detail line
-THIN_HEIGHT = 3.2  # a one-line box (norm, add, dropout)
 GAP = 3.4  # between boxes inside a layer
 ARROW_GAP = 4.6  # between boxes outside the layers, where the shape labels go
 LANE = 4.0  # distance from a box to its residual path
 ENCODER_X, DECODER_X = 32.0, 76.0  # column centres
 STACK_OFFSET = 3.0  # how far the hidden copies of a layer fan out behind it, in all
-
-# Colours after the paper's figure: attention orange, feed-forward blue, add & norm yellow.
-COLORS = {
-    "embedding": "#f7d4d4",
-    "attention": "#fbd7a4",
-    "ffn": "#cde3f6",
-    "norm": "#f4f0bd",
-    "dropout": "#e4e4e4",
-    "projection": "#ddd3f1",
-    "frame": "#f1f1f1",
-    "line": "#303030",
-    "shape": "#1f5f99",
-}
-TITLE_SIZE, DETAIL_SIZE, SHAPE_SIZE = 9.0, 7.4, 7.4
-
-
-@dataclasses.dataclass(frozen=True)
-class _Box:
-    """Where a drawn box sits."""
-
-    left: float
-    bottom: float
-    width: float
-    height: float
-
-    @property
-    def right(self) -> float:
-        return self.left + self.width
-
-    @property
-    def top(self) -> float:
-        return self.bottom + self.height
-
-    @property
-    def cx(self) -> float:
-        return self.left + self.width / 2
-
-    @property
-    def cy(self) -> float:
-        return self.bottom + self.height / 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,94 +60,6 @@ class _Sublayer:
     title: str
     detail: str
     color: str
-
-
-class _ShowableFigure(Figure):
-    """A pyplot-free ``Figure`` that Jupyter shows as a PNG even before pyplot has drawn anything.
-
-    IPython learns to show figures only once pyplot loads its inline backend,
-    which happens at the first pyplot figure, not at ``import``; until then a
-    bare ``Figure`` displays as ``<Figure size ...>``.
-    """
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        return buffer.getvalue()
-
-
-class _Canvas:
-    """Boxes, arrows and labels on one axes whose data units are ``UNIT_INCHES``."""
-
-    def __init__(self, ax: Axes):
-        self.ax = ax
-
-    def box(self, cx: float, bottom: float, title: str, detail: str = "", *, color: str, gid: str) -> _Box:
-        height = BOX_HEIGHT if detail else THIN_HEIGHT
-        box = _Box(cx - BOX_WIDTH / 2, bottom, BOX_WIDTH, height)
-        self.ax.add_patch(
-            FancyBboxPatch(
-                (box.left, box.bottom),
-                box.width,
-                box.height,
-                boxstyle="round,pad=0,rounding_size=0.8",
-                facecolor=color,
-                edgecolor=COLORS["line"],
-                linewidth=0.9,
-                zorder=3,
-                gid=gid,
-            )
-        )
-        if detail:
-            self.text(cx, box.top - 1.7, title, size=TITLE_SIZE, weight="bold")
-            self.text(cx, box.bottom + 1.5, detail, size=DETAIL_SIZE)
-        else:
-            self.text(cx, box.cy, title, size=TITLE_SIZE)
-        return box
-
-    def text(self, x: float, y: float, text: str, *, size: float, ha: str = "center", **kwargs) -> None:
-        self.ax.text(x, y, text, ha=ha, va="center", fontsize=size, zorder=5, **kwargs)
-
-    def shape(self, x: float, y: float, dims: tuple[Dim, ...], *, ha: str = "left") -> None:
-        """A tensor shape beside an arrow, e.g. ``(batch, S, 128)``."""
-        self.text(x, y, _shape(dims), size=SHAPE_SIZE, ha=ha, color=COLORS["shape"], style="italic")
-
-    def arrow(self, *points: tuple[float, float]) -> None:
-        """A line through ``points`` with an arrow head at the last one."""
-        *path, (x0, y0), end = points
-        if path:
-            xs, ys = zip(*path, (x0, y0))
-            self.ax.plot(xs, ys, color=COLORS["line"], linewidth=1.0, zorder=2, solid_capstyle="butt")
-        self.ax.add_patch(
-            FancyArrowPatch(
-                (x0, y0),
-                end,
-                arrowstyle="-|>",
-                mutation_scale=9,
-                shrinkA=0,
-                shrinkB=0,
-                color=COLORS["line"],
-                linewidth=1.0,
-                zorder=2,
-            )
-        )
-
-    def plus(self, cx: float, cy: float, gid: str) -> _Box:
-        """The sum of the embedding and the positional encoding: a circled plus."""
-        radius = 1.3
-        self.ax.add_patch(
-            Circle(
-                (cx, cy),
-                radius,
-                facecolor="white",
-                edgecolor=COLORS["line"],
-                linewidth=0.9,
-                zorder=3,
-                gid=gid,
-            )
-        )
-        self.text(cx, cy, "+", size=11)
-        return _Box(cx - radius, cy - radius, 2 * radius, 2 * radius)
 
 
 def architecture_figure(
@@ -223,10 +100,10 @@ def architecture_figure(
                 f"architecture_figure: {name}={value} must be between 1 and the config's "
                 f"max_length ({config.max_length}), the longest sequence the model accepts."
             )
-    fig = _ShowableFigure()
+    fig = ShowableFigure()
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    canvas = _Canvas(ax)
+    canvas = Canvas(ax)
     top = _draw_model(canvas, config, batch, source_length, target_length)
 
     height = top + 9.0
@@ -261,7 +138,7 @@ def architecture_figure(
     return fig
 
 
-def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim, tgt: Dim) -> float:
+def _draw_model(canvas: Canvas, config: TransformerConfig, batch: Dim, src: Dim, tgt: Dim) -> float:
     """Both columns and the link from the encoder to every cross-attention; returns the top y."""
     c = config
     d, h = c.d_model, c.num_heads
@@ -280,7 +157,7 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
         _Sublayer(
             "self_attention",
             "Multi-head self-attention",
-            f"{heads}, weights {_shape((batch, h, src, src))}",
+            f"{heads}, weights {shape_text((batch, h, src, src))}",
             "attention",
         ),
         ffn,
@@ -289,13 +166,13 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
         _Sublayer(
             "self_attention",
             "Masked multi-head self-attention",
-            f"{heads}, causal, weights {_shape((batch, h, tgt, tgt))}",
+            f"{heads}, causal, weights {shape_text((batch, h, tgt, tgt))}",
             "attention",
         ),
         _Sublayer(
             "cross_attention",
             "Multi-head cross-attention",
-            f"{heads}, weights {_shape((batch, h, tgt, src))}",
+            f"{heads}, weights {shape_text((batch, h, tgt, src))}",
             "attention",
         ),
         ffn,
@@ -346,14 +223,9 @@ def _draw_model(canvas: _Canvas, config: TransformerConfig, batch: Dim, src: Dim
     return max(logits_y + 3.0, route_y + 4.5)
 
 
-def _shape(dims: tuple[Dim, ...]) -> str:
-    """``(batch, S, 128)``."""
-    return "(" + ", ".join(str(d) for d in dims) + ")"
-
-
 def _draw_inputs(
-    canvas: _Canvas, config: TransformerConfig, side: str, cx: float, batch: Dim, length: Dim
-) -> _Box:
+    canvas: Canvas, config: TransformerConfig, side: str, cx: float, batch: Dim, length: Dim
+) -> Box:
     """Token ids -> embedding x sqrt(d_model) -> + positions -> dropout; returns the dropout box."""
     c, d = config, config.d_model
     encoder = side == "encoder"
@@ -416,19 +288,19 @@ def _draw_inputs(
 class _Stack:
     """A drawn stack: its sub-layer boxes by key, the box it ends with, and the y above its frames."""
 
-    boxes: dict[str, _Box]
-    output: _Box
+    boxes: dict[str, Box]
+    output: Box
     clear: float
 
 
 def _draw_stack(
-    canvas: _Canvas,
+    canvas: Canvas,
     config: TransformerConfig,
     side: str,
     cx: float,
     bottom: float,
     sublayers: list[_Sublayer],
-    previous: _Box,
+    previous: Box,
     shape: tuple[Dim, ...],
 ) -> _Stack:
     """``num_layers`` layers (one drawn in full) from ``bottom`` up, then a pre-norm stack's final norm."""
@@ -440,10 +312,10 @@ def _draw_stack(
     canvas.shape(cx + 1.0, (previous.top + bottom) / 2, shape)
 
     y = bottom + frame_pad
-    boxes: dict[str, _Box] = {}
-    last: _Box | None = None
+    boxes: dict[str, Box] = {}
+    last: Box | None = None
 
-    def stacked(title: str, detail: str, color: str, gid: str) -> _Box:
+    def stacked(title: str, detail: str, color: str, gid: str) -> Box:
         nonlocal y, last
         box = canvas.box(cx, y, title, detail, color=color, gid=gid)
         if last is not None:
@@ -482,7 +354,7 @@ def _draw_stack(
 
 
 def _draw_frames(
-    canvas: _Canvas, num_layers: int, side: str, cx: float, bottom: float, top: float, lane: int
+    canvas: Canvas, num_layers: int, side: str, cx: float, bottom: float, top: float, lane: int
 ) -> None:
     """The drawn layer's frame, with the other ``num_layers - 1`` fanned out behind it."""
     inner, outer = 2.2, LANE + 3.0  # margins: the residual paths need room on the outer side
