@@ -8,7 +8,9 @@
 #   queries, keys, values, scores, scaling, softmax, weighted sums;
 # - the position-wise feed-forward network applied to each result;
 # - the same computation as three matrix products, then with several heads;
-# - that the library's `MultiHeadAttention` returns exactly these numbers.
+# - that the library's `MultiHeadAttention` returns exactly these numbers;
+# - the paper's Table 1 (work per layer, sequential operations, path length)
+#   measured on this machine for a recurrent layer and a self-attention layer.
 #
 # Equation numbers refer to Vaswani et al. (2017), *Attention Is All You Need*.
 
@@ -22,7 +24,8 @@
 # 所得结果送进逐位置前馈网络（position-wise feed-forward network）。接着把同样的计算写成三次矩阵乘法，
 # 也就是缩放点积注意力（scaled dot-product attention），并推广到多头注意力（multi-head attention）。
 # 学完后，你能亲手算出一个小例子的注意力输出，
-# 并验证库里的 `MultiHeadAttention` 给出的数字与手算完全相同。
+# 并验证库里的 `MultiHeadAttention` 给出的数字与手算完全相同。最后在这台机器上实测论文的表 1：
+# 循环层与自注意力层的计算复杂度、顺序操作数和最大路径长度随序列长度的变化。
 
 # %%
 # In Google Colab, or a Jupyter where the course is not installed, this cell installs it
@@ -500,6 +503,124 @@ plt.show()
 # - 最后一张图把两个头的权重并排画出：同样的输入，两种不同的看法。
 
 # %% [markdown]
+# ## The paper's Table 1, measured
+#
+# Section 4 of the paper ("Why Self-Attention") argues for the Transformer
+# with one table, Table 1, which compares four kinds of layer that map a
+# sequence of $n$ vectors of width $d$ to another such sequence ($k$ is a
+# convolution's kernel width, $r$ the size of a restricted neighbourhood):
+#
+# | layer type | work per layer | sequential operations | maximum path length |
+# | --- | --- | --- | --- |
+# | self-attention | $O(n^2 \cdot d)$ | $O(1)$ | $O(1)$ |
+# | recurrent | $O(n \cdot d^2)$ | $O(n)$ | $O(n)$ |
+# | convolutional | $O(k \cdot n \cdot d^2)$ | $O(1)$ | $O(\log_k(n))$ |
+# | self-attention, restricted to $r$ neighbours | $O(r \cdot n \cdot d)$ | $O(1)$ | $O(n/r)$ |
+#
+# In our words: self-attention scores every pair of positions, $n^2$ dot
+# products of length $d$; a recurrent layer multiplies its state by a
+# $d \times d$ matrix once per position. The recurrent layer's $n$ steps
+# must run one after another (the second problem of the first section),
+# while all of attention's products can run at once. And a signal from the
+# first token reaches the last through $n - 1$ recurrent steps, but through
+# one attention step. The paper's point about the first column: attention
+# is the cheaper layer while $n < d$, which holds for the sentences of
+# machine translation (tens of word pieces, against the paper's
+# $d_{model} = 512$); for much longer inputs it proposes the restricted row.
+#
+# A table of $O(\cdot)$ hides constants, so we measure the first two rows on
+# this machine: one self-attention layer (the library's
+# `MultiHeadAttention`, 8 heads) against one recurrent layer of the same
+# width (Keras's `SimpleRNN`, $h_t = \tanh(x_t W + h_{t-1} U + b)$), both at
+# `d_model = 128` (the `tutorial` preset's width), on a batch of two
+# random sequences of each length $n$. `measure_layers` (in
+# `tf_transformer.course.complexity`) runs each layer as a compiled
+# `tf.function` graph, warms it up, and keeps the median of several timed
+# calls. Next to each time it puts the size of the layer's main tensors,
+# computed from their shapes (self-attention: the weights
+# $[\text{batch}, h, n, n]$ and $Q, K, V$ and the output; recurrent: the
+# outputs and the state it carries), the paper's operation count, the
+# sequential steps, and the path length from the first token to the last.
+
+# %%
+from tf_transformer import course
+from tf_transformer.course.complexity import crossover, measure_layers
+
+FAST = course.fast_mode()  # fewer lengths and repeats; every line still runs
+D_MODEL = 128
+LENGTHS = [16, 64, 256] if FAST else [16, 32, 64, 128, 256, 512, 1024]
+table1 = measure_layers(LENGTHS, d_model=D_MODEL, num_heads=8, batch=2, repeats=2 if FAST else 7)
+
+print(f"{'n':>5}  {'layer':<14} {'time (ms)':>9}  {'tensors (KiB)':>13}  {'paper ops':>11}  sequential  path")
+for row in table1:
+    print(
+        f"{row.length:>5}  {row.layer:<14} {1000 * row.seconds:>9.2f}  {row.tensor_bytes / 1024:>13,.0f}  "
+        f"{row.operations:>11,}  {row.sequential_ops:>10}  {row.path_length:>4}"
+    )
+for field, what in [
+    ("operations", "by the paper's count (n²·d against n·d²)"),
+    ("tensor_bytes", "by the size of the main tensors"),
+    ("seconds", "by wall time on this machine"),
+]:
+    n = crossover(table1, field)
+    said = f"from n = {n} on" if n else f"at no measured length (up to n = {LENGTHS[-1]})"
+    print(f"self-attention costs more than the recurrent layer {what}: {said}")
+print(f"(d = {D_MODEL}; the paper's count crosses where n passes d)")
+assert all(r.path_length == (1 if r.layer == "self-attention" else r.length - 1) for r in table1)
+
+# %%
+fig, (ax_time, ax_bytes) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+for layer, marker in [("self-attention", "o"), ("recurrent", "s")]:
+    mine = [r for r in table1 if r.layer == layer]
+    lengths = [r.length for r in mine]
+    ax_time.loglog(lengths, [1000 * r.seconds for r in mine], marker=marker, label=layer)
+    ax_bytes.loglog(lengths, [r.tensor_bytes / 1024 for r in mine], marker=marker, label=layer)
+for ax in (ax_time, ax_bytes):
+    ax.axvline(D_MODEL, color="gray", linestyle=":", label="n = d")
+    ax.set_xlabel("sequence length n (tokens)")
+    ax.legend()
+ax_time.set_ylabel("median time of one call (ms)")
+ax_time.set_title("wall time, this machine")
+ax_bytes.set_ylabel("main tensors (KiB, from shapes)")
+ax_bytes.set_title("memory of the main tensors")
+fig.suptitle(f"one layer of width d = {D_MODEL}: self-attention against a recurrent layer")
+plt.show()
+
+# %% [markdown]
+# Read the printout against the paper's table. The sequential steps and the
+# path length are the clean columns: the recurrent layer's grow with $n$,
+# attention's stay at one, at every length. The tensors column shows the
+# price attention pays for that: its weights hold $h \cdot n^2$ numbers per
+# sequence, so its memory curve bends up to a slope of two on the log-log
+# plot, while the recurrent layer only keeps its outputs and one state.
+#
+# Wall time is where the constants show. The paper's count says attention
+# becomes the more expensive layer once $n$ passes $d$; the measured
+# crossover is printed above, and it need not fall at the same $n$. A
+# recurrent layer's time is ruled by its $n$ sequential steps, each a
+# small $d \times d$ product that cannot fill the cores, plus a fixed cost
+# per step; attention's time is a few large matrix products that use every
+# core at once. So where the measured crossover falls later than $n = d$,
+# that is the sequential column of Table 1 at work; at the shortest lengths
+# both layers mostly pay a fixed cost per call, and the timings there are
+# close and noisy. Rerun the cell, or change `D_MODEL`, and watch the
+# crossovers move with $d$.
+
+# %% [markdown]
+# **要点**
+#
+# - 论文第 4 节的表 1 按三项代价比较四种层：每层的计算复杂度、顺序操作数和最大路径长度。自注意力为
+#   O(n²·d)、O(1)、O(1)；循环神经网络为 O(n·d²)、O(n)、O(n)；卷积神经网络为 O(k·n·d²)、O(1)、O(log_k(n))；
+#   限制在 r 个邻居内的自注意力为 O(r·n·d)、O(1)、O(n/r)。
+# - 按论文的计数，n < d 时自注意力更省；机器翻译的句子通常只有几十个子词，比表示宽度 d 短。
+# - 本节在这台机器上实测前两行：库里的 `MultiHeadAttention` 与同宽度的 Keras `SimpleRNN`，d = 128，
+#   序列长度 n 逐倍增加，记录中位数耗时、按形状算出的主要张量大小、顺序操作数和首尾词元之间的路径长度。
+# - 顺序操作数和最大路径长度两列最干净：循环层随 n 增长，自注意力始终为 1。代价是内存：注意力权重有
+#   h·n² 个数，曲线在对数坐标下斜率趋于 2。
+# - 耗时体现了 O(·) 省去的常数：实测的交叉点打印在上面，不一定恰好在 n = d；循环层的 n 步必须依次执行，
+#   每步只是一个填不满多核的小矩阵乘法，而自注意力是几次能同时用上所有核的大矩阵乘法。
+
+# %% [markdown]
 # ## What we built
 #
 # - A measurement of why RNNs forget: the gradient from the last step shrinks
@@ -510,6 +631,9 @@ plt.show()
 # - The matrix form, checked equal to the step-by-step form.
 # - Two heads by hand, and proof that the library's `MultiHeadAttention`
 #   produces the same output and the same weights per head.
+# - The paper's Table 1 measured: time and tensor size of one recurrent and
+#   one self-attention layer by sequence length, the sequential steps and
+#   path lengths, and where attention becomes the more expensive layer.
 
 # %% [markdown]
 # **要点：本节小结**
@@ -518,6 +642,8 @@ plt.show()
 # - 手算两个词元的自注意力：q、k、v，打分，除以 √d_k，softmax，加权求和得到 z₁、z₂，再经逐位置前馈网络得到
 #   r₁、r₂；矩阵形式与逐步计算结果相同。
 # - 手算两个头，并证明库里的 `MultiHeadAttention` 给出相同的输出和每个头相同的权重。
+# - 实测论文的表 1：一个循环层和一个自注意力层的耗时与主要张量大小随序列长度的变化，顺序操作数和最大路径长度，
+#   以及自注意力从哪个长度起变得更贵。
 #
 # **练习**（英文原题在下一格；参考解答见
 # [solutions/01_self_attention_by_hand.py](solutions/01_self_attention_by_hand.py)）

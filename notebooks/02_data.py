@@ -61,27 +61,20 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import inspect
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from IPython.display import Code, display
 
 import tensorflow_text as tf_text
 
+from tf_transformer import course
+from tf_transformer.course import show
 from tf_transformer.data import build_vocab, load_dataset, load_tokenizers, make_batches
 from tf_transformer.data.datasets import offline_help
 from tf_transformer.data.tokenizer import Tokenizer
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
+FAST = course.fast_mode()
 
 
 # %% [markdown]

@@ -58,26 +58,21 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import inspect
 import math
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, display
+from IPython.display import display
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from tf_transformer.course import show
 from tf_transformer.layers import MultiHeadAttention, PositionalEmbedding, causal_mask, positional_encoding
 from tf_transformer.viz import attention_view
 
 np.set_printoptions(precision=3, suppress=True)
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]

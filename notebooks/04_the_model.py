@@ -59,23 +59,17 @@ if importlib.util.find_spec("tf_transformer") is None:
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import dataclasses
-import inspect
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, display
 
 from tf_transformer import PRESETS, Transformer, TransformerConfig, course
+from tf_transformer.course import show
 from tf_transformer.layers import Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, ResidualLayer
 
 np.set_printoptions(precision=4, suppress=True)
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]

@@ -62,15 +62,13 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import inspect
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, display
 
 from tf_transformer import PRESETS
+from tf_transformer.course import show
 from tf_transformer.data import load_tokenizers
 from tf_transformer.training import (
     AveragingAdam,
@@ -82,11 +80,6 @@ from tf_transformer.training import (
 from tf_transformer.training.losses import smoothed_cross_entropy
 
 np.set_printoptions(precision=4, suppress=True)
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]

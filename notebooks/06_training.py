@@ -63,7 +63,6 @@ if importlib.util.find_spec("tf_transformer") is None:
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import dataclasses
-import inspect
 import json
 import os
 import pathlib
@@ -78,12 +77,12 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, display
 
 from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 
 from tf_transformer import Transformer, TransformerConfig, course, data
-from tf_transformer.runs import load_run
+from tf_transformer.course import show
+from tf_transformer.runs import load_run, read_run_info
 from tf_transformer.training import (
     MaskedAccuracy,
     TrainConfig,
@@ -99,11 +98,6 @@ from tf_transformer.training import losses as training_losses
 from tf_transformer.training.stops import TrainingInterrupted
 
 FAST = course.fast_mode()
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]
@@ -410,8 +404,8 @@ print(f"final validation accuracy: {history[-1]['val_masked_accuracy']:.3f}")
 for path in sorted(RUN_DIR.rglob("*")):
     if path.is_file() and "logs" not in path.parts:
         print(f"{str(path.relative_to(RUN_DIR)):40s} {path.stat().st_size / 1e6:8.2f} MB")
-info = json.loads((RUN_DIR / "run.json").read_text())
-print("\nrun.json model config:", info["model"])
+info = read_run_info(RUN_DIR)  # run.json, as a RunInfo
+print("\nrun.json model config:", info.model)
 
 # %% [markdown]
 # `load_run` reads it all back: the config, the tokenizers (from the run's
@@ -548,16 +542,16 @@ print(sorted(logged))
 # 1,000.
 
 # %%
-schedule = WarmupSchedule(info["model"]["d_model"], info["train"]["warmup_steps"], info["train"]["lr_scale"])
+schedule = WarmupSchedule(info.model.d_model, info.train["warmup_steps"], info.train["lr_scale"])
 every_step = np.arange(1, result.steps + 1)
 rate = schedule(every_step - 1).numpy()  # step s uses schedule(s - 1)
-per_epoch = info["train"]["steps_per_epoch"]
+per_epoch = info.train["steps_per_epoch"]
 # (Keras writes an epoch's summaries only when the epoch ends on one of its logging steps, every
 # 25 here: 200 is one, fast mode's 20 is not, and fast mode has no epoch points.)
 epoch_rate = np.array(logged.get("train/epoch_learning_rate", np.zeros((0, 2))))  # (epoch index, rate)
 epoch_end = (epoch_rate[:, 0] + 1) * per_epoch  # the optimizer step at which it was logged
 np.testing.assert_allclose(epoch_rate[:, 1], schedule(epoch_end).numpy(), rtol=1e-6)
-warmup = info["train"]["warmup_steps"]
+warmup = info.train["warmup_steps"]
 peak_step = int(every_step[rate.argmax()])
 print(f"peak: {rate.max():.2e} at step {peak_step}; at step {result.steps}: {rate[-1]:.2e}")
 print(f"learning rates logged at the ends of epochs: {len(epoch_rate)}, all on the curve")

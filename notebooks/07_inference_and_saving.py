@@ -63,7 +63,6 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import inspect
 import os
 import shutil
 import subprocess
@@ -74,9 +73,10 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, display
+from IPython.display import display
 
 from tf_transformer import course
+from tf_transformer.course import show
 from tf_transformer.data import END_ID, START_ID, load_dataset
 from tf_transformer.inference import (
     Translator,
@@ -94,11 +94,6 @@ CLASSIC = "O animal não atravessou a rua porque estava muito cansado."
 # The sibling differs from the classic sentence in the adjective alone (no pronoun: one would give
 # the referent away; notebook 10 counts how often the training targets write one).
 SIBLING = "O animal não atravessou a rua porque estava muito larga."
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]

@@ -57,7 +57,6 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import os
 import re
 
 import keras
@@ -65,10 +64,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from tf_transformer import course
 from tf_transformer.data import PAD_ID, load_dataset, load_tokenizers
 from tf_transformer.layers import Encoder
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 TRAIN_SIZE, EPOCHS = (2000, 1) if FAST else (20000, 3)
 keras.utils.set_random_seed(0)
 

@@ -58,14 +58,12 @@ if importlib.util.find_spec("tf_transformer") is None:
 # %%
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import inspect
-
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Code, display
+from IPython.display import display
 
 from tf_transformer import course
-from tf_transformer.course import probes
+from tf_transformer.course import probes, show
 from tf_transformer.inference import Translator
 from tf_transformer.runs import load_run
 from tf_transformer.viz import translation_view
@@ -73,11 +71,6 @@ from tf_transformer.viz import translation_view
 FAST = course.fast_mode()
 CLASSIC = "The animal didn't cross the street because it was too tired."
 SIBLING = "The animal didn't cross the street because it was too wide."
-
-
-def show(obj):
-    """Display the library's source for ``obj``, as the package has it."""
-    display(Code(inspect.getsource(obj), language="python"))
 
 
 # %% [markdown]

@@ -18,7 +18,6 @@ shrinks data and training inside the notebooks; it never skips a cell.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import datetime
@@ -166,8 +165,12 @@ def main(argv=None) -> int:
     if args.colab:
         print(colab_links(args.colab))
         return 0
-    if os.environ.get("TF_TRANSFORMER_FAST") == "1" and not args.check:
-        parser.error("committed notebooks carry full-run outputs: unset TF_TRANSFORMER_FAST or pass --check")
+    from tf_transformer import course  # (here: --times and --colab need no TensorFlow)
+
+    if course.fast_mode() and not args.check:
+        parser.error(
+            f"committed notebooks carry full-run outputs: unset {course.FAST_VARIABLE} or pass --check"
+        )
     for source in sources(args.only):
         if args.prose:
             nbformat.write(with_new_prose(source), source.with_suffix(".ipynb"))

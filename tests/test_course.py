@@ -107,6 +107,25 @@ def test_no_notebook_or_solution_reaches_into_the_checkout():
         assert not found, f"{path.relative_to(REPO)} reaches outside its folder: {found}"
 
 
+def test_the_notebooks_share_one_show_and_one_fast_mode_switch():
+    # One `show` (tf_transformer.course.show) and one reading of TF_TRANSFORMER_FAST
+    # (course.fast_mode): a notebook that kept its own copy could drift from the others.
+    for path in [*SOURCES, *sorted((NOTEBOOKS / "solutions").glob("*.py")), NOTEBOOKS / "build.py"]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^def show\(", text, re.MULTILINE), f"{path.name} defines its own show"
+        reads = re.search(r"^[^#\n]*environ(\.get\(|\[)\s*[\"']TF_TRANSFORMER_FAST", text, re.MULTILINE)
+        assert not reads, f"{path.name} reads TF_TRANSFORMER_FAST itself: use course.fast_mode()"
+
+
+def test_show_prints_the_current_source_outside_jupyter(capsys):
+    from tf_transformer.course.show import show as show_function
+    from tf_transformer.layers import causal_mask
+
+    assert course.show is show_function
+    course.show(causal_mask)
+    assert capsys.readouterr().out.strip() == inspect.getsource(causal_mask).strip()
+
+
 def test_runs_go_to_the_variable_the_checkout_or_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.delenv(course.RUNS_VARIABLE, raising=False)
     assert course.runs_root(NOTEBOOKS) == REPO / "runs"  # shared with `make demo` and the README
@@ -268,3 +287,46 @@ def test_the_library_source_a_notebook_shows_is_the_current_source(source):
             if any(line.strip() and line not in current for line in printed.splitlines()):
                 stale.append(match.group(1))
     assert not stale, f"{source.name} shows an old source of {stale}: rebuild it (python notebooks/build.py)"
+
+
+# -- the paper's Table 1, measured (notebook 1) -------------------------------------------------
+
+
+def test_measure_layers_gives_both_rows_of_table_1_at_each_length():
+    from tf_transformer.course.complexity import crossover, layer_tensor_bytes, measure_layers
+
+    rows = measure_layers([4, 16], d_model=8, num_heads=2, batch=1, repeats=1)
+    assert [(r.layer, r.length) for r in rows] == [
+        ("self-attention", 4),
+        ("recurrent", 4),
+        ("self-attention", 16),
+        ("recurrent", 16),
+    ]
+    assert all(r.seconds > 0 for r in rows)
+    attention, recurrent = rows[2], rows[3]
+    assert (attention.sequential_ops, attention.path_length) == (1, 1)
+    assert (recurrent.sequential_ops, recurrent.path_length) == (16, 15)
+    assert (attention.operations, recurrent.operations) == (16 * 16 * 8, 16 * 8 * 8)
+    # The attention weights grow with n², the recurrent state does not grow at all.
+    assert attention.tensor_bytes == 4 * (2 * 16 * 16 + 4 * 16 * 8)
+    assert recurrent.tensor_bytes == 4 * (16 * 8 + 8)
+    # The paper's count: self-attention is the cheaper layer while n < d.
+    assert crossover(rows, "operations") == 16
+    with pytest.raises(ValueError, match="no layer named"):
+        layer_tensor_bytes("convolutional", 4, 8, 2, 1)
+
+
+def test_the_crossover_ignores_noise_at_short_lengths():
+    from tf_transformer.course.complexity import LayerCost, crossover
+
+    def row(layer, length, seconds):
+        return LayerCost(layer, length, 8, seconds, 0, 0, 1, 1)
+
+    times = {4: (2, 1), 8: (1, 2), 16: (3, 2), 32: (5, 2)}  # (attention, recurrent): noisy at 4
+    rows = [
+        row(layer, n, s)
+        for n, pair in times.items()
+        for layer, s in zip(["self-attention", "recurrent"], pair)
+    ]
+    assert crossover(rows) == 16
+    assert crossover(rows[:4]) is None  # cheaper at the longest measured length: no crossover yet

@@ -8,15 +8,15 @@ change to the library that made an answer false would stop the script.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_transformer import course
 from tf_transformer.layers import MultiHeadAttention
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 np.set_printoptions(precision=4, suppress=True)
 
 

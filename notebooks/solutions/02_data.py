@@ -8,7 +8,6 @@ nothing is downloaded.
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import os
 import pathlib
 import string
 import tempfile
@@ -16,10 +15,11 @@ import unicodedata
 
 import tensorflow as tf
 
+from tf_transformer import course
 from tf_transformer.data import build_vocab, load_dataset, load_tokenizers, make_batches
 from tf_transformer.data.tokenizer import Tokenizer, write_vocab
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 tokenizers = load_tokenizers()
 

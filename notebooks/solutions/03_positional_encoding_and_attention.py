@@ -7,15 +7,15 @@ Each cell works one exercise out, prints what it found and asserts it.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_transformer import course
 from tf_transformer.layers import MultiHeadAttention, PositionalEmbedding, causal_mask, positional_encoding
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 np.set_printoptions(precision=4, suppress=True)
 
 

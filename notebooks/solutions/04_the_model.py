@@ -6,17 +6,15 @@ works one exercise out, prints what it found and asserts it.
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer import Transformer, TransformerConfig
+from tf_transformer import Transformer, TransformerConfig, course
 from tf_transformer.data import load_tokenizers
 from tf_transformer.layers import DecoderLayer, Encoder, EncoderLayer
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 np.set_printoptions(precision=3, suppress=True)
 
 tokenizers = load_tokenizers()

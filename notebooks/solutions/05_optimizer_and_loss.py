@@ -9,13 +9,12 @@ false stops the script.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer import PRESETS
+from tf_transformer import PRESETS, course
 from tf_transformer.training import (
     MaskedAccuracy,
     WarmupSchedule,
@@ -25,7 +24,7 @@ from tf_transformer.training import (
 )
 from tf_transformer.training.losses import smoothed_cross_entropy
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"  # nothing here trains: both modes do the same work
+FAST = course.fast_mode()  # nothing here trains: both modes do the same work
 
 # %% Exercise 1
 # lrate = d_model^-0.5 * min(n^-0.5, n * warmup^-1.5), n counting steps from 1.

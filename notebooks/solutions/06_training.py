@@ -7,16 +7,15 @@ answer is worked out, printed and checked with an assert.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer import data
+from tf_transformer import course, data
 from tf_transformer.training import WarmupSchedule, masked_loss
 from tf_transformer.training.losses import smoothed_cross_entropy
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 # %% Exercise 1
 # The paper's rate is d_model^-0.5 * min(n^-0.5, n * warmup^-1.5), where n

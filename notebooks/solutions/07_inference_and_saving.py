@@ -8,18 +8,17 @@ needs a trained model.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
 
-from tf_transformer import TransformerConfig, data
+from tf_transformer import TransformerConfig, course, data
 from tf_transformer.data import END_ID, START_ID
 from tf_transformer.inference import beam_search, greedy_search, length_penalty
 from tf_transformer.inference.search import MEMORY_BUDGET_BYTES, hypothesis_bytes, max_hypotheses
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 # %% Exercise 1
 # A finished hypothesis scores log P / lp(|Y|), lp(n) = ((5 + n) / 6) ** alpha.

@@ -6,17 +6,17 @@ Every answer is worked out, printed and checked with an assert.
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
-import os
 import re
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_transformer import course
 from tf_transformer.data import PAD_ID, load_dataset, load_tokenizers
 from tf_transformer.layers import Encoder
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 keras.utils.set_random_seed(0)
 tokenizers = load_tokenizers()
 VOCAB = int(tokenizers.pt.get_vocab_size())

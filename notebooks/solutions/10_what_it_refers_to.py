@@ -11,7 +11,6 @@ trained model and only the checks that hold for any model are made.
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import math
-import os
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from tf_transformer.inference import Translator
 from tf_transformer.runs import load_run
 from tf_transformer.viz import attention_weights
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 
 
 def trained(name):

@@ -1,5 +1,6 @@
-"""What the course notebooks share: the fast-mode switch, where runs live, the runs
-they train, the committed ablation table, and the version check.
+"""What the course notebooks share: the fast-mode switch, ``show`` (a library object's source on
+the page), where runs live, the runs they train, the committed ablation table, and the version
+check.
 
 The notebooks open from a checkout (``make lab``), from any folder of a Jupyter
 where the package is pip-installed, and in Google Colab; nothing here assumes
@@ -28,6 +29,7 @@ import platform
 import sys
 
 from tf_transformer import recipes
+from tf_transformer.course.show import show  # noqa: F401  (the notebooks' ``show``)
 
 FAST_VARIABLE = "TF_TRANSFORMER_FAST"
 RUNS_VARIABLE = "TF_TRANSFORMER_RUNS"
