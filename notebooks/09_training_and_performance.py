@@ -11,7 +11,12 @@
 #   study can and cannot show;
 # - the machine-translation workflow end to end on one sentence, text →
 #   WordPiece pieces → ids → encoder → decoder steps with the cache → ids →
-#   text, with the time each stage takes.
+#   text, with the time each stage takes;
+# - after the paper: encoder-only (BERT), decoder-only (GPT) and
+#   encoder–decoder (T5) models and their pretraining, and a small
+#   decoder-only language model built from the library's `Decoder`, trained
+#   on the corpus's English, measured by perplexity and sampled with a
+#   temperature.
 
 # %% [markdown]
 # ## 本节内容
@@ -25,8 +30,11 @@
 # 共用的输出投影，以及前置 / 后置规范化（pre-norm / post-norm）的影响，并用换了随机种子的基线当作
 # 衡量随机波动的标尺。最后把一句葡萄牙语从文本、WordPiece 片段、id、编码器
 # （encoder）、带键值缓存（KV cache）的解码器（decoder）一路还原成英文，给每个阶段
-# 计时。学完本节，你能估算一次训练的计算量，能判断小实验里的差异是否超出了随机
-# 波动，也能说清一次翻译的时间主要花在哪一步。
+# 计时。最后看论文之后的三类模型：仅编码器（BERT）、仅解码器（GPT）和编码器–解码器
+# （T5），以及它们的预训练；再用库里去掉交叉注意力的 `Decoder` 搭一个小小的语言模型，
+# 在内置语料的英语一侧上训练，用困惑度衡量，并按温度采样出句子。学完本节，你能估算
+# 一次训练的计算量，能判断小实验里的差异是否超出了随机波动，能说清一次翻译的时间主要
+# 花在哪一步，也知道 Transformer 的一半怎样单独成为一个模型。
 
 # %%
 # In Google Colab, or a Jupyter where the course is not installed, this cell installs it
@@ -65,14 +73,20 @@ import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-
 
 import time
 
+import keras
 import matplotlib.pyplot as plt
+import numpy as np
 import tensorflow as tf
 from IPython.display import Markdown, display
 
 from tf_transformer import course
-from tf_transformer.constants import END_ID, START_ID
+from tf_transformer.constants import END_ID, PAD_ID, START_ID
+from tf_transformer.course import show
+from tf_transformer.data import load_dataset, load_tokenizers
 from tf_transformer.inference import Translator
+from tf_transformer.layers import Decoder, DecoderLayer
 from tf_transformer.runs import load_run
+from tf_transformer.training import masked_loss
 from tf_transformer.viz import translation_view
 
 FAST = course.fast_mode()
@@ -510,6 +524,260 @@ display(view)
 # - 这里在 Python 中逐步执行，每个运算也是逐个分发的；库里的 `Translator`
 #   把同样的循环作为一个追踪好的计算图运行，第一次调用要付追踪的代价（7278 ms），之后就省去了这份开销：
 #   第二次调用只要 38 ms，译文相同。
+
+# %% [markdown]
+# ## After the paper: encoder-only, decoder-only, pretraining
+#
+# The paper's model has two halves because translation has two texts: an
+# encoder reads the source with self-attention that looks both ways, and a
+# decoder writes the target with causal self-attention plus cross-attention
+# to the encoder's output. The models that came after kept the layers and,
+# depending on the task, kept one half or both. They also changed how the
+# models learn: first *pretrain* on a large amount of unlabelled text, with
+# an objective that the text itself supplies the answers to, then adapt the
+# model to a task (*fine-tuning*), or simply ask it.
+#
+# - **Encoder-only**, like BERT (Devlin et al., 2019): the encoder stack
+#   alone. Its self-attention is bidirectional, every token sees the whole
+#   input, so it cannot generate text left to right; it reads. It is
+#   pretrained by *masked-token prediction*: hide some tokens of a sentence
+#   and predict each from the words on both sides. Fine-tuned with a small
+#   head, it classifies sentences, tags tokens, or picks out a span. You have
+#   built one: notebook 8's negation classifier
+#   ([08_using_the_layers_elsewhere.ipynb](08_using_the_layers_elsewhere.ipynb))
+#   is the library's `Encoder`, a pooling and a dense head, an encoder-only
+#   model (trained from scratch on its labels instead of pretrained).
+# - **Decoder-only**, like GPT (Radford et al., 2018) and GPT-2 (Radford et
+#   al., 2019): the decoder stack without cross-attention, so nothing but
+#   causal self-attention and feed-forward layers; position t sees tokens 0
+#   to t. It is pretrained by *next-token prediction* on plain text, which
+#   makes it a *language model*: it gives the probability of a text, one
+#   token at a time given the tokens before. It generates by sampling a
+#   token, appending it and asking again. GPT fine-tuned such a model for
+#   each task; GPT-2 showed that a large one can do some tasks with no
+#   fine-tuning at all, when the task is written as the beginning of a text.
+# - **Encoder–decoder**, like the paper's model and T5 (Raffel et al.,
+#   2020): both stacks, for tasks that turn one text into another. T5 casts
+#   every task, classification included, as text to text, and pretrains by
+#   deleting spans of the input that the decoder has to write back.
+#
+# The decoder-only recipe needs nothing the library lacks. `Decoder` takes
+# `cross_attention=False`: its layers then have two sub-layers instead of
+# three, and it reads no encoder output.
+
+# %%
+show(DecoderLayer.call)
+
+# %% [markdown]
+# ### A small language model of the corpus's English
+#
+# We train a very small model of the GPT kind on the English side of the
+# embedded corpus alone, with the course's English WordPiece tokenizer
+# (notebook 2). The objective is notebook 5's masked loss on the decoder's
+# shifted targets, without a source: the input is a sentence's tokens up to
+# the last but one, the target the same tokens one place later. Training is
+# one pass over part of the training sentences (a couple of minutes on two
+# CPU cores, a few seconds in fast mode; the printout gives the time).
+
+# %%
+tokenizers = load_tokenizers()
+EN_VOCAB = int(tokenizers.en.get_vocab_size())
+LM_TRAIN, LM_VALIDATION = (3000, 500) if FAST else (60000, 2000)  # sentences; one epoch
+
+
+def english_ids(split, size):
+    """The English side of ``size`` pairs: the sentences, and ids ``[N, (tokens)]``, [START] .. [END]."""
+    sentences = [en.decode() for _, en in load_dataset("embedded", split).take(size).as_numpy_iterator()]
+    return sentences, tokenizers.en.tokenize(tf.constant(sentences))
+
+
+def next_token_batches(ids, batch_size, shuffle=False):
+    """(input, target) batches: target is the input shifted by one token, both padded with 0."""
+    rows = tf.data.Dataset.from_tensor_slices(tf.cast(ids, tf.int32))  # one sentence's ids at a time
+    if shuffle:
+        rows = rows.shuffle(10_000, seed=0)
+    batches = rows.ragged_batch(batch_size).map(lambda b: b.to_tensor(PAD_ID))  # (B, T), T the longest
+    return batches.map(lambda b: (b[:, :-1], b[:, 1:])).prefetch(2)  # predict token t+1 from 0..t
+
+
+train_en, train_en_ids = english_ids("train", LM_TRAIN)
+validation_en, validation_en_ids = english_ids("validation", LM_VALIDATION)
+print(f"{len(train_en)} training sentences, {len(validation_en)} validation sentences, {EN_VOCAB} tokens")
+print(train_en[0], "->", train_en_ids[0].numpy().tolist())
+
+
+# %% [markdown]
+# The model is the library's `Decoder` with `cross_attention=False`, which
+# leaves out the sub-layer that reads an encoder output, plus a `Dense`
+# output projection onto the English vocabulary. `step` is the same model,
+# one token at a time, with notebook 3's key/value cache.
+
+
+# %%
+class LanguageModel(keras.Model):
+    """English ids ``[batch, T]`` -> next-token logits ``[batch, T, vocab]``: a decoder-only Transformer."""
+
+    def __init__(self, vocab_size, **kwargs):
+        super().__init__(**kwargs)
+        self.decoder = Decoder(
+            num_layers=2,
+            d_model=128,
+            num_heads=4,
+            dff=512,
+            vocab_size=vocab_size,
+            max_length=64,
+            dropout_rate=0.1,
+            norm_first=True,
+            cross_attention=False,  # decoder-only: causal self-attention and feed-forward layers
+        )
+        self.head = keras.layers.Dense(vocab_size)  # the output projection
+
+    def call(self, ids, training=None):
+        return self.head(self.decoder(ids, training=training))  # (B, T, vocab)
+
+    def step(self, ids, cache, index):
+        """Logits for the tokens at positions ``index ..``, against the cache of the earlier ones."""
+        x, cache = self.decoder.call_cached(ids, None, cache, index)  # no context, no context mask
+        return self.head(x), cache
+
+
+keras.utils.set_random_seed(0)
+lm = LanguageModel(EN_VOCAB)
+lm.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=lambda targets, logits: masked_loss(targets, logits, label_smoothing=0.0),  # notebook 5's
+)
+started = time.perf_counter()
+batches = next_token_batches(train_en_ids, 64, shuffle=True)  # shuffled here, not by fit
+lm.fit(batches, epochs=1, shuffle=False, verbose=2)
+lm_seconds = time.perf_counter() - started
+print(f"trained in {lm_seconds:.0f} s; {lm.count_params():,} parameters")
+
+# %% [markdown]
+# **Perplexity.** The validation loss is the mean cross-entropy of the
+# next token, in nats, over every real target token. Its exponential, the
+# *perplexity*, reads as a number of choices: a model as unsure as one that
+# picks uniformly among *k* tokens has perplexity *k*. Two yardsticks: a
+# uniform guess over the vocabulary, and a model that knows only how often
+# each token occurs in training (a unigram model), which is what a language
+# model knows before it reads any context.
+
+
+# %%
+def validation_loss(logits_of):
+    """Mean next-token cross-entropy over the real validation tokens, for ``logits_of(input)``."""
+    total, count = 0.0, 0.0
+    for inputs, targets in next_token_batches(validation_en_ids, 256):
+        real = float(tf.reduce_sum(tf.cast(tf.not_equal(targets, PAD_ID), tf.float32)))
+        total += float(masked_loss(targets, logits_of(inputs), label_smoothing=0.0)) * real  # batch mean
+        count += real
+    return total / count
+
+
+counts = np.bincount(train_en_ids[:, 1:].flat_values.numpy(), minlength=EN_VOCAB) + 1  # add-one
+unigram = tf.constant(np.log(counts / counts.sum()), tf.float32)  # log-frequencies as logits
+lm_loss = validation_loss(lambda inputs: lm(inputs, training=False))
+unigram_loss = validation_loss(lambda inputs: tf.broadcast_to(unigram, (*inputs.shape, EN_VOCAB)))
+print(f"{'model':<38}{'validation loss':>16}{'perplexity':>12}")
+print(f"{'uniform over the vocabulary':<38}{np.log(EN_VOCAB):>16.3f}{EN_VOCAB:>12.1f}")
+print(f"{'unigram (token frequencies)':<38}{unigram_loss:>16.3f}{np.exp(unigram_loss):>12.1f}")
+print(f"{'decoder-only language model':<38}{lm_loss:>16.3f}{np.exp(lm_loss):>12.2f}")
+
+# %% [markdown]
+# **Sampling with a temperature.** To generate, start from `[START]` (and,
+# if given, a prefix), and repeat: compute the next token's logits, divide
+# them by a temperature *T*, take the softmax, draw a token from it, append
+# it. *T* = 1 samples the model's own distribution; *T* < 1 sharpens it
+# towards the most likely token (*T* → 0 is greedy decoding); *T* > 1
+# flattens it towards uniform. The loop decodes with the cache, so each step
+# runs the layers for the newest token only; first we check that this
+# step-by-step path gives the full forward pass's logits.
+
+# %%
+shortest = int(tf.reduce_min(validation_en_ids[:2].row_lengths()))
+check = tf.cast(validation_en_ids[:2, :shortest].to_tensor(), tf.int32)  # (2, T): no padding
+cache = lm.decoder.init_cache(None, length=check.shape[1], batch_size=2)
+steps = []
+for t in range(check.shape[1]):
+    logits, cache = lm.step(check[:, t : t + 1], cache, t)
+    steps.append(logits)
+gap = float(tf.reduce_max(tf.abs(tf.concat(steps, axis=1) - lm(check, training=False))))
+print(f"cached steps against the full forward pass: largest difference {gap:.1e}")
+assert gap < 1e-4
+
+
+def sample(prefix="", temperature=1.0, count=4, seed=0, max_tokens=40):
+    """``count`` sentences drawn from the model, each starting with ``prefix``."""
+    rng = np.random.default_rng(seed)
+    start = tokenizers.en.tokenize(tf.constant([prefix]))[0, :-1]  # [START] and the prefix, no [END]
+    ids = tf.tile(tf.cast(start, tf.int32)[None], (count, 1))  # (count, P)
+    cache = lm.decoder.init_cache(None, length=max_tokens, batch_size=count)
+    logits, cache = lm.step(ids, cache, 0)  # the whole prefix in one step
+    rows, done = ids.numpy().tolist(), np.zeros(count, bool)
+    for index in range(len(rows[0]), max_tokens):
+        scaled = logits[:, -1].numpy().astype("float64") / temperature  # (count, vocab)
+        probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        tokens = [rng.choice(EN_VOCAB, p=p) for p in probs]
+        for row, token, finished in zip(rows, tokens, done):
+            row.append(END_ID if finished else int(token))
+        done |= np.array(tokens) == END_ID
+        if done.all():
+            break
+        logits, cache = lm.step(tf.constant(tokens, tf.int32)[:, None], cache, index)
+    texts = tokenizers.en.detokenize(tf.ragged.constant(rows, tf.int64)).numpy()  # each row up to [END]
+    return [t.decode() for t in texts]
+
+
+seen_in_training, samples = set(train_en), []
+for prefix, temperature in (("", 1.0), ("", 0.5), ("The animal", 1.0), ("The animal", 0.5)):
+    print(f"from [START]{' + ' + repr(prefix) if prefix else ''}, temperature {temperature}:")
+    for text in sample(prefix, temperature):
+        samples.append(text)
+        print(f"   {'(in training) ' if text in seen_in_training else ''}{text}")
+copied = sum(text in seen_in_training for text in samples)
+print(f"{copied} of the {len(samples)} samples are training sentences word for word")
+
+# %% [markdown]
+# What to read in these outputs:
+#
+# - **The table.** A uniform guess has the vocabulary's size as its
+#   perplexity, and token frequencies alone bring it down; the language model
+#   goes much further, because the tokens before tell it what may follow. The
+#   corpus is generated from a small grammar, so its English is far more
+#   predictable than real text: compare perplexities only between models on
+#   the same text and the same tokenizer.
+# - **The samples.** Expect the sentences at temperature 0.5 to be more
+#   regular and more alike, and those at 1.0 more varied and more often
+#   wrong: the model's own distribution still gives some weight to tokens
+#   that do not fit. The mark "(in training)", and the count under the
+#   samples, tell which samples are training sentences word for word; the
+#   others the model composed from what it learned.
+# - **The prefix** is all the "prompt" this model has: it continues what it
+#   is given, as GPT-2 does with a task written as text.
+#
+# This is pretraining in miniature: no labels, only text. To fine-tune it
+# for a task you would add a head and train on labelled examples, as
+# notebook 8 did with the encoder.
+
+# %% [markdown]
+# **要点**
+#
+# - 论文之后的模型保留了同样的层，按任务只留一半或两半都留，并且先在大量无标注文本上**预训练**
+#   （训练目标的答案由文本自己给出），再微调或直接使用。
+# - **仅编码器**模型（如 BERT，Devlin et al., 2019）：双向自注意力，每个词元看到整个输入；
+#   用遮蔽词元预测（masked-token prediction）预训练，加一个小输出头做分类、标注等理解任务。
+#   第 8 节的否定句分类器就是一个仅编码器模型（从零训练，没有预训练）。
+# - **仅解码器**模型（如 GPT，Radford et al., 2018；GPT-2，2019）：去掉交叉注意力的解码器，
+#   只有因果自注意力；用下一个词元预测预训练，也就是**语言模型**，生成时逐个**采样**词元。
+#   **编码器–解码器**模型（论文的模型，T5，Raffel et al., 2020）把一段文本变成另一段文本。
+# - 库里的 `Decoder(cross_attention=False)` 加一个输出投影，就是一个仅解码器语言模型。
+#   我们在内置语料的英语一侧上训练它：验证集损失取指数就是**困惑度**，可以读作
+#   “模型在几个词元之间犹豫”；它远低于均匀猜测和只知词频的一元模型，
+#   因为前面的词元告诉它后面可能是什么。
+# - 采样时把 logits 除以**温度** T 再做 softmax：T = 1 按模型自己的分布采样，
+#   T < 1 更集中（T → 0 即贪心解码），T > 1 更平坦。带缓存逐步解码与一次完整的前向计算
+#   给出相同的 logits；给出前缀时，模型就接着前缀往下写。
 #
 # **练习**（英文原题在下一格；参考解答见
 # [solutions/09_training_and_performance.py](solutions/09_training_and_performance.py)，练习 3 和 4

@@ -17,7 +17,6 @@ import importlib.util
 import io
 import json
 import math
-import os
 import pathlib
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from tf_transformer.constants import END_ID, START_ID
 from tf_transformer.inference import Translator
 from tf_transformer.runs import load_run
 
-FAST = os.environ.get("TF_TRANSFORMER_FAST") == "1"
+FAST = course.fast_mode()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"  # the committed table that notebook 9 reads
 COMMITTED = json.loads((RESULTS / "ablations.json").read_text())
