@@ -30,7 +30,7 @@ import time
 import tensorflow as tf
 
 from tf_transformer.constants import TEST_SPLIT
-from tf_transformer.data import DatasetSpec, load_dataset
+from tf_transformer.data import load_dataset
 from tf_transformer.inference import Translator
 from tf_transformer.runs import load_run
 from tf_transformer.training.precision import describe_machine, machine
@@ -77,9 +77,8 @@ def main(argv=None) -> dict:
             parser.error(f"{run_dir} holds no trained run: run `make demo` first, or pass --run-dir")
         run = load_run(run_dir)
         translator = Translator.from_run(run)
-        spec = DatasetSpec.from_dict(run.info["data"])
-        data_dir = run.info.get("train", {}).get("data_dir")  # where training found it, as evaluate does
-        pairs = load_dataset(spec, args.split, data_dir=data_dir).take(args.sentences).as_numpy_iterator()
+        pairs = load_dataset(run.info.spec, args.split, data_dir=run.info.data_dir)  # (as evaluate reads it)
+        pairs = pairs.take(args.sentences).as_numpy_iterator()
         sentences = [source.decode("utf-8") for source, _ in pairs]
         report = {"run_dir": str(run_dir), "split": args.split, "sentences": len(sentences), "searches": {}}
         report["machine"] = machine()

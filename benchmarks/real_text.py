@@ -174,7 +174,7 @@ def measure(
         skipped=summary.get("skipped", {}),
         changed=summary.get("changed", {}),
         catalogs=len(summary.get("catalogs", [])),
-        tokenizer=run.info["data"].get("tokenizer"),
+        tokenizer=run.info.tokenizer,
         variant=variant,
         budget_minutes=minutes,
         vocab_sizes=summary["vocab_sizes"],

@@ -21,7 +21,6 @@ from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
 from helpers.server import ServerProcess
 
 from tf_transformer import cli
-from tf_transformer import runs as rd
 from tf_transformer.data import DatasetSpec, local, prepare
 from tf_transformer.inference import Translator, export_translator
 from tf_transformer.recipes import recipe
@@ -81,7 +80,7 @@ def test_english_to_portuguese_on_the_reversed_embedded_corpus(tmp_path):
     )
     info = read_run_info(run.path)
     assert (run.source_language, run.target_language) == ("en", "pt")
-    assert info["data"]["reverse"] is True
+    assert info.data["reverse"] is True and info.spec.reverse
     # The vocabularies swapped sides: the source speaks English, the target Portuguese.
     assert run.source_tokenizer.get_vocab_path().numpy().decode().endswith("source.txt")
     words = {w.decode() for w in run.target_tokenizer.vocab.numpy()}
@@ -116,7 +115,7 @@ def test_chinese_to_english_from_a_tsv_file_with_the_command_line(tmp_path, caps
     assert exported_translations(export_dir, texts) == [translator.translate(t) for t in texts]
     # The corpus's identity is recorded: once its file changes, evaluate says its test split is not
     # the one the run held out (and records it beside the scores), and check names the corpus.
-    assert run.info[rd.PREPARED_CORPUS] == local.prepared_path(f"tsv:{corpus}", data_dir).name
+    assert run.info.prepared_corpus == local.prepared_path(f"tsv:{corpus}", data_dir).name
     with corpus.open("a", encoding="utf-8") as f:
         f.write("我们喝茶。\tWe drink tea.\n")
     capsys.readouterr()
@@ -138,9 +137,9 @@ def test_old_runs_keep_their_direction(tmp_path):
     old = {"model": model, "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"}, "dataset": "embedded"}
     (tmp_path / "run.json").write_text(json.dumps(old))
     info = read_run_info(tmp_path)
-    assert (info["data"]["source_language"], info["data"]["target_language"]) == ("pt", "en")
-    assert info["vocab"] == {"source": "vocab/pt.txt", "target": "vocab/en.txt"}
-    assert DatasetSpec.from_dict(info["data"]) == DatasetSpec()  # the embedded corpus, as before
+    assert (info.source_language, info.target_language) == ("pt", "en")
+    assert info.vocab == {"source": "vocab/pt.txt", "target": "vocab/en.txt"}
+    assert info.spec == DatasetSpec()  # the embedded corpus, as before
 
 
 def test_english_to_portuguese_from_gettext_catalogs_with_sentencepiece(tmp_path):
@@ -158,8 +157,8 @@ def test_english_to_portuguese_from_gettext_catalogs_with_sentencepiece(tmp_path
     train = ["train", "--preset", "tiny", "--num-layers", "1", "--run-dir", str(run_dir), "--max-steps", "20"]
     assert cli.main([*train, "--batch-tokens", "512", "--max-length", "24", "--verbose", "0", *flags]) == 0
     info = read_run_info(run_dir)
-    assert info["vocab"] == {"source": "vocab/source.model", "target": "vocab/target.model"}
-    assert info["data"]["tokenizer"] == "sentencepiece" and info["train"]["tokenizer"] == "auto"
+    assert info.vocab == {"source": "vocab/source.model", "target": "vocab/target.model"}
+    assert info.tokenizer == "sentencepiece" and info.train["tokenizer"] == "auto"
     run = load_run(run_dir)
     assert (run.source_language, run.target_language) == ("en", "pt_BR")
     texts = ["File 3 not found: '%s'", "(%d minutes left)", ""]

@@ -6,6 +6,7 @@ trained run); nothing here trains.
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -22,7 +23,7 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the exports u
 from helpers.processes import NO_TF_TRANSFORMER, child_env, fresh_python
 from helpers.runs import exported, trained_run_dir, trained_translator
 
-from tf_transformer import Transformer, TransformerConfig, cli, files
+from tf_transformer import Transformer, cli, files
 from tf_transformer import runs as rd
 from tf_transformer.inference import export
 from tf_transformer.inference.search import beam_limit_message
@@ -73,10 +74,10 @@ def _other_run(folder):
     Its export and the old one cannot be mixed: a target holding half of each does not load.
     """
     shutil.copytree(trained_run_dir() / "vocab", folder / "vocab")
-    info = json.loads((trained_run_dir() / rd.RUN_FILE).read_text())
-    info["model"]["num_layers"] = 1
-    (folder / rd.RUN_FILE).write_text(json.dumps(info))
-    model = Transformer(TransformerConfig.from_dict(info["model"]))
+    info = rd.read_run_info(trained_run_dir())
+    info = dataclasses.replace(info, model=dataclasses.replace(info.model, num_layers=1))
+    (folder / rd.RUN_FILE).write_text(json.dumps(info.to_dict()))
+    model = Transformer(info.model)
     model.build()
     model.save_weights(str(folder / rd.WEIGHTS_FILE))
     return folder

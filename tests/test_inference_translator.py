@@ -109,13 +109,13 @@ def test_format_1_run_directories_keep_loading(tmp_path):
     """A run written before source/target (vocab/pt.txt, vocab/en.txt, "dataset") loads as pt -> en."""
     old = tmp_path / "old_run"
     shutil.copytree(trained_run_dir(), old)
-    info = json.loads((old / rd.RUN_FILE).read_text())
+    info = rd.read_run_info(old)
     (old / "vocab/source.txt").rename(old / "vocab/pt.txt")
     (old / "vocab/target.txt").rename(old / "vocab/en.txt")
     format_1 = {
-        "model": info["model"],
+        "model": info.model.to_dict(),
         "dataset": "embedded",
-        "max_length": info["max_length"],
+        "max_length": info.max_length,
         "vocab": {"pt": "vocab/pt.txt", "en": "vocab/en.txt"},
         "train": {"preset": "tiny", "dataset": "embedded"},
         "tf_transformer_version": "0.1.0",
@@ -123,7 +123,7 @@ def test_format_1_run_directories_keep_loading(tmp_path):
     (old / rd.RUN_FILE).write_text(json.dumps(format_1))
     run, new = load_run(old), load_run(trained_run_dir())
     assert (run.source_language, run.target_language, run.max_length) == ("pt", "en", new.max_length)
-    assert run.info["format"] == 2 and run.info["data"] == new.info["data"]
+    assert run.info.data == new.info.data and run.info.vocab["source"] == "vocab/pt.txt"
     src = new.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
     tgt = new.target_tokenizer.tokenize(tf.constant(["The cat"])).to_tensor()
     np.testing.assert_array_equal(
@@ -135,7 +135,7 @@ def test_format_1_run_directories_keep_loading(tmp_path):
 def test_run_directories_from_a_newer_version_are_refused(tmp_path):
     newer = tmp_path / "newer"
     shutil.copytree(trained_run_dir(), newer)
-    info = json.loads((newer / rd.RUN_FILE).read_text())
+    info = rd.read_run_info(newer).to_dict()
     (newer / rd.RUN_FILE).write_text(json.dumps({**info, "format": rd.FORMAT + 1}))
     with pytest.raises(ValueError, match="newer than this tf_transformer reads"):
         load_run(newer)

@@ -5,6 +5,7 @@ Each test copies the shared trained run (``helpers.runs.trained_run_dir``) and d
 
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
+import dataclasses
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from helpers.runs import trained_run_dir
 from tf_transformer import Transformer, TransformerConfig, cli, files
 from tf_transformer import runs as rd
 from tf_transformer.check import check_run
+from tf_transformer.constants import RESERVED_TOKENS
 from tf_transformer.runs import DamagedRunError, load_run, read_run_info
 
 pytestmark = pytest.mark.shared("inference_run")  # the session's trained run
@@ -54,7 +56,7 @@ def test_damaged_weights_name_an_intact_copy_and_it_can_be_used(run, capsys):
 
 
 def test_weights_that_are_garbage_do_not_fit_or_hold_nans(run, tmp_path):
-    config = TransformerConfig.from_dict(read_run_info(run)["model"])
+    config = read_run_info(run).model
     model = Transformer(config)
     model.build()
     (run / rd.WEIGHTS_FILE).write_bytes(b"garbage" * 100)
@@ -141,7 +143,7 @@ def test_a_damaged_run_json_is_named(tmp_path, capsys, content, reason):
     run = tmp_path / "run"
     run.mkdir()
     (run / rd.RUN_FILE).write_text(json.dumps(INFO))
-    assert read_run_info(run) == INFO  # (the well-formed one reads)
+    assert read_run_info(run) == rd.RunInfo.from_dict(INFO)  # (the well-formed one reads)
     if isinstance(content, dict):
         content = json.dumps({**INFO, **content}).encode()
     (run / rd.RUN_FILE).write_bytes(content)
@@ -180,9 +182,10 @@ def test_vocabularies_are_checked_against_the_model(run, capsys):
 
 def test_check_blames_run_json_when_every_whole_weights_file_disagrees_with_it(run):
     # Another run's run.json (one more layer) over whole weights files: run.json is the odd one out.
-    info = json.loads((run / rd.RUN_FILE).read_text())
-    info["model"]["num_layers"] += 1
-    (run / rd.RUN_FILE).write_text(json.dumps(info))
+    info = read_run_info(run)
+    deeper = dataclasses.replace(info.model, num_layers=info.model.num_layers + 1)
+    info = dataclasses.replace(info, model=deeper)
+    (run / rd.RUN_FILE).write_text(json.dumps(info.to_dict()))
     results = {r.item: r for r in check_run(run)}
     for name in (rd.WEIGHTS_FILE, rd.LATEST_WEIGHTS):
         assert results[name].ok is False
@@ -194,7 +197,7 @@ def test_a_vocabulary_of_the_right_size_but_other_content_is_refused(run, capsys
     # other ids. Translations would be nonsense; every reader refuses it, and check says so.
     target = run / "vocab/target.txt"
     original = target.read_text(encoding="utf-8").splitlines()
-    reserved = len(rd.RESERVED_TOKENS)
+    reserved = len(RESERVED_TOKENS)
     tokens = original[reserved:]
     random.Random(0).shuffle(tokens)
     shuffled = original[:reserved] + tokens
@@ -213,9 +216,8 @@ def test_a_vocabulary_of_the_right_size_but_other_content_is_refused(run, capsys
 
     # A run from before the digests: it loads, and check says that it could not verify it.
     target.write_text("".join(t + "\n" for t in original), encoding="utf-8")
-    info = json.loads((run / rd.RUN_FILE).read_text())
-    del info[rd.VOCAB_DIGESTS]
-    (run / rd.RUN_FILE).write_text(json.dumps(info))
+    info = dataclasses.replace(read_run_info(run), vocab_sha256=None)
+    (run / rd.RUN_FILE).write_text(json.dumps(info.to_dict()))
     results = {r.item: r for r in check_run(run)}
     assert results["vocab/target.txt"].ok and "not verified" in results["vocab/target.txt"].text
     assert results["translation"].ok
@@ -263,7 +265,7 @@ def test_cli_version_and_failures_that_are_not_usage_errors(monkeypatch, capsys)
     assert (
         exit_.value.code == 0 and capsys.readouterr().out == f"tf-transformer {tf_transformer.__version__}\n"
     )
-    for error in (files.WriteError("could not write x: the disk is full"), files.LockedError("x is in use")):
+    for error in (files.WriteError("could not write x: the disk is full"), rd.LockedError("x is in use")):
 
         def fail(args, error=error):
             raise error

@@ -30,7 +30,7 @@ from helpers.runs import smoke_flags
 from tf_transformer import files
 from tf_transformer import runs as rd
 from tf_transformer.recipes import recipe
-from tf_transformer.runs import load_run
+from tf_transformer.runs import load_run, read_run_info
 from tf_transformer.training import TrainConfig, loop, train
 from tf_transformer.training.plan import prepare_run
 from tf_transformer.training.metrics import LineProgress
@@ -320,8 +320,8 @@ def _arrays(path):
 
 
 def test_a_held_run_directory_refuses_in_process_too(tmp_path):
-    with files.RunLock(tmp_path / "run"):
-        with pytest.raises(files.LockedError, match="in use by another process"):
+    with rd.RunLock(tmp_path / "run"):
+        with pytest.raises(rd.LockedError, match="in use by another process"):
             train("tiny", tmp_path / "run", **QUICK)
 
 
@@ -380,7 +380,7 @@ def test_a_run_from_before_the_newer_settings_resumes(reference, tmp_path, monke
 
     path = tmp_path / "run"
     shutil.copytree(reference[0], path)
-    info = json.loads((path / rd.RUN_FILE).read_text())
+    info = read_run_info(path).to_dict()  # (then as an older version wrote it)
     for field in ("positions", "key_dim", "tie_output"):
         del info["model"][field]
     assert info["train"]["mixed_precision"] == "none"
@@ -421,9 +421,9 @@ def test_a_vocabulary_learned_again_is_another_run(reference, tmp_path):
     # size): resuming would copy it over the run's own and train on other token ids. Refused.
     path = tmp_path / "run"
     shutil.copytree(reference[0], path)
-    info = json.loads((path / rd.RUN_FILE).read_text())
-    info[rd.VOCAB_DIGESTS]["target"] = "0" * 64  # (as if the prepared file had changed since)
-    (path / rd.RUN_FILE).write_text(json.dumps(info))
+    info = read_run_info(path)
+    digests = {**info.vocab_sha256, "target": "0" * 64}  # (as if the prepared file had changed since)
+    (path / rd.RUN_FILE).write_text(json.dumps(dataclasses.replace(info, vocab_sha256=digests).to_dict()))
     own = (path / "vocab/target.txt").read_bytes()
     with pytest.raises(
         ValueError, match=r"different run \(the prepared target vocabulary .* is not the one it trained with"
@@ -439,7 +439,7 @@ def test_a_start_that_never_trained_does_not_pin_its_settings(tmp_path):
     assert (path / rd.RUN_FILE).is_file()
     result = train("tiny", path, **{**QUICK, "max_steps": 1})  # other settings: accepted
     assert result.steps == 1
-    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["warmup_steps"] == 4000
+    assert read_run_info(path).train["warmup_steps"] == 4000
 
 
 def test_auto_resumes_a_run_in_the_precision_it_began_in_on_another_cpu(tmp_path, monkeypatch):
@@ -457,14 +457,14 @@ def test_auto_resumes_a_run_in_the_precision_it_began_in_on_another_cpu(tmp_path
         "bf16",
         "this CPU multiplies bfloat16 natively (amx_bf16)",
     )
-    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["resolved_precision"] == "bf16"
+    assert read_run_info(path).train["resolved_precision"] == "bf16"
     (path / rd.HISTORY_FILE).write_text("[]")  # as if it had trained
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})  # a CPU where auto is float32
     plan = prepare_run(auto, path)
     plan.lock.release()
     assert plan.precision == "bf16" and "the run's own" in plan.precision_reason
-    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["resolved_precision"] == "bf16"
+    assert read_run_info(path).train["resolved_precision"] == "bf16"
     with pytest.raises(ValueError, match=r"different run \(mixed_precision: 'bf16' -> 'none'\)"):
         prepare_run(dataclasses.replace(auto, mixed_precision="none"), path)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tf_transformer
 from tf_transformer import Transformer, cli, files
 from tf_transformer import runs as rd
 from tf_transformer.data import DatasetSpec, vocab_files
@@ -77,22 +78,23 @@ def test_run_directory_holds_what_later_commands_need(seeded_run):
         assert (path / name).is_file(), name
     assert any((path / rd.LOG_DIR).rglob("events.out.tfevents*"))
     info = read_run_info(path)
-    assert info["format"] == 2 and info["max_length"] == 32
-    assert info["vocab"] == {"source": "vocab/source.txt", "target": "vocab/target.txt"}
-    assert info["data"] == {
+    assert json.loads((path / rd.RUN_FILE).read_text())["format"] == rd.FORMAT == 2
+    assert info.max_length == 32
+    assert info.vocab == {"source": "vocab/source.txt", "target": "vocab/target.txt"}
+    assert info.data == {
         **DatasetSpec().to_dict(),
         "source_language": "pt",
         "target_language": "en",
         "tokenizer": "wordpiece",  # the embedded corpus's (the shipped vocabularies)
     }
-    assert info["train"] == {  # everything, once, and the precision it computes in
+    assert info.train == {  # everything, once, and the precision it computes in
         **TrainConfig(**QUICK).to_dict(),
         "resolved_precision": "none",
     }
-    assert info["model"]["d_model"] == 32 and "tf_transformer_version" in info
+    assert info.model.d_model == 32 and info.tf_transformer_version == tf_transformer.__version__
     shipped = vocab_files(DatasetSpec())
     for side in ("source", "target"):
-        assert (path / info["vocab"][side]).read_text() == shipped[side].read_text()
+        assert (path / info.vocab[side]).read_text() == shipped[side].read_text()
     # History: 7 steps of 3 per epoch = epochs ending at steps 3, 6 and 7 (a short last one).
     history = json.loads((path / rd.HISTORY_FILE).read_text())
     assert [e["step"] for e in history] == [3, 6, 7]
@@ -127,7 +129,7 @@ def test_the_whole_model_file_needs_our_package_and_says_so_without_it(seeded_ru
 def test_load_run_rebuilds_model_and_tokenizers(seeded_run):
     path, result, _, _ = seeded_run
     run = load_run(path)
-    assert run.config.to_dict() == read_run_info(path)["model"]
+    assert run.config == read_run_info(path).model == run.info.model
     assert (run.source_language, run.target_language, run.max_length) == ("pt", "en", 32)
     assert int(run.target_tokenizer.get_vocab_size()) == run.config.target_vocab_size
     pt = run.source_tokenizer.tokenize(tf.constant(["O gato dorme."])).to_tensor()
@@ -233,7 +235,7 @@ def test_the_decay_power_reaches_the_optimizer(tmp_path):
     assert lr.decay_power == 1.0 and int(result.model.optimizer.iterations) == 2
     # warm-up 1: from step_num 2 on, the rate is the peak 32^-0.5 over step_num (not its square root)
     assert float(lr(3)) == pytest.approx(32**-0.5 / 4, rel=1e-6)
-    assert read_run_info(tmp_path / "run")["train"]["decay_power"] == 1.0
+    assert read_run_info(tmp_path / "run").train["decay_power"] == 1.0
 
 
 class AverageWatch(keras.callbacks.Callback):
@@ -272,7 +274,7 @@ def test_the_moving_average_is_validated_and_saved_and_a_resumed_run_keeps_it(tm
     files.load_weights(saved, tmp_path / "a" / rd.LATEST_WEIGHTS)
     for weight, average in zip(saved.trainable_variables, averages):
         np.testing.assert_array_equal(weight.numpy(), average)
-    assert read_run_info(tmp_path / "a")["train"]["ema_momentum"] == 0.5
+    assert read_run_info(tmp_path / "a").train["ema_momentum"] == 0.5
 
     # Interrupted at step 5 (backup at step 4), then resumed: the weights and their average
     # end where the uninterrupted run's did.
@@ -346,9 +348,10 @@ def test_cli_trains_the_reversed_corpus(tmp_path, capsys):
     assert lines[-1].startswith(f"done: 2 steps in {path}")
     info = read_run_info(path)
     parser = cli.build_parser()
-    assert info["train"].pop("resolved_precision") == "none"  # (what the run computes in)
+    recorded = dict(info.train)
+    assert recorded.pop("resolved_precision") == "none"  # (what the run computes in)
     assert (
-        info["train"]
+        recorded
         == TrainConfig.from_args(
             parser.parse_args(
                 [
@@ -357,12 +360,12 @@ def test_cli_trains_the_reversed_corpus(tmp_path, capsys):
                     str(path),
                     *flags,
                     "--steps-per-epoch",
-                    str(info["train"]["steps_per_epoch"]),
+                    str(info.train["steps_per_epoch"]),
                 ]
             )
         ).to_dict()
     )
-    assert (info["data"]["source_language"], info["data"]["target_language"]) == ("en", "pt")
+    assert (info.source_language, info.target_language) == ("en", "pt")
     shipped = vocab_files(DatasetSpec())  # the corpus's own pt -> en vocabularies
     assert (path / "vocab/source.txt").read_text() == shipped["target"].read_text()
     run = load_run(path)

@@ -160,7 +160,7 @@ def test_a_reached_target_stops_at_the_epoch_end_with_everything_saved(stopped_r
     for name in (rd.MODEL_FILE, rd.WEIGHTS_FILE, rd.BEST_WEIGHTS, rd.LATEST_WEIGHTS):
         assert (path / name).is_file(), name
     assert load_run(path).model.count_params() == result.model.count_params()
-    assert json.loads((path / rd.RUN_FILE).read_text())["train"]["stop_at_accuracy"] == 1e-3
+    assert rd.read_run_info(path).train["stop_at_accuracy"] == 1e-3
 
 
 @pytest.mark.slow
@@ -250,10 +250,10 @@ def test_the_demo_runs_end_to_end_and_says_where_its_time_went(tmp_path, capsys)
     assert set(metrics) == {f"{key}/limit-16" for key in keys}
     assert all(entry["sentences"] == 16 for entry in metrics.values())
     assert (run / "export" / "1" / "saved_model.pb").is_file()
-    info = json.loads((run / rd.RUN_FILE).read_text())
-    settings = info["train"]
+    info = rd.read_run_info(run)
+    settings = info.train
     assert settings["ema_momentum"] == 0.99 and settings["lr_scale"] == 0.5 and settings["num_layers"] == 1
-    assert (info["model"]["num_layers"], info["model"]["d_model"]) == (1, 32)  # the tiny preset's width
+    assert (info.model.num_layers, info.model.d_model) == (1, 32)  # the tiny preset's width
     assert "2. training the tiny preset with 1 layer to validation accuracy" in out
     # The export (from the evaluation's translator) translated the classic sentence and 2 examples.
     assert out.count("\nsource     ") == 3 and "source     O animal não atravessou a rua" in out

@@ -29,7 +29,6 @@ import sys
 import zipfile
 
 from tf_transformer import runs as rd
-from tf_transformer.config import TransformerConfig
 from tf_transformer.constants import SIDES
 
 SENTENCE = "O gato dorme."  # any text will do: the check is that decoding runs, not what it says
@@ -64,23 +63,22 @@ def check_run(run_dir) -> list[Result]:
 
     try:
         info = rd.read_run_info(path)
-        config = TransformerConfig.from_dict(info["model"])
-        results.append(Result(rd.RUN_FILE, True, _describe(info, config)))
+        config = info.model
+        results.append(Result(rd.RUN_FILE, True, _describe(info)))
     except (ValueError, FileNotFoundError) as err:
         if not path.is_dir() or not (path / rd.RUN_FILE).is_file():
             return [Result(str(path), False, str(err))]
         fail(rd.RUN_FILE, err)
-        info = {"vocab": {side: f"{rd.VOCAB_DIR}/{side}.txt" for side in SIDES}}
-        config = None
+        info = config = None  # (the vocabularies are then looked for as vocab/SIDE.txt)
 
     tokenizers = {}
     for side in SIDES:
-        item = info["vocab"][side]
+        item = info.vocab[side] if info is not None else f"{rd.VOCAB_DIR}/{side}.txt"
         try:
             tokenizers[side] = rd.load_run_tokenizer(path, info, side, config)
             verified = (
                 "the SHA-256 run.json recorded"
-                if rd.vocab_verified(info)
+                if info is not None and info.vocab_verified
                 else "not verified: this run.json is from before runs recorded their vocabularies' SHA-256"
             )
             results.append(Result(item, True, f"{int(tokenizers[side].get_vocab_size())} tokens, {verified}"))
@@ -90,12 +88,10 @@ def check_run(run_dir) -> list[Result]:
     model = _build(config) if config is not None else None
     intact = _check_weights(path, model, results)
     _check_keras_file(path, results)
-    from tf_transformer.inference.evaluate import METRICS_FILE
-
-    for name in (rd.HISTORY_FILE, METRICS_FILE):
+    for name in (rd.HISTORY_FILE, rd.METRICS_FILE):
         _check_json(path, name, results)
     _check_backup_state(path, results)
-    if info.get(rd.PREPARED_CORPUS):
+    if info is not None and info.prepared_corpus:
         _check_corpus(info, results)
     if model is not None and len(tokenizers) == 2 and intact:
         results.append(_translate(path, model, tokenizers, info, intact))
@@ -104,25 +100,22 @@ def check_run(run_dir) -> list[Result]:
     return results
 
 
-def _check_corpus(info, results: list[Result]) -> None:
+def _check_corpus(info: rd.RunInfo, results: list[Result]) -> None:
     """The local corpus the run trained on: the same files as then? (A warning: the run is whole.)"""
     change = rd.corpus_change(info)
-    from tf_transformer.data import DatasetSpec
-
-    spec = DatasetSpec.from_dict(info["data"])
     if change:
         text = f"{change}; restore those files to evaluate on the run's own test split, or train a new run"
         results.append(Result("corpus", False, text))
     else:
         results.append(
-            Result("corpus", True, f"{spec}: the files it trained on ({info[rd.PREPARED_CORPUS]})")
+            Result("corpus", True, f"{info.spec}: the files it trained on ({info.prepared_corpus})")
         )
 
 
-def _describe(info, config) -> str:
-    data = info["data"]
+def _describe(info: rd.RunInfo) -> str:
+    config = info.model
     return (
-        f"format {info['format']}, {data['source_language']} -> {data['target_language']}, "
+        f"format {rd.FORMAT}, {info.source_language} -> {info.target_language}, "
         f"{config.num_layers} layers, d_model {config.d_model}, {config.num_heads} heads"
     )
 
@@ -286,7 +279,7 @@ def _translate(path, model, tokenizers, info, intact: list[str]) -> Result:
     name = default if default in intact else intact[0]
     rd.load_run_weights(model, path / name)
     try:
-        max_length = min(info.get("max_length", model.config.max_length), model.config.max_length)
+        max_length = min(info.max_length, model.config.max_length)
         translator = Translator(model, tokenizers["source"], tokenizers["target"], max_length=max_length)
         with decoding("eager"):
             output = translator.translate(SENTENCE)

@@ -112,7 +112,7 @@ EXIT_CODES = {
     "tf_transformer.inference.export.ExportExistsError": (2, _export_exists),
     # 1: the work itself failed
     "tf_transformer.files.WriteError": (1, _error),
-    "tf_transformer.files.LockedError": (1, _error),
+    "tf_transformer.runs.lock.LockedError": (1, _error),
     "tf_transformer.training.stops.TrainingDiverged": (1, _said),
     "tf_transformer.training.strategy.ClusterTimeout": (1, _error),
     "builtins.OSError": (1, _location),

@@ -24,7 +24,8 @@ def _load(run_dir, weights=None, jit_compile=False):
 
 
 def run_evaluate(args) -> int:
-    from tf_transformer.inference.evaluate import METRICS_FILE, evaluate_run
+    from tf_transformer.inference.evaluate import evaluate_run
+    from tf_transformer.runs import METRICS_FILE
 
     result = evaluate_run(
         args.run_dir,

@@ -23,8 +23,8 @@ import sys
 import time
 
 from tf_transformer import files
+from tf_transformer.runs import METRICS_FILE
 
-METRICS_FILE = "metrics.json"
 XLA_CHOICES = ("auto", "on", "off")
 # --xla auto decodes up to EAGER_UP_TO sentences eagerly (one batch op by op costs less than tracing
 # the search) and more in the plain graph. It never picks XLA: on a 2-core CPU, batches of 64
@@ -202,7 +202,7 @@ def write_metrics(run_dir, key: str, result: dict) -> pathlib.Path:
     return path
 
 
-def _corpus_changed(info: dict, data_dir, split: str) -> str | None:
+def _corpus_changed(info, data_dir, split: str) -> str | None:
     """What changed in the run's local corpus since it trained (None: nothing), said once here
     and recorded beside the scores: they are on today's split, not the one the run held out."""
     from tf_transformer.runs import corpus_change
@@ -249,7 +249,7 @@ def evaluate_run(
     Example:
         >>> evaluate_run("runs/demo", "test", beam_size=4)["bleu"]  # doctest: +SKIP
     """
-    from tf_transformer.data import DatasetSpec, load_dataset
+    from tf_transformer.data import load_dataset
     from tf_transformer.inference.translator import Translator
     from tf_transformer.runs import load_run
 
@@ -257,11 +257,10 @@ def evaluate_run(
     read_metrics(run_dir)  # so does a damaged metrics.json, rather than after the evaluation
     if run is None:
         run, translator = load_run(run_dir, weights=weights), None
-    spec = DatasetSpec.from_dict(run.info["data"])  # the language codes beside it are left out
     if data_dir is None:
-        data_dir = run.info.get("train", {}).get("data_dir")
+        data_dir = run.info.data_dir
     changed = _corpus_changed(run.info, data_dir, split)
-    pairs = list(load_dataset(spec, split, data_dir=data_dir).as_numpy_iterator())
+    pairs = list(load_dataset(run.info.spec, split, data_dir=data_dir).as_numpy_iterator())
     partial = limit is not None and limit < len(pairs)
     pairs = pairs[:limit]
     mode = decoding_mode(xla, len(pairs))

@@ -46,7 +46,7 @@ class Plan:
         precision: what the run computes in (``none``, ``bf16``, ``fp16``): ``mixed_precision``,
             with ``auto`` resolved when the run began (a resumed run keeps its own).
         precision_reason: why (printed when the setting is ``auto``).
-        lock: this process's hold on ``run_dir`` (``files.RunLock``), released when ``train`` ends.
+        lock: this process's hold on ``run_dir`` (``runs.RunLock``), released when ``train`` ends.
     """
 
     config: TrainConfig
@@ -58,7 +58,7 @@ class Plan:
     total_steps: int
     precision: str
     precision_reason: str
-    lock: files.RunLock
+    lock: rd.RunLock
 
     @property
     def chief(self) -> bool:
@@ -82,7 +82,7 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
     # stops here, instead of reading a directory the first one is writing. (The others write
     # elsewhere.) A check that fails releases it, and removes the directory if it made it.
     made = not run_path.exists()
-    lock = files.RunLock(run_path)
+    lock = rd.RunLock(run_path)
     if chief:
         lock.acquire()
     try:
@@ -91,7 +91,7 @@ def prepare_run(config: TrainConfig, run_dir) -> Plan:
         lock.release()
         if made and chief:
             with contextlib.suppress(OSError):
-                (run_path / files.RunLock.NAME).unlink()
+                (run_path / rd.RunLock.NAME).unlink()
                 run_path.rmdir()
         raise
 
@@ -105,20 +105,19 @@ def _plan(config: TrainConfig, run_path: pathlib.Path, strategy, chief: bool, lo
         tf.config.experimental.enable_op_determinism()
     tokenizer = config.tokenizer
     if tokenizer == "auto":  # the run's own kind when it resumes, else the corpus's default
-        recorded = (previous or {}).get("vocab", {}).get("source")
+        recorded = previous.vocab["source"] if previous is not None else None
         tokenizer = data.tokenizer_kind(recorded) if recorded else data.default_tokenizer(config.dataset)
     vocab_files = data.vocab_files(config.dataset, data_dir=config.data_dir, tokenizer=tokenizer)
     tokenizers = tuple(data.make_tokenizer(vocab_files[side]) for side in SIDES)
     model_config = _model_config(config, *tokenizers)
     if config.steps_per_epoch is None:  # the recorded count, else one pass over the split
-        counted = (previous or {}).get("train", {}).get("steps_per_epoch") or count_batches(
-            _batches(config, tokenizers, TRAIN_SPLIT, shuffle=False)
-        )
+        recorded_steps = previous.train.get("steps_per_epoch") if previous is not None else None
+        counted = recorded_steps or count_batches(_batches(config, tokenizers, TRAIN_SPLIT, shuffle=False))
         config = dataclasses.replace(config, steps_per_epoch=counted)
     resuming = previous is not None and resume.has_trained(run_path)  # one that never took a step is redone
     if resuming:
         resume.check_same_run(run_path, previous, config, model_config, vocab_files)
-    dtype, why = _precision(config, previous.get("train", {}) if resuming else None)
+    dtype, why = _precision(config, previous.train if resuming else None)
     if chief:
         files.remove_temporaries(run_path)  # left by killed writes (nobody else writes now)
         source_language, target_language = config.dataset.languages

@@ -46,11 +46,11 @@ COUNTED_FROM = "counted_from_step"
 # -- the run already in the directory ----------------------------------------------------------
 
 
-def previous_run(path: pathlib.Path, chief: bool) -> dict | None:
+def previous_run(path: pathlib.Path, chief: bool) -> rd.RunInfo | None:
     """The run.json already in ``path`` (None for a new or empty directory)."""
     if not chief:  # the chief checks the directory (and may be writing it right now)
         return rd.read_run_info(path) if (path / rd.RUN_FILE).is_file() else None
-    if path.exists() and (not path.is_dir() or any(p.name != files.RunLock.NAME for p in path.iterdir())):
+    if path.exists() and (not path.is_dir() or any(p.name != rd.RunLock.NAME for p in path.iterdir())):
         return rd.read_run_info(path)  # raises for a foreign directory
     return None
 
@@ -62,15 +62,15 @@ def has_trained(path: pathlib.Path) -> bool:
     return any((path / name).exists() for name in written)
 
 
-def check_same_run(path, previous: dict, config, model_config: TransformerConfig, vocab_files) -> None:
+def check_same_run(path, previous: rd.RunInfo, config, model_config: TransformerConfig, vocab_files) -> None:
     """Refuse to continue the run in ``path`` (its ``run.json``: ``previous``) with other settings
     (a ``TrainConfig``), other model sizes or another prepared vocabulary."""
-    changed = config.differences(previous.get("train", {}))
-    if TransformerConfig.from_dict(previous["model"]) != model_config:  # (fields added later: defaults)
+    changed = config.differences(previous.train)
+    if previous.model != model_config:  # (fields added later: defaults)
         changed.append("other model sizes")
     for side in SIDES:  # the same sizes, other tokens: the prepared vocabulary was learned again
-        recorded = (previous.get(rd.VOCAB_DIGESTS) or {}).get(side)
-        own = path / previous["vocab"][side]
+        recorded = previous.vocab_digest(side)
+        own = path / previous.vocab[side]
         if not recorded and own.is_file():  # (a run from before the digests: its own copy)
             recorded = files.sha256(own)
         if recorded and files.sha256(vocab_files[side]) != recorded:
@@ -81,7 +81,7 @@ def check_same_run(path, previous: dict, config, model_config: TransformerConfig
         raise _different_run(path, changed)
 
 
-def check_same_corpus(path, previous: dict, data_dir) -> None:
+def check_same_corpus(path, previous: rd.RunInfo, data_dir) -> None:
     """Refuse to continue the run in ``path`` on a local corpus whose files changed since it began
     (checked first: the changed corpus may not even have vocabularies yet)."""
     change = rd.corpus_change(previous, data_dir)
