@@ -351,7 +351,7 @@ assert moved["block 1"] < 1e-5 < 1e-2 < moved["block 2"]  # block 1 is protected
 # warns: the model simply trains on different numbers. Passing the mask
 # explicitly to every attention call, as `Transformer` does, makes the
 # property hold in every layer; the test suite checks it on a four-layer
-# stack (`tests/test_model.py`), and the cells below check it on this model.
+# stack (`tests/core/test_model.py`), and the cells below check it on this model.
 
 # %% [markdown]
 # **要点**
@@ -365,7 +365,7 @@ assert moved["block 1"] < 1e-5 < 1e-2 < moved["block 2"]  # block 1 is protected
 #   个块还能看到嵌入层的掩码，差异只是浮点舍入（1.2e-07）；它的输出已不带掩码，第 2、3
 #   个块把填充向量当作词来关注，真实位置分别变了 0.87 和 0.68。
 # - 没有报错，也没有警告，模型只是在不同的数字上训练。像 `Transformer` 那样把掩码显式传给每次注意力调用，
-#   才能让这个性质在每一层都成立；测试在一个四层的堆叠上检查它（`tests/test_model.py`），
+#   才能让这个性质在每一层都成立；测试在一个四层的堆叠上检查它（`tests/core/test_model.py`），
 #   下面的单元格在这个模型上检查它。
 
 # %% [markdown]

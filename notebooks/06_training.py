@@ -729,7 +729,7 @@ assert own_gap > 10 * max(loss_gap, 1e-7)
 # fewer of them more. It is small here, because the two halves hold nearly
 # the same number of tokens and an untrained model gives every token about
 # the same loss, and it grows as either differs. The same holds for a whole
-# training run, step after step: `tests/test_training_distributed.py` trains
+# training run, step after step: `tests/training/test_training_distributed.py` trains
 # four steps each way with `train` and compares the weights.
 
 # %% [markdown]
@@ -747,7 +747,7 @@ assert own_gap > 10 * max(loss_gap, 1e-7)
 #   换了求和顺序造成的舍入；各用自己的计数时，损失变成 6.687116，相对差 2.5e-05。
 # - 后者不是舍入误差，而是偏差：它让词元较少的那个副本中每个词元的权重更大。这里偏差很小，
 #   是因为两半的词元数几乎相同，而未训练的模型给每个词元的损失也差不多；两者任一相差越大，偏差越大。
-#   `tests/test_training_distributed.py` 用 `train` 按两种方式各训练四步，比较权重。
+#   `tests/training/test_training_distributed.py` 用 `train` 按两种方式各训练四步，比较权重。
 
 # %% [markdown]
 # ## Mixed precision

@@ -438,7 +438,7 @@ print(
 # decoding step with XLA: on the CPUs we measured that is slower than the
 # plain graph (`docs/decoding-and-serving.md`, "Decoding"), and the command line leaves
 # it off; it is on here to show that it is one flag, and that it gives the
-# same translations (`tests/test_inference_search.py` checks XLA's greedy
+# same translations (`tests/inference/test_inference_search.py` checks XLA's greedy
 # and beam search against the plain ones).
 
 # %%

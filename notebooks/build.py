@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 
-# Every notebook's first code cell, word for word (tests/test_course.py checks): it installs
+# Every notebook's first code cell, word for word (tests/course/test_course.py checks): it installs
 # the course where the package is missing (Google Colab, a bare Jupyter), and does nothing
 # where it is installed, so every committed output was made with it doing nothing.
 INSTALL_CELL = """\

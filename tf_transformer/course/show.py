@@ -1,7 +1,7 @@
 """``show``: how the notebooks put a library object's source on the page.
 
 The course explains the library line by line from its own source, never from a copy, so what a
-notebook shows is what the package runs now (``tests/test_course.py`` checks every committed
+notebook shows is what the package runs now (``tests/course/test_course.py`` checks every committed
 ``show`` output against the current source).
 
 Example:

@@ -6,7 +6,7 @@ cannot be traced into a SavedModel) and takes one sentence; this function is
 TensorFlow ops only and takes a batch. Both translate greedily, feed
 ``[START]`` plus the translation back through the model in one
 teacher-forced pass, and read the weights from
-``Transformer.call_with_attention``; ``tests/test_serving.py`` checks that
+``Transformer.call_with_attention``; ``tests/serving/test_serving.py`` checks that
 they agree.
 
 Signature ``attention``: ``text`` (``tf.string [B]``) ->

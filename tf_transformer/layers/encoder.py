@@ -50,7 +50,7 @@ class EncoderLayer(ResidualLayer):
         Keras saves and loads a layer under the first attribute, in sorted
         order, that holds it: this alias sorts first, so ``.weights.h5`` and
         ``.keras`` files keep ``.../attention_norm``, and files written before
-        and after the rename load alike (``tests/test_serialization.py``).
+        and after the rename load alike (``tests/core/test_serialization.py``).
         """
         return self.self_attention_norm
 

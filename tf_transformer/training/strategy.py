@@ -260,7 +260,7 @@ def keras_workarounds(model, strategy) -> None:
 
     Both are in ``keras/src/backend/tensorflow/trainer.py``; drop them once
     Keras handles these cases itself (the two-worker test in
-    ``tests/test_training_distributed.py`` shows when).
+    ``tests/training/test_training_distributed.py`` shows when).
 
     1. ``TensorFlowTrainer._maybe_symbolic_build`` runs before ``fit``'s first
        step when the model remembers the strategy it was created under: it

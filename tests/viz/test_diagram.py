@@ -13,7 +13,7 @@ import pytest
 from tf_transformer import TransformerConfig
 from tf_transformer.viz.diagram import architecture_figure
 
-DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 
 
 def texts(fig) -> str:

@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tf_transformer"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "tf_transformer"
 SUBPACKAGES = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
 
 
@@ -202,8 +202,8 @@ def test_translating_needs_neither_tfds_nor_sacrebleu():
 def test_test_modules_share_code_only_through_the_helpers_package():
     """What tests share lives in tests/helpers/: no test imports conftest.py or another test module,
     whose import would run its module-level code (and collect its tests twice under xdist)."""
-    tests = pathlib.Path(__file__).resolve().parent
-    for path in sorted(tests.glob("*.py")):
+    tests = pathlib.Path(__file__).resolve().parents[1]
+    for path in sorted(p for p in tests.rglob("*.py") if "helpers" not in p.relative_to(tests).parts):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             names = []
             if isinstance(node, ast.Import):

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RESULTS = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "benchmarks" / "results").glob("*.*"))
 

@@ -19,7 +19,7 @@ from tf_transformer.inference.export import ExportExistsError, export_translator
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared("inference_export")]  # fresh processes load it
 
-SERVING_DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "decoding-and-serving.md"
+SERVING_DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "decoding-and-serving.md"
 
 # Bad input of every kind, invalid UTF-8 included, mixed with real sentences.
 INPUTS = (

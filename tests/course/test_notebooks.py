@@ -11,7 +11,7 @@ from helpers.runs import runs_for
 
 pytestmark = pytest.mark.independent  # the tests share no fixture
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import build  # noqa: E402
 

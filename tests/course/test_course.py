@@ -22,7 +22,7 @@ import pytest
 
 from tf_transformer import course
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 sys.path.insert(0, str(NOTEBOOKS))
 import build  # noqa: E402

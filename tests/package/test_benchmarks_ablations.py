@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "ablations.py"
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "ablations.py"
 COLUMNS = {
     "name",
     "label",

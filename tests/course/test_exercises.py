@@ -21,7 +21,7 @@ from helpers.runs import runs_for
 
 pytestmark = pytest.mark.independent  # the tests share no fixture
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
 COURSE = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.py") if p.name[:2] != "00")
 KINDS = ("By hand.", "By code.", "By experiment.")

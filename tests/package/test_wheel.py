@@ -26,7 +26,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # a wheel, a virtual environment, its commands
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # What a source distribution holds: everything the build reads.
 BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "tf_transformer", "data", "benchmarks/results")
 
