@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from tf_transformer.constants import END_ID, START_ID
-from tf_transformer.data import load_tokenizers, make_batches
 from tf_transformer.corpus import corpus
+from tf_transformer.data import load_tokenizers, make_batches
 from tf_transformer.data.pipeline import bucket_boundaries
 
 TOKENIZERS = load_tokenizers()

@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tf_transformer.constants import EMBEDDED_SPLITS
+from tf_transformer.corpus import corpus
 from tf_transformer.data import (
     TED,
     DatasetSpec,
@@ -24,7 +25,6 @@ from tf_transformer.data import (
     vocab_files,
 )
 from tf_transformer.data.datasets import TED_ARCHIVE, TED_ARCHIVE_COPY
-from tf_transformer.corpus import corpus
 
 
 @pytest.fixture(scope="module")

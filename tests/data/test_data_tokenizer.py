@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from tf_transformer.constants import EMBEDDED_LANGUAGES, END_ID, PAD_ID, RESERVED_TOKENS, START_ID, UNK_ID
-from tf_transformer.data import DatasetSpec, Tokenizer, build_vocab, load_tokenizers, tokenizer, vocab_files
 from tf_transformer.corpus import corpus
+from tf_transformer.data import DatasetSpec, Tokenizer, build_vocab, load_tokenizers, tokenizer, vocab_files
 
 TOKENIZERS = load_tokenizers()
 SHIPPED = vocab_files("embedded")

@@ -20,8 +20,8 @@ needs no TensorFlow; one subprocess checks what importing inference really loads
 """
 
 import ast
-import re
 import pathlib
+import re
 import subprocess
 import sys
 

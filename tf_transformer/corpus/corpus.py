@@ -26,6 +26,28 @@ Splits (one pair a line, ``pt<TAB>en``, gzip):
 
 No Portuguese sentence of validation, test or generalization occurs in
 train, and no sentence occurs twice in the whole corpus.
+
+Variants of the "animal / street" family (issue 34: does the encoder's "it"
+resolve its referent when the target does, or does not, name it?), for
+experiments only, written elsewhere than the shipped corpus::
+
+    python -m tf_transformer.corpus --out /tmp/always --it-pronoun always --it-referent balanced
+
+- ``it_pronoun="always"`` (``--it-pronoun always``): the family's reason
+  clause always writes its Portuguese subject pronoun ("porque ele estava
+  muito cansado"); ``"never"``: it leaves it out wherever Portuguese may (a
+  third-person pronoun always; "eu estava" keeps its "eu"). ``None`` (the
+  default): as the shipped corpus, subject referents drop it, object
+  referents write it 40% of the time.
+- ``it_referent="balanced"`` (``--it-referent balanced``): every family
+  sentence has the classic's shape, a singular animal subject and a singular
+  object, so English says "it" whichever is meant, and the subject or the
+  object is meant with equal chance. (By default most family sentences whose
+  English says "it" mean the object: a person subject is "he" or "she".)
+  These sentences come from their own random stream, so every other line of
+  the corpus is the default corpus's line, in the same place.
+
+The defaults give the shipped files, byte for byte.
 """
 
 from __future__ import annotations
@@ -44,7 +66,6 @@ from tf_transformer.constants import (
     TRAIN_SPLIT,
     VALIDATION_SPLIT,
 )
-from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
 from tf_transformer.corpus import lexicon as lx
 from tf_transformer.corpus.grammar import (
     FAMILY_VERBS,
@@ -55,8 +76,11 @@ from tf_transformer.corpus.grammar import (
     _Retry,
     finish,
 )
+from tf_transformer.data._paths import checkout_data_dir, embedded_corpus_dir
 
 SEED = 20240611
+IT_PRONOUN_CHOICES = ("always", "never")  # generate(it_pronoun=...); None: the shipped corpus
+IT_REFERENT_CHOICES = ("balanced",)  # generate(it_referent=...); None: the shipped corpus
 # In generation order: the held-out splits first, so that train can avoid their sentences.
 SPLIT_SIZES = {VALIDATION_SPLIT: 2000, TEST_SPLIT: 2000, GENERALIZATION_SPLIT: 1000, TRAIN_SPLIT: 100_000}
 MAX_WORDS = 30
@@ -102,14 +126,52 @@ class Sentences:
         "family_relative": 20,
     }
 
-    def __init__(self, rng: random.Random):
+    # the templates of the "animal / street" family (what it_pronoun and it_referent change)
+    FAMILY_TEMPLATES = ("family", "family_relative")
+
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        it_pronoun: str | None = None,
+        it_referent: str | None = None,
+        family_rng: random.Random | None = None,
+    ):
+        """``it_pronoun`` and ``it_referent``: see the module docstring. A balanced
+        family is drawn from ``family_rng``, its own stream, so that ``rng`` makes
+        the same choices, and so the same other sentences, as without it."""
+        if it_pronoun not in (None, *IT_PRONOUN_CHOICES):
+            raise ValueError(f"it_pronoun must be one of {IT_PRONOUN_CHOICES} or None, got {it_pronoun!r}")
+        if it_referent not in (None, *IT_REFERENT_CHOICES):
+            raise ValueError(f"it_referent must be one of {IT_REFERENT_CHOICES} or None, got {it_referent!r}")
         self.g = Grammar(rng)
         self.rng = rng
+        self.it_pronoun = it_pronoun
+        self.balanced = False  # this maker's own family is the balanced one
+        self.family_maker: Sentences | None = None
+        if it_referent == "balanced":
+            if family_rng is None:
+                raise ValueError("it_referent='balanced' needs family_rng, the family's own random stream")
+            self.family_maker = Sentences(family_rng, it_pronoun=it_pronoun)
+            self.family_maker.balanced = True
 
     def draw(self, table: dict[str, int]) -> tuple[str, str]:
         names = list(table)
         while True:
             name = self.rng.choices(names, weights=[table[n] for n in names])[0]
+            try:
+                pt, en, mark = getattr(self, name)()
+            except _Retry:
+                continue
+            if MIN_WORDS <= len(pt) <= MAX_WORDS:
+                if self.family_maker is not None and name in self.FAMILY_TEMPLATES:
+                    # the default sentence was drawn (rng moved on as always); the balanced one replaces it
+                    return self.family_maker.redraw(name)
+                return finish(pt, en, mark)
+
+    def redraw(self, name: str) -> tuple[str, str]:
+        """One sentence of template ``name`` that fits the length limits (this maker's stream only)."""
+        while True:
             try:
                 pt, en, mark = getattr(self, name)()
             except _Retry:
@@ -292,9 +354,15 @@ class Sentences:
         tired (sick, scared, busy) or the object too wide (hot, heavy...).
         Which one is meant shows in the adjective's meaning and agreement;
         English must pick "he", "she", "it" or "they" accordingly.
+
+        A balanced maker (``it_referent="balanced"``) draws a singular animal
+        subject and a singular object: English says "it" for either.
+        ``it_pronoun`` decides whether Portuguese writes the reason's subject.
         """
         g = self.g
         verbs = list(FAMILY_VERBS)
+        if self.balanced and subj is None:  # verbs an animal can do
+            verbs = [v for v in verbs if "a" in g.verbs[v].subjects]
         if subj is not None:  # keep verbs this subject can do ("o cão" does not buy)
             verbs = [
                 v
@@ -309,14 +377,20 @@ class Sentences:
             verb, kind = g.verbs["atravessar"], "road"
             subj = g.np(("animal",), noun=g.noun_named("animal"), det="def", plural=False, adjectives=[])
             obj = g.np(("road",), noun=g.noun_named("rua"), det="def", plural=False, adjectives=[])
+        if subj is None and self.balanced:
+            subj = g.np(("animal",), plural=False, muito=False)
         if subj is None:
             subj = g.subject(verb)
             if subj.is_pronoun and subj.person in (2, 4) and subj.en != ["you"] and g.chance(0.5):
                 raise _Retry
         obj = obj or g.np(
-            (kind,), adjectives=[], muito=False, det=g.pick(("def", "def", "def", "this", "that", "my"))
+            (kind,),
+            adjectives=[],
+            muito=False,
+            det=g.pick(("def", "def", "def", "this", "that", "my")),
+            plural=False if self.balanced else None,
         )
-        if obj.pt == subj.pt:
+        if obj.pt == subj.pt or (self.balanced and subj.plural):  # ("três gatos": a number is plural)
             raise _Retry
         tense = g.pick(("pret", "pret", "pret", "pres"))
         main = g.clause(subj=subj, verb=verb, obj=obj, tense=tense, neg=True, adverbs=False)
@@ -330,6 +404,8 @@ class Sentences:
         else:
             adj, about = g.adjectives[g.pick(FAMILY_VERBS[verb.inf][kind])], obj.as_pronoun()
             drop = g.chance(0.6)
+        if self.it_pronoun is not None:  # (after the draws above: the stream stays the default's)
+            drop = self.it_pronoun == "never"
         sub = g.copula(
             subj=about, tense=sub_tense, neg=False, kind="adj", adjective=adj, degree="too", drop=drop
         )
@@ -369,22 +445,39 @@ class Sentences:
 
     def family_relative(self):
         g = self.g
-        subj = self.relative_clause(g.np(("person", "animal"), muito=False, adjectives=[]))
-        return self.family(subj=subj)
+        if self.balanced:  # a singular animal, as the balanced family's subjects
+            head = g.np(("animal",), muito=False, adjectives=[], plural=False)
+        else:
+            head = g.np(("person", "animal"), muito=False, adjectives=[])
+        return self.family(subj=self.relative_clause(head))
 
 
-def generate(seed: int = SEED, sizes: dict[str, int] | None = None) -> dict[str, list[tuple[str, str]]]:
+def generate(
+    seed: int = SEED,
+    sizes: dict[str, int] | None = None,
+    *,
+    it_pronoun: str | None = None,
+    it_referent: str | None = None,
+) -> dict[str, list[tuple[str, str]]]:
     """All splits as lists of (pt, en) pairs.
 
     Each split has its own random stream (seeded by ``seed`` and the split
     name), so changing the size of train does not change the test split.
     The pt -> en mapping is checked to be a function over the whole corpus.
+    ``it_pronoun`` (``"always"``, ``"never"``) and ``it_referent``
+    (``"balanced"``) make a variant of the "animal / street" family (the
+    module docstring says how); ``None``, the default, gives the shipped corpus.
     """
     sizes = sizes or SPLIT_SIZES
     seen: dict[str, str] = dict(CLASSIC_SENTENCES)
     out = {}
     for split in SPLIT_SIZES:
-        maker = Sentences(random.Random(f"{seed}-{split}"))
+        maker = Sentences(
+            random.Random(f"{seed}-{split}"),
+            it_pronoun=it_pronoun,
+            it_referent=it_referent,
+            family_rng=random.Random(f"{seed}-{split}-family") if it_referent else None,
+        )
         table = Sentences.COMBINED if split == GENERALIZATION_SPLIT else Sentences.SIMPLE
         pairs = list(CLASSIC_SENTENCES) if split == TEST_SPLIT else []
         while len(pairs) < sizes[split]:
@@ -489,6 +582,18 @@ def main(argv=None) -> None:
         help="where to write (default: the checkout's data/embedded_pt_en)",
     )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--it-pronoun",
+        choices=IT_PRONOUN_CHOICES,
+        help='a variant: the "porque ..." family always / never writes its Portuguese pronoun '
+        "(experiments only; default: the shipped corpus)",
+    )
+    parser.add_argument(
+        "--it-referent",
+        choices=IT_REFERENT_CHOICES,
+        help='a variant: the family always says "it", meaning the subject or the object with equal '
+        "chance (experiments only)",
+    )
     parser.add_argument("--stats", action="store_true", help="print statistics of --out")
     parser.add_argument(
         "--update-readme", action="store_true", help="write the statistics of --out into data/README.md"
@@ -501,7 +606,10 @@ def main(argv=None) -> None:
             update_readme(args.out)
         print(statistics(args.out))
         return
-    write(generate(args.seed), args.out)
+    variant = dict(it_pronoun=args.it_pronoun, it_referent=args.it_referent)
+    if any(variant.values()) and DEFAULT_OUT is not None and args.out.resolve() == DEFAULT_OUT.resolve():
+        parser.error("a variant corpus never replaces the shipped one: say where to write it with --out")
+    write(generate(args.seed, **variant), args.out)
     print(f"wrote {', '.join(SPLIT_SIZES)} to {args.out}")
 
 

@@ -68,8 +68,7 @@ class EmbeddedPtEn(tfds.core.GeneratorBasedBuilder):
         missing = [s for s in EMBEDDED_SPLITS if not (source / f"{s}.tsv.gz").exists()]
         if missing:
             raise FileNotFoundError(
-                f"missing {missing} in {source}; regenerate them with "
-                "`python -m tf_transformer.corpus`"
+                f"missing {missing} in {source}; regenerate them with `python -m tf_transformer.corpus`"
             )
         return {split: self._generate_examples(source / f"{split}.tsv.gz") for split in EMBEDDED_SPLITS}
 

@@ -166,3 +166,96 @@ def test_generator_runs_as_a_module(capsys, monkeypatch):
         runpy.run_module("tf_transformer.corpus", run_name="__main__")
     assert exit_.value.code == 0
     assert "--update-readme" in capsys.readouterr().out
+
+
+# ------------------------------------------- the "it" family's variants (issue 34, item 2)
+SMALL = {"validation": 150, "test": 150, "generalization": 100, "train": 2500}
+IT_PRONOUN = re.compile(r"\bporque (ele|ela|eles|elas)\b")
+
+
+def in_family(pair) -> bool:
+    # only the family says "too" ("porque ... muito ADJ" -> "because ... too ADJ")
+    return " too " in pair[1]
+
+
+@pytest.fixture(scope="module")
+def variants():
+    return {
+        "default": corpus.generate(sizes=SMALL),
+        "always": corpus.generate(sizes=SMALL, it_pronoun="always", it_referent="balanced"),
+        "never": corpus.generate(sizes=SMALL, it_pronoun="never", it_referent="balanced"),
+        "never_in_place": corpus.generate(sizes=SMALL, it_pronoun="never"),
+    }
+
+
+def test_the_variants_write_or_drop_the_pronoun_in_every_family_target(variants):
+    for name, writes in (("always", True), ("never", False)):
+        for split, pairs in variants[name].items():
+            family = [pair for pair in in_family_pairs(pairs) if pair not in CLASSIC_SENTENCES]
+            assert len(family) > 5, (name, split)
+            assert all(bool(IT_PRONOUN.search(pt)) == writes for pt, _ in family), (name, split)
+
+
+def in_family_pairs(pairs):
+    return [pair for pair in pairs if in_family(pair)]
+
+
+def test_a_balanced_family_says_it_and_means_either_noun_equally(variants):
+    from tf_transformer.corpus.grammar import STATE_ADJECTIVES
+
+    stems = tuple(a[:-1] for a in STATE_ADJECTIVES)
+    for name in ("always", "never"):
+        family = in_family_pairs(variants[name]["train"])
+        assert all(re.search(r"\bbecause it (was|is) too \w+\.$", en) for _, en in family), name
+        subject = sum(pt.rstrip(".").split()[-1].startswith(stems) for pt, _ in family)
+        assert 0.4 < subject / len(family) < 0.6, (name, subject, len(family))
+    # by default "it" mostly means the object (a person subject is "he" or "she")
+    family = [p for p in in_family_pairs(variants["default"]["train"]) if " because it " in p[1]]
+    subject = sum(pt.rstrip(".").split()[-1].startswith(stems) for pt, _ in family)
+    assert subject / len(family) < 0.3
+
+
+def test_every_other_line_is_the_default_corpus_line_in_the_same_order(variants):
+    for name in ("always", "never"):
+        for split in ("train", "validation", "generalization"):  # (test is shuffled as a whole)
+            default = [p for p in variants["default"][split] if not in_family(p)]
+            variant = [p for p in variants[name][split] if not in_family(p)]
+            shorter = min(len(default), len(variant))  # (the family's share moves the end a little)
+            assert variant[:shorter] == default[:shorter], (name, split)
+        assert {p for p in variants[name]["test"] if not in_family(p)} <= set(
+            corpus.generate(sizes={**SMALL, "test": 400})["test"]
+        )
+
+
+def test_the_pronoun_option_alone_changes_only_the_pronoun(variants):
+    # without it_referent the family is the default's own sentences, the pronoun left out (a
+    # sentence that becomes one already drawn is drawn again, as any repeat)
+    default, never = variants["default"]["train"], variants["never_in_place"]["train"]
+    without = {IT_PRONOUN.sub("porque", pt): en for pt, en in default if in_family((pt, en))}
+    family = [(pt, en) for pt, en in never if in_family((pt, en))]
+    assert family and all(without.get(pt) == en for pt, en in family)
+    assert any(IT_PRONOUN.search(pt) for pt, en in default if in_family((pt, en)))
+    rest = [p for p in default if not in_family(p)], [p for p in never if not in_family(p)]
+    shorter = min(map(len, rest))
+    assert rest[0][:shorter] == rest[1][:shorter]
+
+
+def test_the_default_options_are_the_shipped_corpus(variants):
+    # (test_regenerating_reproduces_the_committed_files checks the full corpus byte for byte)
+    assert corpus.generate(sizes=SMALL, it_pronoun=None, it_referent=None) == variants["default"]
+
+
+def test_bad_variant_options_and_the_shipped_corpus_are_refused(tmp_path, capsys, monkeypatch):
+    with pytest.raises(ValueError, match="it_pronoun"):
+        corpus.generate(sizes=SMALL, it_pronoun="sometimes")
+    with pytest.raises(ValueError, match="it_referent"):
+        corpus.generate(sizes=SMALL, it_referent="subject")
+    with pytest.raises(SystemExit):
+        corpus.main(["--it-pronoun", "always"])  # over data/embedded_pt_en: never
+    assert "never replaces the shipped one" in capsys.readouterr().err
+    generate = corpus.generate
+    monkeypatch.setattr(corpus, "generate", lambda seed, **options: generate(seed, SMALL, **options))
+    corpus.main(["--out", str(tmp_path), "--it-pronoun", "never", "--it-referent", "balanced"])
+    assert "wrote" in capsys.readouterr().out
+    family = in_family_pairs(corpus.read("train", tmp_path))
+    assert family and not any(IT_PRONOUN.search(pt) for pt, _ in family)

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.independent  # no fixture shared; the slow ones are marked
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load(name):
@@ -265,3 +265,34 @@ def test_the_bleu_summary_finds_when_ours_reached_the_tutorials_best():
         "ours_best_bleu": 31.0,
     }
     assert "1.50x sooner" in bench.bleu_table(results, reached)
+
+
+@pytest.mark.slow
+def test_it_experiment_fast_mode_trains_both_variants_and_measures_them(tmp_path, capsys):
+    # benchmarks/it_experiment.py (issue 34, item 2) in its smoke version: the two variant corpora,
+    # trained a few steps on the course's vocabularies, measured as notebook 10 measures.
+    bench = load("it_experiment")
+    results = tmp_path / "it.json"
+    report = bench.main(["--fast", "--out", str(tmp_path / "runs"), "--results", str(results)])
+    assert json.loads(results.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    assert report["fast"] and set(report["families"]) == {"always", "never"}  # (no "today" in fast mode)
+    for family, row in report["families"].items():
+        counts = row["pronoun_in_train_targets"]
+        with_pronoun = sum(c["with_pronoun"] for c in counts.values())
+        assert with_pronoun == (sum(c["sentences"] for c in counts.values()) if family == "always" else 0)
+        assert counts["subject"]["sentences"] > 0 and counts["object"]["sentences"] > 0
+        heads = row["heads"]
+        assert 1 <= heads["layer"] and 1 <= heads["head"]
+        for split in ("validation", "test", "generalization"):
+            measured = heads["splits"][split]
+            assert 0 <= measured["balanced"] <= 1 and measured["position_only_balanced"] == 0.5
+        for split in ("test", "generalization"):
+            a = row["agreement"][split]
+            assert a["exact"] + a["adjective_only"] + a["wrong"] == a["sentences"]
+        vocab = row["training"]["vocabularies"]
+        run_vocab = pathlib.Path(row["training"]["run_dir"]) / "vocab"
+        assert (run_vocab / "source.txt").read_bytes() == pathlib.Path(vocab["en"]).read_bytes()
+        assert (run_vocab / "target.txt").read_bytes() == pathlib.Path(vocab["pt"]).read_bytes()
+    table = results.with_suffix(".md").read_text(encoding="utf-8")
+    assert "| always |" in table and "| never |" in table and "FAST" in table
+    assert "avx" in capsys.readouterr().out  # the machine line
