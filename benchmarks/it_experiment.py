@@ -360,7 +360,9 @@ def main(argv=None) -> dict:
         machine=machine(),
     )
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Paths inside the checkout are written relative to it: the file names no machine's folders.
+    text = json.dumps(report, indent=2, ensure_ascii=False).replace(f"{HERE.parent}/", "")
+    args.results.write_text(text + "\n", encoding="utf-8")
     markdown = table(report)
     args.results.with_suffix(".md").write_text(markdown, encoding="utf-8")
     print(markdown)
