@@ -293,8 +293,21 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=40, help="timed steps per model")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--inter-op-threads",
+        type=int,
+        default=0,
+        help="ops TensorFlow may run side by side (0: its default, one per core)",
+    )
     args = parser.parse_args(argv)
+    if args.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     print(f"machine: {describe_machine()}", flush=True)
+    print(
+        f"threads: inter-op {tf.config.threading.get_inter_op_parallelism_threads() or 'default'}, "
+        f"intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}",
+        flush=True,
+    )
     # The tutorial's layers drop the padding mask after the first block (Keras warns each
     # time; that is the baseline as written, and this batch has no padding anyway).
     warnings.filterwarnings("ignore", message=".*does not support masking")

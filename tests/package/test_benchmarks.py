@@ -296,3 +296,33 @@ def test_it_experiment_fast_mode_trains_both_variants_and_measures_them(tmp_path
     table = results.with_suffix(".md").read_text(encoding="utf-8")
     assert "| always |" in table and "| never |" in table and "FAST" in table
     assert "avx" in capsys.readouterr().out  # the machine line
+
+
+@pytest.mark.slow
+def test_profile_step_fast_mode_groups_the_ops_and_records_the_machine(tmp_path, capsys):
+    bench = load("profile_step")
+    out = tmp_path / "profile.json"
+    bench.main(["--fast", "--variants", "fp32", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpu"] and "flags" in report["machine"]
+    groups = report["fp32"]["groups_ms"]
+    assert set(groups) == set(bench.GROUPS)
+    assert groups["matmuls"] > 0 and all(ms >= 0 for ms in groups.values())
+    # every op counted lands in one group: the groups add up to the ops' total
+    assert abs(sum(groups.values()) - report["fp32"]["ops_ms"]) < 1e-6 * max(1.0, report["fp32"]["ops_ms"])
+    assert report["fp32"]["wall_ms"] > 0 and report["floor_ms"] > 0
+    printed = capsys.readouterr().out
+    assert "machine:" in printed and "step / floor" in printed
+
+
+def test_profile_step_puts_each_op_in_the_group_its_type_or_scope_says():
+    bench = load("profile_step")
+    assert bench.group_of("gradient_tape/transformer/decoder/layer_0/ffn/dense/MatMul", "_MklMatMul") == "matmuls"
+    assert bench.group_of("transformer/encoder/layer_1/ffn_norm/moments/mean", "Mean") == "layer norm"
+    assert bench.group_of("gradient_tape/transformer/encoder/dropout_3/mul", "Mul") == "dropout"
+    assert bench.group_of("x/y", "StatelessRandomUniformFullIntV2") == "dropout"
+    assert bench.group_of("gradient_tape/transformer/decoder/layer_0/ffn/dense/BiasAdd", "BiasAddGrad") == (
+        "bias & activation"
+    )
+    assert bench.group_of("adam/update/sub", "Sub") == "optimizer"
+    assert bench.group_of("something/else", "ConcatV2") == "other"
