@@ -83,6 +83,7 @@ from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
 from tf_transformer import Transformer, TransformerConfig, course, data
 from tf_transformer.course import show
 from tf_transformer.runs import load_run, read_run_info
+from tf_transformer.viz import architecture_figure
 from tf_transformer.training import (
     MaskedAccuracy,
     TrainConfig,
@@ -424,6 +425,14 @@ print(
 )
 
 # %% [markdown]
+# The model this notebook trained, drawn from the config its run recorded
+# (the same figure as notebook 4's, now read back from `run.json`: pre-norm,
+# as the course's recipe builds it, and its own vocabularies and length):
+
+# %%
+architecture_figure(run.config)
+
+# %% [markdown]
 # **要点**
 #
 # - 后续步骤需要的一切都在一个文件夹里，所以 `evaluate`、`translate` 和 `export` 只需要 `--run-dir`。
@@ -431,7 +440,7 @@ print(
 #   `model.weights.h5` 和 `model.keras`、`history.json`、可续训的 `backup/`（权重加优化器状态，
 #   所以比其他权重文件大得多：28.20 MB 对 9.52 MB），以及 TensorBoard 日志。
 # - `load_run` 把它全部读回：配置、分词器（来自运行目录自己的词表副本）和装好最佳权重的模型（4 层，词表 2024
-#   和 806，pt → en）。
+#   和 806，pt → en）；上图按 `run.json` 里记录的配置画出本节训练的这个模型（前置规范化）。
 
 # %% [markdown]
 # ## Interrupted? Run it again
