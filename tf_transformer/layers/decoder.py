@@ -218,42 +218,23 @@ class Decoder(LayerStack):
         TensorShape([1, 3, 8])
     """
 
-    def __init__(
-        self,
-        num_layers,
-        d_model,
-        num_heads,
-        dff,
-        vocab_size,
-        max_length=128,
-        dropout_rate=0.1,
-        norm_first=False,
-        embedding=None,
-        key_dim=None,
-        positions="sinusoidal",
-        cross_attention=True,
-        **kwargs,
-    ):
-        super().__init__(
-            num_layers,
-            d_model,
-            num_heads,
-            dff,
-            vocab_size,
-            max_length,
-            dropout_rate,
-            norm_first,
-            embedding,
-            key_dim,
-            positions,
-            **kwargs,
-        )
+    def __init__(self, *args, cross_attention=True, **kwargs):
+        # The stack's arguments, as ``LayerStack`` takes them (they are its ``get_config``), and
+        # whether each layer attends to an encoder's output.
+        super().__init__(*args, **kwargs)
         self.cross_attention = cross_attention
         self.dec_layers = [
             DecoderLayer(
-                d_model, num_heads, dff, dropout_rate, norm_first, key_dim, cross_attention, name=f"layer_{i}"
+                self.d_model,
+                self.num_heads,
+                self.dff,
+                self.dropout_rate,
+                self.norm_first,
+                self.key_dim,
+                cross_attention,
+                name=f"layer_{i}",
             )
-            for i in range(num_layers)
+            for i in range(self.num_layers)
         ]
 
     def build(self, input_shape):

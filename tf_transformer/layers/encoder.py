@@ -104,38 +104,20 @@ class Encoder(LayerStack):
         [TensorShape([1, 2, 4, 4]), TensorShape([1, 2, 4, 4])]
     """
 
-    def __init__(
-        self,
-        num_layers,
-        d_model,
-        num_heads,
-        dff,
-        vocab_size,
-        max_length=128,
-        dropout_rate=0.1,
-        norm_first=False,
-        embedding=None,
-        key_dim=None,
-        positions="sinusoidal",
-        **kwargs,
-    ):
-        super().__init__(
-            num_layers,
-            d_model,
-            num_heads,
-            dff,
-            vocab_size,
-            max_length,
-            dropout_rate,
-            norm_first,
-            embedding,
-            key_dim,
-            positions,
-            **kwargs,
-        )
+    def __init__(self, *args, **kwargs):
+        # The stack's arguments, as ``LayerStack`` takes them (they are its ``get_config``).
+        super().__init__(*args, **kwargs)
         self.enc_layers = [
-            EncoderLayer(d_model, num_heads, dff, dropout_rate, norm_first, key_dim, name=f"layer_{i}")
-            for i in range(num_layers)
+            EncoderLayer(
+                self.d_model,
+                self.num_heads,
+                self.dff,
+                self.dropout_rate,
+                self.norm_first,
+                self.key_dim,
+                name=f"layer_{i}",
+            )
+            for i in range(self.num_layers)
         ]
 
     def build(self, input_shape):
