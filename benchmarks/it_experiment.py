@@ -362,6 +362,7 @@ def main(argv=None) -> dict:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     # Paths inside the checkout are written relative to it: the file names no machine's folders.
     text = json.dumps(report, indent=2, ensure_ascii=False).replace(f"{HERE.parent}/", "")
+    report = json.loads(text)  # what the file holds is what main returns
     args.results.write_text(text + "\n", encoding="utf-8")
     markdown = table(report)
     args.results.with_suffix(".md").write_text(markdown, encoding="utf-8")

@@ -275,6 +275,7 @@ def test_it_experiment_fast_mode_trains_both_variants_and_measures_them(tmp_path
     results = tmp_path / "it.json"
     report = bench.main(["--fast", "--out", str(tmp_path / "runs"), "--results", str(results)])
     assert json.loads(results.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    assert f"{BENCHMARKS.parent}/" not in results.read_text()  # the checkout's paths written relative
     assert report["fast"] and set(report["families"]) == {"always", "never"}  # (no "today" in fast mode)
     for family, row in report["families"].items():
         counts = row["pronoun_in_train_targets"]
