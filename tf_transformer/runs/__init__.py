@@ -48,7 +48,6 @@ from tf_transformer.runs.info import (
     corpus_change,
     prepared_corpus,
     read_run_info,
-    vocab_verified,
     write_run_info,
 )
 from tf_transformer.runs.layout import (
@@ -119,7 +118,6 @@ __all__ = [
     "short_reason",
     "train_first",
     "vocab_size_field",
-    "vocab_verified",
     "weights_path",
     "weights_problem",
     "write_run_info",

@@ -368,8 +368,3 @@ def corpus_change(info: RunInfo, data_dir=None) -> str | None:
         f"the corpus's files changed since this run trained (prepared then as {recorded}, now as "
         f"{now}): its test and validation splits are not the ones this run held out"
     )
-
-
-def vocab_verified(info: RunInfo) -> bool:
-    """Whether ``run.json`` records its vocabularies' SHA-256 (``RunInfo.vocab_verified``)."""
-    return info.vocab_verified

@@ -46,11 +46,14 @@ class Run:
 
     path: pathlib.Path
     info: RunInfo
-    config: TransformerConfig
     model: Any
     source_tokenizer: Any
     target_tokenizer: Any
     weights_file: pathlib.Path | None = None
+
+    @property
+    def config(self) -> TransformerConfig:
+        return self.info.model
 
     @property
     def max_length(self) -> int:
@@ -258,7 +261,6 @@ def load_run(run_dir, weights: str | None = None) -> Run:
     return Run(
         path=path,
         info=info,
-        config=info.model,
         model=model,
         source_tokenizer=source_tokenizer,
         target_tokenizer=target_tokenizer,
