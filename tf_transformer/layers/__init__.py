@@ -14,6 +14,7 @@ from tf_transformer.layers.decoder import Decoder, DecoderAttention, DecoderLaye
 from tf_transformer.layers.dropout import Dropout, dropout_mask
 from tf_transformer.layers.encoder import Encoder, EncoderLayer
 from tf_transformer.layers.feedforward import FeedForward
+from tf_transformer.layers.norm import LayerNormalization
 from tf_transformer.layers.positional import PositionalEmbedding, positional_encoding
 from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
@@ -28,6 +29,7 @@ __all__ = [
     "Dropout",
     "dropout_mask",
     "FeedForward",
+    "LayerNormalization",
     "ResidualLayer",
     "LayerStack",
     "EncoderLayer",

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tf_transformer.constants import PAD_ID
 from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, record_attention
 from tf_transformer.layers.feedforward import FeedForward
+from tf_transformer.layers.norm import LayerNormalization
 from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
 
@@ -83,16 +84,16 @@ class DecoderLayer(ResidualLayer):
         self.d_model, self.num_heads, self.dff, self.key_dim = d_model, num_heads, dff, key_dim
         heads = dict(dropout_rate=dropout_rate, key_dim=key_dim)
         self.self_attention = MultiHeadAttention(d_model, num_heads, **heads, name="self_attention")
-        self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
+        self.self_attention_norm = LayerNormalization(epsilon=1e-6, name="self_attention_norm")
         # The attribute names are the weights' paths in saved files: keep them.
         self.cross_attention, self.cross_attention_norm = None, None
         if cross_attention:
             self.cross_attention = MultiHeadAttention(d_model, num_heads, **heads, name="cross_attention")
-            self.cross_attention_norm = keras.layers.LayerNormalization(
+            self.cross_attention_norm = LayerNormalization(
                 epsilon=1e-6, name="cross_attention_norm"
             )
         self.ffn = FeedForward(d_model, dff, name="ffn")
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.ffn_norm = LayerNormalization(epsilon=1e-6, name="ffn_norm")
 
     @property
     def has_cross_attention(self):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tf_transformer.constants import PAD_ID
 from tf_transformer.layers.attention import AttentionOutput, MultiHeadAttention, record_attention
 from tf_transformer.layers.feedforward import FeedForward
+from tf_transformer.layers.norm import LayerNormalization
 from tf_transformer.layers.residual import ResidualLayer
 from tf_transformer.layers.stack import LayerStack
 
@@ -39,9 +40,9 @@ class EncoderLayer(ResidualLayer):
         self.d_model, self.num_heads, self.dff, self.key_dim = d_model, num_heads, dff, key_dim
         heads = dict(dropout_rate=dropout_rate, key_dim=key_dim)
         self.self_attention = MultiHeadAttention(d_model, num_heads, **heads, name="self_attention")
-        self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
+        self.self_attention_norm = LayerNormalization(epsilon=1e-6, name="self_attention_norm")
         self.ffn = FeedForward(d_model, dff, name="ffn")
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        self.ffn_norm = LayerNormalization(epsilon=1e-6, name="ffn_norm")
 
     @property
     def attention_norm(self):

@@ -3,6 +3,7 @@
 import keras
 
 from tf_transformer.layers.dropout import Dropout
+from tf_transformer.layers.norm import LayerNormalization
 from tf_transformer.layers.positional import PositionalEmbedding
 
 
@@ -47,7 +48,7 @@ class LayerStack(keras.layers.Layer):
         )
         self.dropout = Dropout(dropout_rate)
         self.final_norm = (
-            keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
+            LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
         )
 
     def build_stack(self, input_shape, layers):
