@@ -21,12 +21,19 @@ the forward), on every position of the padded batch. The *matmuls* row
 times those matmuls alone, at the step's shapes: the most a step can reach
 with this machine's matmul kernels, before any softmax, dropout, norm, loss
 or optimizer work. It takes its turn between the models' steps like a
-third model, so our step's ratio to it compares neighbours too.
+third model, so our step's ratio to it compares neighbours too; with a bf16
+variant, a second floor runs the same matmuls in bfloat16.
+
+``--keras-norm`` adds a third model per variant: ours with Keras's
+``LayerNormalization`` in place of ours (its gradient left to automatic
+differentiation), to measure what the hand-written gradient of
+``tf_transformer/layers/norm.py`` saves, in the same turns.
 
 Run::
 
     python benchmarks/train_throughput.py                 # a few minutes on 2 CPU cores
     python benchmarks/train_throughput.py --steps 5 --variants fp32   # quick look
+    python benchmarks/train_throughput.py --variants fp32 bf16 --keras-norm   # what our layer norm saves
 """
 
 from __future__ import annotations  # noqa: I001  (tf_transformer is imported first, below)
@@ -34,6 +41,7 @@ from __future__ import annotations  # noqa: I001  (tf_transformer is imported fi
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
+import contextlib
 import time
 import warnings
 
@@ -42,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
-from tf_transformer.layers import positional_encoding
+from tf_transformer.layers import LayerNormalization, positional_encoding
 from tf_transformer.training import make_optimizer, masked_loss
 from tf_transformer.training.precision import describe_machine
 
@@ -213,7 +221,7 @@ def step_matmuls(c: TransformerConfig, batch, src_len, tgt_len):
     return c.num_layers * (enc + dec) + [((), dt, d, V)]
 
 
-def matmul_step(shapes):
+def matmul_step(shapes, dtype=tf.float32):
     """A traced function that runs the step's matmuls alone, forward and backward (dA = dC B^T, dB = A^T dC).
 
     Nothing else a step does (softmax, dropout, norms, the loss, Adam) is in
@@ -221,7 +229,8 @@ def matmul_step(shapes):
     it returns when the matmuls are done.
     """
     operands = [
-        (tf.random.normal((*lead, m, k)), tf.random.normal((*lead, k, n))) for lead, m, k, n in shapes
+        (tf.random.normal((*lead, m, k), dtype=dtype), tf.random.normal((*lead, k, n), dtype=dtype))
+        for lead, m, k, n in shapes
     ]
 
     @tf.function
@@ -232,11 +241,22 @@ def matmul_step(shapes):
             grad_a = tf.matmul(out, b, transpose_b=True)
             grad_b = tf.matmul(a, out, transpose_a=True)
             for t in (out, grad_a, grad_b):
-                total += tf.reduce_sum(t[..., :1, :1])
+                total += tf.cast(tf.reduce_sum(t[..., :1, :1]), tf.float32)
         return total
 
     run().numpy()  # traced and warm
     return lambda: run().numpy()
+
+
+@contextlib.contextmanager
+def keras_layer_norm():
+    """Inside the block, our ``LayerNormalization`` runs Keras's ``call`` (a model traced here keeps it)."""
+    ours = LayerNormalization.call
+    LayerNormalization.call = keras.layers.LayerNormalization.call
+    try:
+        yield
+    finally:
+        LayerNormalization.call = ours
 
 
 def batch_of(c, batch, src_len, tgt_len, seed=0):
@@ -294,6 +314,11 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument(
+        "--keras-norm",
+        action="store_true",
+        help="also time ours with Keras's LayerNormalization (model 'ours-kn'), in the same turns",
+    )
+    parser.add_argument(
         "--inter-op-threads",
         type=int,
         default=0,
@@ -322,12 +347,18 @@ def main(argv=None):
         policy, jit = VARIANTS[name]
         for label, build in (("baseline", TutorialTransformer), ("ours", Transformer)):
             models[name, label] = compiled_model(build, c, policy, jit, x, y, args.warmup)
+        if args.keras_norm:
+            with keras_layer_norm():  # traced in the block (its warm-up): it keeps Keras's norm
+                models[name, "ours-kn"] = compiled_model(Transformer, c, policy, jit, x, y, args.warmup)
     peak32 = matmul_peak(tf.float32)
     peak16 = matmul_peak(tf.bfloat16)
-    floor_step = matmul_step(step_matmuls(c, args.batch, args.src_len, args.tgt_len))
-    times = time_models(models, x, y, args.steps, others={("fp32", "matmuls"): floor_step})
-    floor_times = times.pop(("fp32", "matmuls"))
-    floor = float(np.median(floor_times))
+    shapes = step_matmuls(c, args.batch, args.src_len, args.tgt_len)
+    floors = {("fp32", "matmuls"): matmul_step(shapes)}
+    if any(VARIANTS[name][0] == "mixed_bfloat16" for name in args.variants):
+        floors["bf16", "matmuls"] = matmul_step(shapes, tf.bfloat16)
+    times = time_models(models, x, y, args.steps, others=floors)
+    floor_times = {key[0]: times.pop(key) for key in floors}
+    floor = {name: float(np.median(t)) for name, t in floor_times.items()}
     step = {key: float(np.median(t)) for key, t in times.items()}
     peak32, peak16 = max(peak32, matmul_peak(tf.float32)), max(peak16, matmul_peak(tf.bfloat16))
 
@@ -342,29 +373,40 @@ def main(argv=None):
     print(f"median of {args.steps} steps per model, the models taking turns step by step\n")
     header = (
         f"{'variant':<10} {'model':<9} {'step ms':>8} {'tokens/s':>9} {'MFU f32':>8} "
-        f"{'MFU bf16':>9} {'ours/base':>9} {'IQR':>11}"
+        f"{'MFU bf16':>9} {'vs ours':>9} {'IQR':>11}"
     )
     print(header)
     print("-" * len(header))
     for (name, label), seconds in step.items():
         ratio = spread = ""
-        if label == "ours":
-            # baseline time / our time for each pair of neighbouring steps: median and quartiles
-            pairs = times[name, "baseline"] / times[name, "ours"]
+        if label != "ours":
+            # its time / our time for each pair of neighbouring steps: median and quartiles
+            pairs = times[name, label] / times[name, "ours"]
             low, mid, high = np.percentile(pairs, [25, 50, 75])
             ratio, spread = f"{mid:.2f}x", f"{low:.2f}-{high:.2f}"
         print(
             f"{name:<10} {label:<9} {seconds * 1e3:8.1f} {tokens / seconds:9.0f} "
             f"{flops / seconds / peak32:8.1%} {flops / seconds / peak16:9.1%} {ratio:>9} {spread:>11}"
         )
-    print(
-        f"{'fp32':<10} {'matmuls':<9} {floor * 1e3:8.1f} {tokens / floor:9.0f} {flops / floor / peak32:8.1%} "
-        f"{flops / floor / peak16:9.1%}   (the step's matmuls alone: no step can beat this)"
-    )
+    for name, seconds in floor.items():
+        print(
+            f"{name:<10} {'matmuls':<9} {seconds * 1e3:8.1f} {tokens / seconds:9.0f} "
+            f"{flops / seconds / peak32:8.1%} {flops / seconds / peak16:9.1%}   "
+            f"(the step's matmuls alone, in {name}: no step can beat this)"
+        )
+    print("\n('vs ours': the model's step time / ours, median of neighbouring pairs, and their quartiles)")
+    for name in args.variants:
+        precision = "bf16" if VARIANTS[name][0] == "mixed_bfloat16" else "fp32"
+        if (name, "ours") not in step:
+            continue
+        for floor_name in sorted({"fp32", precision}):
+            # our step / the matmuls' in the same turn: median and quartiles
+            low, mid, high = np.percentile(times[name, "ours"] / floor_times[floor_name], [25, 50, 75])
+            print(
+                f"ours {name} / {floor_name} matmul floor: {mid:.2f}x "
+                f"(quartiles {low:.2f}-{high:.2f}; goal at most 1.4x)"
+            )
     if ("fp32", "ours") in step:
-        # our step / the matmuls' in the same turn: median and quartiles
-        low, mid, high = np.percentile(times["fp32", "ours"] / floor_times, [25, 50, 75])
-        print(f"\nours fp32 / matmul floor: {mid:.2f}x (quartiles {low:.2f}-{high:.2f}; goal at most 1.6x)")
         effects = ", ".join(
             f"{n} {step['fp32', 'ours'] / step[n, 'ours']:.2f}x" for n in args.variants if n != "fp32"
         )

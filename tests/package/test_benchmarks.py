@@ -89,13 +89,23 @@ def test_the_throughput_benchmark_times_the_matmul_floor_in_turn_with_the_models
             "--warmup",
             "1",
             "--variants",
-            "fp32",
+            "bf16",
+            "--keras-norm",
         ]
     )
     printed = capsys.readouterr().out
-    ratio = [line for line in printed.splitlines() if line.startswith("ours fp32 / matmul floor: ")]
-    assert len(ratio) == 1 and float(ratio[0].split(": ")[1].split("x")[0]) > 0
-    assert "ours/base" in printed and "(the step's matmuls alone" in printed
+    ratios = {
+        line.split(": ")[0]: float(line.split(": ")[1].split("x")[0])
+        for line in printed.splitlines()
+        if " matmul floor: " in line
+    }
+    # bf16 against its own floor and the float32 one, both measured.
+    floors = ["ours bf16 / bf16", "ours bf16 / fp32"]
+    assert sorted(ratios) == sorted(f"{r} matmul floor" for r in floors) and min(ratios.values()) > 0
+    assert "(the step's matmuls alone, in bf16" in printed and "(the step's matmuls alone, in fp32" in printed
+    # Three models a variant, Keras's layer norm in the third (its step ratio to ours printed).
+    rows = [line.split()[:2] for line in printed.splitlines() if line.startswith(("fp32 ", "bf16 "))]
+    assert [r for r in rows if r[1] != "matmuls"] == [["bf16", m] for m in ("baseline", "ours", "ours-kn")]
 
 
 @pytest.mark.slow
