@@ -166,9 +166,9 @@ print("per-position std after norm: ", tf.math.reduce_std(by_hand, -1).numpy().r
 # $\hat x = (x - \mu)\,r$, $r = 1/\sqrt{\sigma^2 + \epsilon}$ and
 # $g = \partial L/\partial y \cdot \gamma$:
 #
-# $$\frac{\partial L}{\partial x} = r\,\big(g - \operatorname{mean}(g) - \hat x \operatorname{mean}(g\,\hat x)\big)$$
+# $$\frac{\partial L}{\partial x} = r\,\big(g - \bar g - \hat x\,\overline{g \hat x}\big)$$
 #
-# (the means over the features): a few passes over the activations instead
+# (a bar is the mean over the features): a few passes over the activations instead
 # of many, which a CPU's training step feels, since every layer has two or
 # three norms. `tf.custom_gradient` attaches it to the forward pass:
 
@@ -208,7 +208,8 @@ def ops_in_backward_pass(layer):
     return len(graph.get_operations())
 
 
-print("ops traced, forward and backward: ours", ops_in_backward_pass(ours), "| Keras's", ops_in_backward_pass(norm))
+counts = {name: ops_in_backward_pass(layer) for name, layer in [("ours", ours), ("Keras's", norm)]}
+print("ops traced, forward and backward:", counts)
 
 # %% [markdown]
 # **要点**
@@ -221,7 +222,8 @@ print("ops traced, forward and backward: ours", ops_in_backward_pass(ours), "| K
 #   pre-norm），深的堆叠这样训练更稳定，很多后来的模型都这么做。
 # - 手算层规范化并与 Keras 的 `LayerNormalization` 核对：规范化之后每个位置的均值为 0、标准差为 1。
 # - 库里的层用自己的 `LayerNormalization`：前向与 Keras 相同，反向传播（梯度）是手推公式写出来的，
-#   由 `tf.custom_gradient` 挂上；它与自动微分的结果在浮点舍入范围内一致，追踪出的运算更少，CPU 上训练一步更快。
+#   由 `tf.custom_gradient` 挂上；它与自动微分的结果在浮点舍入范围内一致，
+#   追踪出的运算更少，CPU 上训练一步更快。
 
 # %% [markdown]
 # ## The feed-forward network
@@ -570,7 +572,8 @@ for src_pad, tgt_pad in [(3, 0), (0, 5), (10, 10)]:
 #
 # - 在源句、目标句或两边的末尾补上填充，真实位置的 logits 不应改变：这是显式掩码带来的性质，
 #   这里在整个模型上检查（3 层的 `tiny` 模型）。
-# - 三种补法（源句补 3 个，目标句补 5 个，两边各补 10 个）下，真实位置的最大变化都只是浮点误差（数值见上面的输出）。
+# - 三种补法（源句补 3 个，目标句补 5 个，两边各补 10 个）下，真实位置的最大变化都只是浮点误差
+#   （数值见上面的输出）。
 # - 这依赖于每次注意力都拿到由 id 0 推出的掩码，正是上一节教程的写法做不到的。
 
 # %% [markdown]

@@ -89,9 +89,7 @@ class DecoderLayer(ResidualLayer):
         self.cross_attention, self.cross_attention_norm = None, None
         if cross_attention:
             self.cross_attention = MultiHeadAttention(d_model, num_heads, **heads, name="cross_attention")
-            self.cross_attention_norm = LayerNormalization(
-                epsilon=1e-6, name="cross_attention_norm"
-            )
+            self.cross_attention_norm = LayerNormalization(epsilon=1e-6, name="cross_attention_norm")
         self.ffn = FeedForward(d_model, dff, name="ffn")
         self.ffn_norm = LayerNormalization(epsilon=1e-6, name="ffn_norm")
 

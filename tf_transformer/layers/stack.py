@@ -47,9 +47,7 @@ class LayerStack(keras.layers.Layer):
             vocab_size, d_model, max_length, positions, name="embedding"
         )
         self.dropout = Dropout(dropout_rate)
-        self.final_norm = (
-            LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
-        )
+        self.final_norm = LayerNormalization(epsilon=1e-6, name="final_norm") if norm_first else None
 
     def build_stack(self, input_shape, layers):
         """Create every weight from ``input_shape`` (``[batch, length]`` ids), without a forward pass.
