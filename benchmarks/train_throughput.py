@@ -41,7 +41,6 @@ from __future__ import annotations  # noqa: I001  (tf_transformer is imported fi
 import tf_transformer  # noqa: F401, I001  (first: it quiets TensorFlow's start-up logs)
 
 import argparse
-import contextlib
 import time
 import warnings
 
@@ -50,7 +49,8 @@ import numpy as np
 import tensorflow as tf
 
 from tf_transformer import Transformer, TransformerConfig
-from tf_transformer.layers import LayerNormalization, positional_encoding
+from tf_transformer.layers import positional_encoding
+from tf_transformer.layers.norm import keras_gradient
 from tf_transformer.training import make_optimizer, masked_loss
 from tf_transformer.training.precision import describe_machine
 
@@ -248,17 +248,6 @@ def matmul_step(shapes, dtype=tf.float32):
     return lambda: run().numpy()
 
 
-@contextlib.contextmanager
-def keras_layer_norm():
-    """Inside the block, our ``LayerNormalization`` runs Keras's ``call`` (a model traced here keeps it)."""
-    ours = LayerNormalization.call
-    LayerNormalization.call = keras.layers.LayerNormalization.call
-    try:
-        yield
-    finally:
-        LayerNormalization.call = ours
-
-
 def batch_of(c, batch, src_len, tgt_len, seed=0):
     rng = np.random.default_rng(seed)
     ctx = rng.integers(4, c.input_vocab_size, (batch, src_len)).astype("int32")
@@ -348,7 +337,7 @@ def main(argv=None):
         for label, build in (("baseline", TutorialTransformer), ("ours", Transformer)):
             models[name, label] = compiled_model(build, c, policy, jit, x, y, args.warmup)
         if args.keras_norm:
-            with keras_layer_norm():  # traced in the block (its warm-up): it keeps Keras's norm
+            with keras_gradient():  # traced in the block (its warm-up): it keeps Keras's norm
                 models[name, "ours-kn"] = compiled_model(Transformer, c, policy, jit, x, y, args.warmup)
     peak32 = matmul_peak(tf.float32)
     peak16 = matmul_peak(tf.bfloat16)

@@ -7,7 +7,7 @@ import tensorflow as tf
 from helpers.models import make_model, max_abs_diff, random_ids
 
 from tf_transformer.layers import LayerNormalization
-from tf_transformer.layers.norm import _layer_norm
+from tf_transformer.layers.norm import _layer_norm, keras_gradient
 
 
 def norms_with_equal_weights(policy="float32", **kwargs):
@@ -92,12 +92,11 @@ def test_a_whole_models_gradients_are_those_of_keras_layer_norm(norm_first):
         return [loss, *map(tf.convert_to_tensor, gradients)]  # (the embeddings' are sparse)
 
     ours = loss_and_gradients(make_model(norm_first=norm_first))
-    keras_call = LayerNormalization.call
-    LayerNormalization.call = keras.layers.LayerNormalization.call
-    try:
+    with keras_gradient():
         theirs = loss_and_gradients(make_model(norm_first=norm_first))
-    finally:
-        LayerNormalization.call = keras_call
+    assert LayerNormalization.call is not keras.layers.LayerNormalization.call  # (the block put ours back)
     assert len(ours) == len(theirs) > 20
     for a, b in zip(ours, theirs, strict=True):
         assert max_abs_diff(a, b) < 1e-5 * max(1.0, float(tf.reduce_max(tf.abs(b))))
+    # Two computations, not one run twice: their rounding differs somewhere.
+    assert max(max_abs_diff(a, b) for a, b in zip(ours, theirs, strict=True)) > 0

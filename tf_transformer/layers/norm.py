@@ -17,6 +17,8 @@ step's op time on a CPU (``benchmarks/profile_step.py``); see
 docs/performance.md for what this saves.
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -77,3 +79,19 @@ class LayerNormalization(keras.layers.LayerNormalization):
             tf.convert_to_tensor(self.beta),
         )  # values, not variables
         return tf.cast(_layer_norm(inputs, gamma, beta, self.epsilon), self.compute_dtype)
+
+
+@contextlib.contextmanager
+def keras_gradient():
+    """Inside the block, ``LayerNormalization`` runs Keras's own ``call``: its gradient left to autodiff.
+
+    A model traced inside the block keeps Keras's norm afterwards. For
+    comparing the two in one process: ``tests/core/test_norm.py`` and
+    ``benchmarks/train_throughput.py --keras-norm``.
+    """
+    ours = LayerNormalization.call
+    LayerNormalization.call = keras.layers.LayerNormalization.call
+    try:
+        yield
+    finally:
+        LayerNormalization.call = ours
