@@ -7,6 +7,7 @@ import json
 import pathlib
 
 import pytest
+from helpers.corpora import gettext_pairs, write_po_catalog
 
 pytestmark = pytest.mark.independent  # no fixture shared; the slow ones are marked
 
@@ -20,12 +21,17 @@ def load(name):
     return module
 
 
+def fast_report(name, out, *args):
+    """Benchmark ``name``'s fast mode, writing ``out``: the module, and its report, which the file holds."""
+    bench = load(name)
+    report = bench.main(["--fast", *args, "--out", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    return bench, report
+
+
 @pytest.mark.slow
 def test_time_to_quality_fast_mode_writes_both_curves_and_the_ratios(tmp_path, capsys):
-    bench = load("time_to_quality")
-    out = tmp_path / "ttq.json"
-    report = bench.main(["--fast", "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    _, report = fast_report("time_to_quality", tmp_path / "ttq.json")
     assert report["fast"] and set(report["results"]) == {"ours", "tutorial"}
     for name, result in report["results"].items():
         points = result["points"]
@@ -110,10 +116,7 @@ def test_the_throughput_benchmark_times_the_matmul_floor_in_turn_with_the_models
 
 @pytest.mark.slow
 def test_bleu_by_step_fast_mode_scores_the_test_split_at_each_validation(tmp_path, capsys):
-    bench = load("bleu_by_step")
-    out = tmp_path / "bleu.json"
-    report = bench.main(["--fast", "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    _, report = fast_report("bleu_by_step", tmp_path / "bleu.json")
     assert report["fast"] and report["sentences"] == 16
     assert report["recipe"]["ema_momentum"] == 0.99 and report["recipe"]["stop_at_accuracy"] is None
     points = report["points"]
@@ -126,10 +129,7 @@ def test_bleu_by_step_fast_mode_scores_the_test_split_at_each_validation(tmp_pat
 
 @pytest.mark.slow
 def test_length_sorting_fast_mode_times_both_orders_of_both_searches(tmp_path, capsys):
-    bench = load("length_sorting")
-    out = tmp_path / "sorting.json"
-    report = bench.main(["--fast", "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    _, report = fast_report("length_sorting", tmp_path / "sorting.json")
     assert report["sentences"] == 48 and set(report["searches"]) == {"greedy", "beam 4"}
     for search in report["searches"].values():
         assert search["differing_translations"] <= 2  # other batches, not other translations
@@ -142,10 +142,8 @@ def test_length_sorting_fast_mode_times_both_orders_of_both_searches(tmp_path, c
 
 @pytest.mark.slow
 def test_tokenizers_fast_mode_compares_the_three_on_one_corpus(tmp_path, capsys):
-    bench = load("tokenizers")
     out = tmp_path / "tokenizers.json"
-    report = bench.main(["--fast", "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    bench, report = fast_report("tokenizers", out)
     assert out.with_suffix(".md").read_text().startswith("| corpus | language | tokenizer |")
     rows = report["rows"]
     assert {(r["side"], r["tokenizer"]) for r in rows} == {
@@ -161,20 +159,12 @@ def test_tokenizers_fast_mode_compares_the_three_on_one_corpus(tmp_path, capsys)
 
 @pytest.mark.slow
 def test_real_text_fast_mode_trains_scores_and_keeps_examples_to_read(tmp_path, capsys):
-    bench = load("real_text")
-    pairs = [(f"File {i} not found: %s", f"Arquivo {i} não encontrado: %s") for i in range(40)]
-    pairs += [(f"(%d minutes left, try {i})", f"(%d minutos restantes, tentativa {i})") for i in range(40)]
-    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-    (tmp_path / "catalogs").mkdir()
-    (tmp_path / "catalogs" / "demo.po").write_text(
-        header + "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs), encoding="utf-8"
-    )
+    catalogs = write_po_catalog(tmp_path / "catalogs", gettext_pairs())
     out = tmp_path / "real_text.json"
     out.write_text(json.dumps({"rows": [{"dataset": "gettext:other", "reverse": False, "kept": True}]}))
-    argv = ["--fast", "--dataset", f"gettext:{tmp_path / 'catalogs'}", "--vocab-size", "200"]
-    argv += ["--data-dir", str(tmp_path / "tfds"), "--runs", str(tmp_path / "runs"), "--out", str(out)]
-    report = bench.main(argv)
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    argv = ["--dataset", f"gettext:{catalogs}", "--vocab-size", "200"]
+    argv += ["--data-dir", str(tmp_path / "tfds"), "--runs", str(tmp_path / "runs")]
+    bench, report = fast_report("real_text", out, *argv)
     kept, row = report["rows"]  # another corpus's row stays; this one is added
     assert kept["kept"] and row["direction"] == "en->pt_BR" and row["tokenizer"] == "sentencepiece"
     assert row["round_trip"] == {"source": 1.0, "target": 1.0} and row["steps"] == bench.FAST["max_steps"]
@@ -207,10 +197,7 @@ def test_every_benchmark_says_which_machine_it_ran_on():
 
 @pytest.mark.slow
 def test_precision_quality_fast_mode_trains_both_precisions_on_the_same_steps(tmp_path, capsys):
-    bench = load("precision_quality")
-    out = tmp_path / "pq.json"
-    report = bench.main(["--fast", "--seeds", "0", "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    _, report = fast_report("precision_quality", tmp_path / "pq.json", "--seeds", "0")
     float32, bf16 = report["runs"]
     assert (float32["precision"], bf16["precision"]) == ("float32", "bf16")
     assert float32["val_accuracy_by_step"].keys() == bf16["val_accuracy_by_step"].keys() == {5, 10}
@@ -235,17 +222,11 @@ def test_the_precision_noise_compares_bf16_with_float32_at_the_same_seed():
 
 @pytest.mark.slow
 def test_time_to_quality_on_real_text_scores_both_recipes_by_test_bleu(tmp_path, capsys):
-    bench = load("time_to_quality")
     pairs = [(f"File {i} not found", f"Arquivo {i} não encontrado") for i in range(60)]
-    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-    (tmp_path / "catalogs").mkdir()
-    (tmp_path / "catalogs" / "demo.po").write_text(
-        header + "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs), encoding="utf-8"
-    )
+    catalogs = write_po_catalog(tmp_path / "catalogs", pairs)
+    argv = ["--dataset", f"gettext:{catalogs}", "--data-dir", str(tmp_path / "tfds")]
     out = tmp_path / "ttq.json"
-    argv = ["--fast", "--dataset", f"gettext:{tmp_path / 'catalogs'}", "--data-dir", str(tmp_path / "tfds")]
-    report = bench.main([*argv, "--out", str(out)])
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report, ensure_ascii=False))
+    _, report = fast_report("time_to_quality", out, *argv)
     assert set(report["results"]) == {"ours", "tutorial"} and report["tokenizer"] == "sentencepiece"
     for result in report["results"].values():
         assert result["bleu_points"] and all(0 <= p["bleu"] <= 100 for p in result["bleu_points"])

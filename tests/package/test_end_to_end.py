@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers.corpora import chinese_pairs
+from helpers.corpora import chinese_pairs, gettext_pairs, write_po_catalog
 from helpers.processes import NO_TF_TRANSFORMER, loaded_translations
 from helpers.server import ServerProcess
 
@@ -145,13 +145,8 @@ def test_old_runs_keep_their_direction(tmp_path):
 def test_english_to_portuguese_from_gettext_catalogs_with_sentencepiece(tmp_path):
     """A corpus of gettext catalogs (written here), SentencePiece vocabularies, the command line;
     the export gives the in-process translations through both loaders in a fresh process."""
-    pairs = [(f"File {i} not found: %s", f"Arquivo {i} não encontrado: %s") for i in range(40)]
-    pairs += [(f"(%d minutes left, try {i})", f"(%d minutos restantes, tentativa {i})") for i in range(40)]
-    header = 'msgid ""\nmsgstr ""\n"Language: pt_BR\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-    body = "".join(f'msgid "{en}"\nmsgstr "{pt}"\n\n' for en, pt in pairs)
-    (tmp_path / "catalogs").mkdir()
-    (tmp_path / "catalogs" / "demo.po").write_text(header + body, encoding="utf-8")
-    flags = ["--dataset", f"gettext:{tmp_path / 'catalogs'}", "--data-dir", str(tmp_path / "tfds")]
+    catalogs = write_po_catalog(tmp_path / "catalogs", gettext_pairs())
+    flags = ["--dataset", f"gettext:{catalogs}", "--data-dir", str(tmp_path / "tfds")]
     assert cli.main(["prepare", *flags, "--vocab-size", "200"]) == 0
     run_dir = tmp_path / "run"
     train = ["train", "--preset", "tiny", "--num-layers", "1", "--run-dir", str(run_dir), "--max-steps", "20"]
